@@ -1,0 +1,60 @@
+/**
+ * @module
+ * The write audit log: one JSON line per write attempt (who, where from, what, old value, new
+ * value, result, when). Appends are serialized so lines never interleave.
+ */
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Value } from './datatypes.js';
+import { channels } from './diagnostics.js';
+import { jsonValue } from './value.js';
+
+/** One audited write. */
+export interface AuditRecord {
+  /** Who: a user name, token name or `cli:<os user>`. */
+  user: string;
+  /** Where from: `cli`, `web`, `opcua`, `api`. */
+  source: string;
+  device: string;
+  /** Tag name, when the write names a configured tag. */
+  tag?: string;
+  address: string;
+  oldValue?: Value | null;
+  newValue: Value;
+  result: 'ok' | 'error' | 'denied';
+  error?: { code: string; message: string };
+}
+
+/**
+ * Appends audit records as JSON lines to a file.
+ * @example const audit = new AuditLog('./data/audit.jsonl'); await audit.append({ … })
+ */
+export class AuditLog {
+  readonly file: string;
+  #chain: Promise<void> = Promise.resolve();
+  #dirReady = false;
+
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  /** Appends one record, stamped with the current time; resolves when it is written. */
+  append(record: AuditRecord): Promise<void> {
+    const line = `${JSON.stringify({
+      time: new Date().toISOString(),
+      ...record,
+      oldValue: record.oldValue === undefined ? undefined : jsonValue(record.oldValue),
+      newValue: jsonValue(record.newValue),
+    })}\n`;
+    if (channels.write.hasSubscribers) channels.write.publish(record);
+    const next = this.#chain.then(async () => {
+      if (!this.#dirReady) {
+        await mkdir(dirname(this.file), { recursive: true });
+        this.#dirReady = true;
+      }
+      await appendFile(this.file, line, { mode: 0o600 });
+    });
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+}

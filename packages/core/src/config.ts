@@ -1,0 +1,259 @@
+/**
+ * @module
+ * The gateway config: YAML parsed with positions and validated with zod. An error names the file,
+ * the line and column, the field path, and what was expected. Pipeline steps and sinks are checked
+ * here for shape only; their packages check the details and report through {@link ConfigSource.errorAt}
+ * so their errors carry lines too.
+ */
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { BifrostError } from './errors/index.js';
+import { parseBytes, parseDuration } from './timing.js';
+
+const duration = z.union([z.number().nonnegative(), z.string().regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|min|h|d)?\s*$/i, 'a duration such as 500ms, 10s, 5m')]).transform((v) => parseDuration(v));
+const bytes = z.union([z.number().nonnegative(), z.string().regex(/^\s*\d+(\.\d+)?\s*(b|kb|kib|mb|mib|gb|gib|tb|tib)?\s*$/i, 'a size such as 64MB, 1GB')]).transform((v) => parseBytes(v));
+const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'a name of letters, digits, _ and - starting with a letter or _');
+
+const scale = z.union([
+  z.object({ rawMin: z.number(), rawMax: z.number(), engMin: z.number(), engMax: z.number(), clamp: z.boolean().optional() }).strict(),
+  z.object({ gain: z.number(), offset: z.number().optional() }).strict(),
+]);
+
+/** One tag of a device. */
+export const tagSchema = z
+  .object({
+    name,
+    address: z.string().min(1, 'a tag address'),
+    unit: z.string().optional(),
+    description: z.string().optional(),
+    deadband: z.number().nonnegative().optional(),
+    writable: z.boolean().default(false),
+    scale: scale.optional(),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    pollMs: duration.optional(),
+  })
+  .strict();
+
+/** One device. */
+export const deviceSchema = z
+  .object({
+    name,
+    url: z.string().min(1, 'a device URL such as modbus://host:502?unit=1'),
+    pollMs: duration.default(1000),
+    timeoutMs: duration.optional(),
+    enabled: z.boolean().default(true),
+    options: z.record(z.string(), z.unknown()).optional(),
+    tags: z.array(tagSchema).min(1, 'at least one tag'),
+  })
+  .strict();
+
+/** One pipeline: inputs `device.tag` and a list of steps, each an object with one step key. */
+export const pipelineSchema = z
+  .object({
+    name,
+    from: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*\.[A-Za-z_][A-Za-z0-9_-]*$/, 'an input of the form device.tag')).min(1, 'at least one input'),
+    steps: z.array(z.record(z.string(), z.unknown())).default([]),
+    /** Forward the pipeline's output to the sinks (default true). */
+    forward: z.boolean().default(true),
+  })
+  .strict();
+
+/** One sink; each sink type checks its own fields. */
+export const sinkSchema = z.object({ type: z.string().min(1), name: name.optional() }).passthrough();
+
+/** The whole gateway config. */
+export const gatewayConfigSchema = z
+  .object({
+    gateway: z
+      .object({ name: name.default('bifrost'), site: z.string().optional(), area: z.string().optional() })
+      .strict()
+      .default({ name: 'bifrost' }),
+    devices: z.array(deviceSchema).default([]),
+    pipelines: z.array(pipelineSchema).default([]),
+    sinks: z.array(sinkSchema).default([]),
+    store: z
+      .object({ memory: bytes.default(64 * 1024 * 1024), retention: duration.optional(), chunkPoints: z.number().int().positive().optional() })
+      .strict()
+      .default({ memory: 64 * 1024 * 1024 }),
+    web: z
+      .object({ port: z.number().int().min(0).max(65535).default(8080), host: z.string().default('127.0.0.1') })
+      .passthrough()
+      .optional(),
+    audit: z
+      .object({ file: z.string().default('./data/audit.jsonl') })
+      .strict()
+      .default({ file: './data/audit.jsonl' }),
+    opcuaServer: z
+      .object({ port: z.number().int().min(0).max(65535).default(4840) })
+      .passthrough()
+      .optional(),
+    metrics: z
+      .object({ port: z.number().int().min(0).max(65535).optional() })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Map<string, number>();
+    cfg.devices.forEach((d, i) => {
+      if (seen.has(d.name)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'name'], message: `a unique device name ("${d.name}" is used by devices[${seen.get(d.name)}])` });
+      seen.set(d.name, i);
+      const tags = new Set<string>();
+      d.tags.forEach((t, j) => {
+        if (tags.has(t.name)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'tags', j, 'name'], message: `a unique tag name within device ${d.name} ("${t.name}" repeats)` });
+        tags.add(t.name);
+      });
+    });
+    const known = new Set(cfg.devices.flatMap((d) => d.tags.map((t) => `${d.name}.${t.name}`)));
+    cfg.pipelines.forEach((p, i) => {
+      p.from.forEach((f, j) => {
+        if (!known.has(f)) ctx.addIssue({ code: 'custom', path: ['pipelines', i, 'from', j], message: `a known device.tag ("${f}" is not defined)` });
+      });
+    });
+  });
+
+/** The validated gateway config. */
+export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
+export type DeviceConfig = z.output<typeof deviceSchema>;
+export type TagConfig = z.output<typeof tagSchema>;
+export type PipelineConfig = z.output<typeof pipelineSchema>;
+export type SinkConfig = z.output<typeof sinkSchema>;
+
+/** A position in a config file (1-based). */
+export interface SourcePosition {
+  line: number;
+  column: number;
+}
+
+/** A parsed config file that can say where any field path stands in it. */
+export class ConfigSource {
+  readonly file: string;
+  readonly text: string;
+  readonly #doc: ReturnType<typeof parseDocument>;
+  readonly #lines: LineCounter;
+
+  constructor(file: string, text: string) {
+    this.file = file;
+    this.text = text;
+    this.#lines = new LineCounter();
+    this.#doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true });
+    const first = this.#doc.errors[0];
+    if (first) {
+      const pos = this.#lines.linePos(first.pos[0]);
+      throw new BifrostError('BIFROST_CONFIG_YAML', `${file}:${pos.line}:${pos.col}: invalid YAML: ${first.message.split('\n')[0]}`, { details: { file, line: pos.line, column: pos.col } });
+    }
+  }
+
+  /** The document as plain data. */
+  toJS(): unknown {
+    return this.#doc.toJS({ maxAliasCount: 100 }) ?? {};
+  }
+
+  /** Where the value at `path` stands; the nearest existing parent when the field is missing. */
+  locate(path: readonly PropertyKey[]): SourcePosition {
+    let node: unknown = this.#doc.contents;
+    let best: Node | undefined = node as Node | undefined;
+    for (const key of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
+        if (!pair) break;
+        best = (pair.key as Node) ?? best;
+        node = pair.value;
+        if (node && (node as Node).range && !isMap(node) && !isSeq(node)) best = node as Node;
+        else if (node && (node as Node).range) best = (pair.key as Node) ?? (node as Node);
+      } else if (isSeq(node) && typeof key === 'number') {
+        const item = node.items[key] as Node | undefined;
+        if (!item) break;
+        node = item;
+        best = item;
+      } else break;
+    }
+    const offset = best?.range?.[0] ?? 0;
+    const p = this.#lines.linePos(offset);
+    return { line: p.line, column: p.col };
+  }
+
+  /**
+   * A BIFROST_CONFIG_INVALID error at `path`: `file:line:col: field: expected …`.
+   * @example throw source.errorAt(['pipelines', 0, 'steps', 1, 'window', 'size'], 'a positive duration such as 10s')
+   */
+  errorAt(path: readonly PropertyKey[], expected: string, got?: unknown): BifrostError {
+    const pos = this.locate(path);
+    const field = formatPath(path);
+    const gotText = got === undefined ? '' : `, got ${JSON.stringify(got)}`;
+    return new BifrostError('BIFROST_CONFIG_INVALID', `${this.file}:${pos.line}:${pos.column}: ${field}: expected ${expected}${gotText}`, {
+      details: { file: this.file, line: pos.line, column: pos.column, field, expected },
+    });
+  }
+}
+
+/** `devices[0].tags[2].address` from a path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const k of path) s += typeof k === 'number' ? `[${k}]` : s === '' ? String(k) : `.${String(k)}`;
+  return s || '(root)';
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let v = data;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `${issue.expected === 'array' ? 'a list' : issue.expected === 'object' ? 'a mapping' : `a ${issue.expected}`}`;
+    case 'unrecognized_keys':
+      return `no field named ${issue.keys.map((k) => `"${k}"`).join(', ')} here`;
+    case 'too_small':
+      return issue.message.startsWith('Too small') || issue.message.startsWith('Array must') ? `at least ${String(issue.minimum)}${issue.origin === 'array' ? ' item(s)' : ''}` : issue.message;
+    case 'invalid_value':
+      return `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_union':
+      return 'one of the accepted forms (see docs/configuration.md)';
+    default:
+      return issue.message;
+  }
+}
+
+/**
+ * Parses and validates gateway config text. Throws BIFROST_CONFIG_YAML or BIFROST_CONFIG_INVALID
+ * naming file, line, field and expectation.
+ * @example const { config, source } = parseGatewayConfig(text, 'gateway.yaml')
+ */
+export function parseGatewayConfig(text: string, file = 'gateway.yaml'): { config: GatewayConfig; source: ConfigSource } {
+  const source = new ConfigSource(file, text);
+  const data = source.toJS();
+  const result = gatewayConfigSchema.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0] as z.core.$ZodIssue;
+    let path = issue.path as PropertyKey[];
+    if (issue.code === 'unrecognized_keys' && issue.keys[0]) path = [...path, issue.keys[0]];
+    const got = issue.code === 'unrecognized_keys' ? undefined : valueAt(data, path);
+    const err = source.errorAt(path, describeIssue(issue), got === undefined || typeof got === 'object' ? undefined : got);
+    const more = result.error.issues.length - 1;
+    if (more > 0) (err as { message: string }).message += ` (and ${more} more problem${more > 1 ? 's' : ''})`;
+    throw err;
+  }
+  return { config: result.data, source };
+}
+
+/**
+ * Reads, parses and validates a gateway config file.
+ * @example const { config } = loadGatewayConfig('gateway.yaml')
+ */
+export function loadGatewayConfig(file: string): { config: GatewayConfig; source: ConfigSource } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new BifrostError('BIFROST_CONFIG_NOT_FOUND', `cannot read config file ${file}: ${(cause as Error).message}`, { cause });
+  }
+  return parseGatewayConfig(text, file);
+}

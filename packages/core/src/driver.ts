@@ -1,0 +1,332 @@
+/**
+ * @module
+ * The Driver/Device contract every protocol implements, and `BaseDevice`, which gives a driver
+ * connection management (one connect in flight, reconnect with backoff and full jitter, health
+ * events), timeouts and abort signals on every operation, polling `subscribe` with deadband, and
+ * idempotent `close()` / `Symbol.asyncDispose`. A driver implements the five `do*` methods.
+ */
+import { EventEmitter } from 'node:events';
+import type { DataType, Value } from './datatypes.js';
+import { channels } from './diagnostics.js';
+import { BifrostError, toBifrostError } from './errors/index.js';
+import { type HealthEvent, HealthMonitor, type HealthState } from './health.js';
+import { Backoff, type BackoffOptions, type OperationOptions, sleep, withTimeout } from './timing.js';
+import { redactUrl } from './url.js';
+import { bad, exceedsDeadband, type TagValue } from './value.js';
+
+/** What a device says about itself. Fields a protocol does not report are absent. */
+export interface DeviceIdentity {
+  protocol: string;
+  vendor?: string;
+  product?: string;
+  model?: string;
+  firmware?: string;
+  serial?: string;
+  /** Anything else the protocol reports (order code, module type, application URI, …). */
+  [key: string]: unknown;
+}
+
+/** A node of a device's address space or tag list. */
+export interface BrowseNode {
+  /** Display name. */
+  name: string;
+  /** The address to pass to `read`; absent for pure folders. */
+  address?: string;
+  kind: 'folder' | 'tag' | 'struct' | 'method';
+  /** Bifrost type, or the protocol's own type name where it has no Bifrost equivalent. */
+  type?: DataType | string;
+  /** Array dimensions. */
+  dimensions?: number[];
+  writable?: boolean;
+  description?: string;
+  children?: BrowseNode[];
+}
+
+/** Options of `browse`. */
+export interface BrowseOptions extends OperationOptions {
+  /** How deep to recurse (1 = only the children of the path). */
+  depth?: number;
+  /** Called as nodes are found. */
+  onProgress?: (found: number, path: string) => void;
+}
+
+/** Options of `subscribe`. */
+export interface SubscribeOptions extends OperationOptions {
+  /** Sampling interval in ms (default 1000). */
+  intervalMs?: number;
+  /** Absolute deadband: a numeric value is reported only when it moved more than this. */
+  deadband?: number;
+}
+
+/** Options of `connect`. */
+export interface ConnectOptions extends OperationOptions {
+  /** Return at once and connect in the background (the gateway's way); default false. */
+  lazy?: boolean;
+  /** Per-request timeout in ms; default the URL's `timeout` option, else 2000. */
+  requestTimeoutMs?: number;
+  /** Reconnect backoff. */
+  backoff?: BackoffOptions;
+  /** A name for messages and events (default: the URL without secrets). */
+  name?: string;
+  /** Protocol-specific options. */
+  [key: string]: unknown;
+}
+
+/** Events a device emits. */
+export interface DeviceEvents {
+  health: [HealthEvent];
+}
+
+/**
+ * A connected device. Every method honors `signal` and `timeoutMs`.
+ * @example
+ * await using plc = await connect('modbus://127.0.0.1:5020?unit=1');
+ * const t = await plc.read('HR0:FLOAT32');
+ */
+export interface Device extends AsyncDisposable {
+  readonly url: string;
+  readonly protocol: string;
+  readonly name: string;
+  readonly health: HealthState;
+  /** Reads one tag; rejects with the tag's error when it cannot be read. */
+  read(address: string, options?: OperationOptions): Promise<TagValue>;
+  /** Reads many tags in as few requests as the protocol allows; a failed tag is a `bad` value, never a rejected batch. */
+  readMany(addresses: readonly string[], options?: OperationOptions): Promise<TagValue[]>;
+  /** Writes one tag. */
+  write(address: string, value: Value, options?: OperationOptions): Promise<void>;
+  /** Yields batches of changed values: the first batch has every tag, later ones only those that changed beyond the deadband. */
+  subscribe(addresses: readonly string[], options?: SubscribeOptions): AsyncIterableIterator<TagValue[]>;
+  identify(options?: OperationOptions): Promise<DeviceIdentity>;
+  browse?(path?: string, options?: BrowseOptions): Promise<BrowseNode[]>;
+  /** Closes the device; calling it again does nothing. */
+  close(): Promise<void>;
+  on<K extends keyof DeviceEvents>(event: K, listener: (...args: DeviceEvents[K]) => void): this;
+  off<K extends keyof DeviceEvents>(event: K, listener: (...args: DeviceEvents[K]) => void): this;
+}
+
+/** A protocol driver: turns a URL with one of its schemes into a Device. */
+export interface Driver {
+  readonly name: string;
+  /** URL schemes without the colon, e.g. `modbus`, `modbus+rtu`. */
+  readonly schemes: readonly string[];
+  connect(url: URL, options?: ConnectOptions): Promise<Device>;
+  /** Parses an address for this protocol without a device, throwing BIFROST_INVALID_ADDRESS; for config validation. */
+  validateAddress?(address: string): void;
+}
+
+/**
+ * The base of every Bifrost device. Subclasses implement the `do*` methods; everything else —
+ * connection sharing, backoff, health, timeouts, subscribe, close — lives here once.
+ */
+export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements Device {
+  readonly url: string;
+  readonly name: string;
+  abstract readonly protocol: string;
+  protected readonly requestTimeoutMs: number;
+  readonly #health = new HealthMonitor();
+  readonly #backoff: Backoff;
+  #connected = false;
+  #connecting: Promise<void> | undefined;
+  #nextAttemptAt = 0;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  readonly #lifetime = new AbortController();
+
+  protected constructor(url: URL, options: ConnectOptions = {}) {
+    super();
+    this.url = url.toString();
+    this.name = options.name ?? redactUrl(url);
+    const fromUrl = Number(url.searchParams.get('timeout'));
+    this.requestTimeoutMs = options.requestTimeoutMs ?? (Number.isFinite(fromUrl) && fromUrl > 0 ? fromUrl : 2000);
+    this.#backoff = new Backoff({ baseMs: 200, maxMs: 10_000, ...options.backoff });
+    this.#health.on('health', (e) => {
+      this.emit('health', e);
+      if (channels.health.hasSubscribers) channels.health.publish({ device: this.name, ...e });
+    });
+  }
+
+  /** Opens the connection. Called with a signal that aborts on timeout or close. */
+  protected abstract doConnect(signal: AbortSignal): Promise<void>;
+  /** Releases the connection; must not throw. */
+  protected abstract doDisconnect(): Promise<void>;
+  /** Reads the addresses; a failure of one address must be a bad value, not a rejection. */
+  protected abstract doReadMany(addresses: readonly string[], signal: AbortSignal): Promise<TagValue[]>;
+  protected abstract doWrite(address: string, value: Value, signal: AbortSignal): Promise<void>;
+  protected abstract doIdentify(signal: AbortSignal): Promise<DeviceIdentity>;
+
+  get health(): HealthState {
+    return this.#health.state;
+  }
+
+  /** True while the transport is up. */
+  get isConnected(): boolean {
+    return this.#connected;
+  }
+
+  /** Aborts when the device closes: for the driver's own background work. */
+  protected get lifetimeSignal(): AbortSignal {
+    return this.#lifetime.signal;
+  }
+
+  /**
+   * Connects now, or joins the connect in flight. Between failed attempts it waits the backoff
+   * delay: a call during that wait fails fast with BIFROST_NOT_CONNECTED instead of hammering
+   * the device.
+   */
+  async ensureConnected(options: OperationOptions = {}): Promise<void> {
+    if (this.#closed) throw new BifrostError('BIFROST_CLOSED', `${this.name} is closed`, { device: this.name });
+    if (this.#connected) return;
+    if (!this.#connecting) {
+      const wait = this.#nextAttemptAt - Date.now();
+      if (wait > 0) {
+        throw new BifrostError('BIFROST_NOT_CONNECTED', `${this.name} is not connected; next attempt in ${wait} ms`, { device: this.name, cause: this.#health.lastError });
+      }
+      this.#health.set('connecting');
+      const attempt = withTimeout((signal) => this.doConnect(AbortSignal.any([signal, this.#lifetime.signal])), {
+        timeoutMs: Math.max(this.requestTimeoutMs, 1000) * 2,
+        what: `connect to ${this.name}`,
+      });
+      this.#connecting = attempt.then(
+        () => {
+          this.#connected = true;
+          this.#backoff.reset();
+          this.#nextAttemptAt = 0;
+          this.#health.set('connected');
+        },
+        async (e) => {
+          const err = toBifrostError(e, 'BIFROST_CONNECTION_REFUSED', { device: this.name });
+          this.#nextAttemptAt = Date.now() + this.#backoff.next();
+          this.#health.set('disconnected', err);
+          await this.doDisconnect().catch(() => {});
+          throw err;
+        },
+      );
+      this.#connecting
+        .finally(() => {
+          this.#connecting = undefined;
+        })
+        .catch(() => {});
+    }
+    const pending = this.#connecting as Promise<void>;
+    if (options.signal) {
+      await withTimeout(() => pending, { signal: options.signal });
+    } else await pending;
+  }
+
+  /**
+   * A driver calls this when its transport drops. The device goes `disconnected`, and the next
+   * operation reconnects (after the backoff delay when the last attempt failed).
+   */
+  protected connectionLost(error?: unknown): void {
+    if (!this.#connected) return;
+    this.#connected = false;
+    const err =
+      error === undefined
+        ? new BifrostError('BIFROST_CONNECTION_LOST', `connection to ${this.name} lost`, { device: this.name })
+        : toBifrostError(error, 'BIFROST_CONNECTION_LOST', { device: this.name });
+    this.#health.set('disconnected', err);
+    void this.doDisconnect().catch(() => {});
+  }
+
+  /** Marks the device degraded (answering, but some operations fail) or recovered. */
+  protected reportOutcome(ok: boolean, error?: BifrostError): void {
+    if (!this.#connected) return;
+    this.#health.set(ok ? 'connected' : 'degraded', error);
+  }
+
+  async #op<T>(what: string, options: OperationOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    await this.ensureConnected(options);
+    const signal = options.signal ? AbortSignal.any([options.signal, this.#lifetime.signal]) : this.#lifetime.signal;
+    return withTimeout(fn, { signal, timeoutMs: options.timeoutMs ?? this.requestTimeoutMs * 4, what: `${what} on ${this.name}` });
+  }
+
+  async readMany(addresses: readonly string[], options: OperationOptions = {}): Promise<TagValue[]> {
+    if (addresses.length === 0) return [];
+    let values: TagValue[];
+    try {
+      values = await this.#op('read', options, (s) => this.doReadMany(addresses, s));
+    } catch (e) {
+      if (isCallerAbort(e, options)) throw e;
+      const err = toBifrostError(e, 'BIFROST_NOT_CONNECTED', { device: this.name });
+      return addresses.map((a) => bad(a, err));
+    }
+    const failed = values.find((v) => v.quality === 'bad');
+    this.reportOutcome(failed === undefined, failed?.error);
+    return values;
+  }
+
+  async read(address: string, options: OperationOptions = {}): Promise<TagValue> {
+    const [v] = await this.readMany([address], options);
+    if (!v) throw new BifrostError('BIFROST_MALFORMED_FRAME', `no value returned for ${address}`, { device: this.name, address });
+    if (v.quality === 'bad' && v.error) throw v.error;
+    return v;
+  }
+
+  async write(address: string, value: Value, options: OperationOptions = {}): Promise<void> {
+    await this.#op('write', options, (s) => this.doWrite(address, value, s));
+  }
+
+  async identify(options: OperationOptions = {}): Promise<DeviceIdentity> {
+    return this.#op('identify', options, (s) => this.doIdentify(s));
+  }
+
+  /**
+   * Polls at a fixed rate (a late poll is not piled up: the next starts on the next tick) and
+   * yields what changed beyond the deadband. Ends when the signal aborts, `return()` is called,
+   * or the device closes.
+   */
+  async *subscribe(addresses: readonly string[], options: SubscribeOptions = {}): AsyncIterableIterator<TagValue[]> {
+    const interval = options.intervalMs ?? 1000;
+    if (!(interval > 0)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `subscribe intervalMs must be > 0, got ${interval}`);
+    const deadband = options.deadband ?? 0;
+    const last = new Map<string, TagValue>();
+    const stop = options.signal ? AbortSignal.any([options.signal, this.#lifetime.signal]) : this.#lifetime.signal;
+    let next = Date.now();
+    while (!stop.aborted && !this.#closed) {
+      const readOpts: OperationOptions = { signal: stop };
+      if (options.timeoutMs !== undefined) readOpts.timeoutMs = options.timeoutMs;
+      let batch: TagValue[];
+      try {
+        batch = await this.readMany(addresses, readOpts);
+      } catch (e) {
+        if (stop.aborted || this.#closed) return;
+        throw e;
+      }
+      const changed = batch.filter((v) => {
+        if (!exceedsDeadband(last.get(v.address), v, deadband)) return false;
+        last.set(v.address, v);
+        return true;
+      });
+      if (changed.length > 0) yield changed;
+      next += interval;
+      const now = Date.now();
+      if (next < now) next = now + interval - ((now - next) % interval);
+      try {
+        await sleep(next - now, stop);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closed = true;
+    this.#lifetime.abort(new BifrostError('BIFROST_CLOSED', `${this.name} is closed`, { device: this.name }));
+    this.#closing = (async () => {
+      await this.#connecting?.catch(() => {});
+      this.#connected = false;
+      await this.doDisconnect().catch(() => {});
+      this.#health.set('disconnected');
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function isCallerAbort(e: unknown, options: OperationOptions): boolean {
+  return options.signal?.aborted === true && e instanceof BifrostError && e.code === 'BIFROST_ABORTED';
+}

@@ -1,0 +1,2 @@
+/** @module placeholder until this package lands. */
+export {};
