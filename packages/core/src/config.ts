@@ -152,7 +152,7 @@ export class ConfigSource {
   }
 
   /** Where the value at `path` stands; the nearest existing parent when the field is missing. */
-  locate(path: readonly PropertyKey[]): SourcePosition {
+  locate(path: readonly PropertyKey[], atKey = false): SourcePosition {
     let node: unknown = this.#doc.contents;
     let best: Node | undefined = node as Node | undefined;
     for (const key of path) {
@@ -161,6 +161,7 @@ export class ConfigSource {
         if (!pair) break;
         best = (pair.key as Node) ?? best;
         node = pair.value;
+        if (atKey && key === path[path.length - 1]) break;
         if (node && (node as Node).range && !isMap(node) && !isSeq(node)) best = node as Node;
         else if (node && (node as Node).range) best = (pair.key as Node) ?? (node as Node);
       } else if (isSeq(node) && typeof key === 'number') {
@@ -179,8 +180,8 @@ export class ConfigSource {
    * A BIFROST_CONFIG_INVALID error at `path`: `file:line:col: field: expected …`.
    * @example throw source.errorAt(['pipelines', 0, 'steps', 1, 'window', 'size'], 'a positive duration such as 10s')
    */
-  errorAt(path: readonly PropertyKey[], expected: string, got?: unknown): BifrostError {
-    const pos = this.locate(path);
+  errorAt(path: readonly PropertyKey[], expected: string, got?: unknown, atKey = false): BifrostError {
+    const pos = this.locate(path, atKey);
     const field = formatPath(path);
     const gotText = got === undefined ? '' : `, got ${JSON.stringify(got)}`;
     return new BifrostError('BIFROST_CONFIG_INVALID', `${this.file}:${pos.line}:${pos.column}: ${field}: expected ${expected}${gotText}`, {
@@ -235,8 +236,9 @@ export function parseGatewayConfig(text: string, file = 'gateway.yaml'): { confi
     const issue = result.error.issues[0] as z.core.$ZodIssue;
     let path = issue.path as PropertyKey[];
     if (issue.code === 'unrecognized_keys' && issue.keys[0]) path = [...path, issue.keys[0]];
-    const got = issue.code === 'unrecognized_keys' ? undefined : valueAt(data, path);
-    const err = source.errorAt(path, describeIssue(issue), got === undefined || typeof got === 'object' ? undefined : got);
+    const unknownKey = issue.code === 'unrecognized_keys';
+    const got = unknownKey || issue.code === 'custom' ? undefined : valueAt(data, path);
+    const err = source.errorAt(path, describeIssue(issue), got === undefined || typeof got === 'object' ? undefined : got, unknownKey);
     const more = result.error.issues.length - 1;
     if (more > 0) (err as { message: string }).message += ` (and ${more} more problem${more > 1 ? 's' : ''})`;
     throw err;

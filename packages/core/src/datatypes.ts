@@ -197,8 +197,10 @@ function decodeString(buf: Uint8Array, offset: number, options: CodecOptions, or
     len = Math.min(declared, max);
   }
   const start = offset + p;
-  let bytes = buf.subarray(start, start + len);
+  // Swap over the whole character area (as it was written), then cut to the declared length.
+  let bytes = buf.subarray(start, start + max);
   if (order === 'BADC' || order === 'DCBA') bytes = swapPairs(bytes);
+  bytes = bytes.subarray(0, len);
   if (p === 0) {
     const nul = bytes.indexOf(0);
     if (nul >= 0) bytes = bytes.subarray(0, nul);

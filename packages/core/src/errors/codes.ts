@@ -49,16 +49,112 @@ const core = {
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 // ── modbus ── (owned by packages/modbus)
-const modbus = {} as const satisfies Record<string, ErrorCodeInfo>;
+const modbus = {
+  BIFROST_MODBUS_ILLEGAL_FUNCTION: { area: 'modbus', summary: 'The device does not support the function code (Modbus exception 01).' },
+  BIFROST_MODBUS_ILLEGAL_ADDRESS: {
+    area: 'modbus',
+    summary: 'The device does not map the requested address range (Modbus exception 02).',
+    hint: 'Check the register map of the device; Bifrost addresses are zero-based (HR0 = 40001).',
+  },
+  BIFROST_MODBUS_ILLEGAL_VALUE: { area: 'modbus', summary: 'The device refused a value or quantity in the request (Modbus exception 03).' },
+  BIFROST_MODBUS_DEVICE_FAILURE: { area: 'modbus', summary: 'The device failed while performing the request (Modbus exception 04).' },
+  BIFROST_MODBUS_BUSY: { area: 'modbus', summary: 'The device is busy or still processing a long request (Modbus exceptions 05, 06).', hint: 'Retry later.' },
+  BIFROST_MODBUS_GATEWAY: {
+    area: 'modbus',
+    summary: 'A Modbus gateway could not reach the target unit (Modbus exceptions 0A, 0B).',
+    hint: 'Check the unit id (?unit=) and the serial line behind the gateway.',
+  },
+  BIFROST_MODBUS_EXCEPTION: { area: 'modbus', summary: 'The device answered with another Modbus exception code.' },
+  BIFROST_MODBUS_CRC: { area: 'modbus', summary: 'An RTU frame failed its CRC-16 check.', hint: 'Check baud rate, parity, wiring and termination.' },
+  BIFROST_MODBUS_UNEXPECTED_RESPONSE: {
+    area: 'modbus',
+    summary: 'A response did not match its request (transaction id, unit id, function code or length).',
+  },
+} as const satisfies Record<string, ErrorCodeInfo>;
 
 // ── s7 ── (owned by packages/s7)
-const s7 = {} as const satisfies Record<string, ErrorCodeInfo>;
+const s7 = {
+  BIFROST_S7_CONNECTION_REJECTED: {
+    area: 's7',
+    summary: 'The PLC refused the ISO-on-TCP (COTP) connection: wrong rack/slot or TSAP.',
+    hint: 'S7-300: rack=0&slot=2; S7-400: see the hardware config; S7-1200/1500: rack=0&slot=0 or 1; LOGO!: localTsap=0x0100&remoteTsap=0x0200.',
+  },
+  BIFROST_S7_FUNCTION_NOT_AVAILABLE: {
+    area: 's7',
+    summary: 'The PLC rejected the S7 job (error class 0x81, code 0x04: function not available).',
+    hint: 'On S7-1200/1500 enable "Permit access with PUT/GET communication from remote partner" in the CPU protection settings.',
+  },
+  BIFROST_S7_ACCESS_DENIED: {
+    area: 's7',
+    summary: 'The PLC denied access to the object (item return code 0x03).',
+    hint: 'On S7-1200/1500 enable PUT/GET access and switch the DB to non-optimized (standard) block access.',
+  },
+  BIFROST_S7_OBJECT_NOT_FOUND: {
+    area: 's7',
+    summary: 'The object does not exist in the PLC, e.g. a DB that is not loaded (item return code 0x0A).',
+    hint: 'Check the DB number and that the DB is downloaded.',
+  },
+  BIFROST_S7_ADDRESS_OUT_OF_RANGE: { area: 's7', summary: 'The address lies outside the DB or memory area (item return code 0x05).', hint: 'Check the offset against the DB length.' },
+  BIFROST_S7_DATA_TYPE: { area: 's7', summary: 'The PLC does not accept the transport size, or the written data size does not match (item return codes 0x06, 0x07).' },
+  BIFROST_S7_ITEM_ERROR: { area: 's7', summary: 'The PLC answered a read or write item with an error return code not listed elsewhere.' },
+  BIFROST_S7_JOB_ERROR: { area: 's7', summary: 'The PLC answered the S7 job with an error class and code in the header.' },
+  BIFROST_S7_PDU_TOO_LARGE: { area: 's7', summary: 'A request or answer does not fit the negotiated PDU size (error 0x8500).', hint: 'Read fewer or smaller items at once.' },
+  BIFROST_S7_SZL_ERROR: { area: 's7', summary: 'The PLC could not answer a system status list (SZL) read.' },
+} as const satisfies Record<string, ErrorCodeInfo>;
 
 // ── ethernetip ── (owned by packages/ethernetip)
-const ethernetip = {} as const satisfies Record<string, ErrorCodeInfo>;
+const ethernetip = {
+  BIFROST_EIP_ENCAPSULATION: {
+    area: 'ethernetip',
+    summary: 'The EtherNet/IP encapsulation layer refused a command (status names the reason: invalid session handle, unsupported command, bad length).',
+  },
+  BIFROST_EIP_CIP_ERROR: { area: 'ethernetip', summary: 'A CIP service failed; status is the CIP general status and details.extendedStatus the extended status words.' },
+  BIFROST_EIP_TAG_NOT_FOUND: {
+    area: 'ethernetip',
+    summary: 'The controller has no tag (or member) with this name (CIP general status 0x04 path segment error or 0x05 path destination unknown).',
+    hint: 'Check the spelling and scope: program tags are addressed as Program:<name>.<tag>; list the tags with bifrost browse.',
+  },
+  BIFROST_EIP_TYPE_MISMATCH: { area: 'ethernetip', summary: 'The data type in a write does not match the tag (CIP general status 0xFF, extended 0x2107).' },
+  BIFROST_EIP_INDEX_OUT_OF_RANGE: {
+    area: 'ethernetip',
+    summary: 'An array index or element count goes past the end of the tag (CIP general status 0xFF, extended 0x2104 or 0x2105).',
+  },
+  BIFROST_EIP_ROUTE_FAILED: {
+    area: 'ethernetip',
+    summary: 'The routing path or connection could not be established: empty slot, bad port, or the Forward Open was refused (CIP general status 0x01 with an extended status).',
+    hint: 'Check path=port,link in the URL (path=1,0 is backplane slot 0; omit path for CompactLogix/Micro800 addressed directly).',
+  },
+  BIFROST_EIP_SERVICE_NOT_SUPPORTED: { area: 'ethernetip', summary: 'The device does not support the requested CIP service or object (CIP general status 0x08).' },
+} as const satisfies Record<string, ErrorCodeInfo>;
 
 // ── opcua ── (owned by packages/opcua)
-const opcua = {} as const satisfies Record<string, ErrorCodeInfo>;
+const opcua = {
+  BIFROST_OPCUA_NODE_ID_UNKNOWN: {
+    area: 'opcua',
+    summary: 'The server has no node with this NodeId or browse path (BadNodeIdUnknown, BadNoMatch).',
+    hint: 'Browse the server (bifrost browse <url>) to find the right NodeId or path.',
+  },
+  BIFROST_OPCUA_BAD_STATUS: { area: 'opcua', summary: 'The server answered with a bad OPC UA StatusCode; status and statusName carry it.' },
+  BIFROST_OPCUA_TYPE_MISMATCH: { area: 'opcua', summary: 'The value does not match the DataType of the variable (BadTypeMismatch).' },
+  BIFROST_OPCUA_NOT_WRITABLE: { area: 'opcua', summary: 'The variable is not writable (BadNotWritable).' },
+  BIFROST_OPCUA_ACCESS_DENIED: { area: 'opcua', summary: 'The user may not perform this operation (BadUserAccessDenied).', hint: 'Connect as a user that the server allows to write or call.' },
+  BIFROST_OPCUA_BAD_CREDENTIALS: {
+    area: 'opcua',
+    summary: 'The server rejected the user identity (BadIdentityTokenRejected, BadUserAccessDenied at activation).',
+    hint: 'Check the user name and password (opc.tcp://user:pass@host:4840) or the X.509 user certificate.',
+  },
+  BIFROST_OPCUA_CERTIFICATE_UNTRUSTED: {
+    area: 'opcua',
+    summary: 'A certificate is not trusted: the server rejected ours, or we rejected the server’s.',
+    hint: 'The message says where the certificate was saved; trust it with: bifrost pki trust <file or thumbprint>',
+  },
+  BIFROST_OPCUA_SECURITY: {
+    area: 'opcua',
+    summary: 'No endpoint matches the requested security policy and mode, or the secure channel could not be opened.',
+    hint: 'Run bifrost browse with ?securityPolicy=None to list the endpoints, or use a policy the server offers.',
+  },
+  BIFROST_OPCUA_PKI: { area: 'opcua', summary: 'A PKI operation failed (no such certificate, unreadable file, bad PEM/DER).', hint: 'Create the PKI with: bifrost pki init' },
+} as const satisfies Record<string, ErrorCodeInfo>;
 
 // ── analytics ── (owned by packages/analytics)
 const analytics = {} as const satisfies Record<string, ErrorCodeInfo>;
