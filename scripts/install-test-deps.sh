@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Bifrost's tests start as real peers. Idempotent and
+# non-interactive: it installs only what is missing, and runs apt-get update only then.
+#   mosquitto            MQTT broker for the cloud sink and gateway tests
+#   python3-pymodbus     independent Modbus server (runs under /usr/bin/python3)
+#   mbpoll               independent Modbus client
+#   socat                pseudo-terminal pairs for Modbus RTU
+#   tmux                 drives the terminal dashboard in tests
+#   chromium             the web dashboard's end-to-end tests (through playwright-core)
+#   openssl              certificates for TLS, mutual TLS and OPC UA tests
+set -euo pipefail
+packages=(mosquitto mosquitto-clients python3-pymodbus mbpoll socat tmux chromium openssl procps)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "test dependencies: all present (${packages[*]})"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "test dependencies: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian mosquitto package starts a system broker on port 1883; the tests start their own on
+# free ports, so the system one is left as it is.
+echo "test dependencies: installed ${missing[*]}"
