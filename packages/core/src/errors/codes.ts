@@ -157,7 +157,19 @@ const opcua = {
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 // ── analytics ── (owned by packages/analytics)
-const analytics = {} as const satisfies Record<string, ErrorCodeInfo>;
+const analytics = {
+  BIFROST_ANALYTICS_INVALID_PIPELINE: {
+    area: 'analytics',
+    summary: 'A pipeline definition is not valid; the message names the pipeline, the step index and the field.',
+    hint: 'See packages/analytics/README.md for the steps and their fields.',
+  },
+  BIFROST_ANALYTICS_NOT_NUMERIC: { area: 'analytics', summary: 'A numeric pipeline step received a value that is not a finite number (a string, null, NaN or an infinity); the event goes to the rejected side output.' },
+  BIFROST_ANALYTICS_OUT_OF_ORDER: { area: 'analytics', summary: 'A timestamp is not after the previous one of its series (out of order or duplicate) where a strictly increasing time is required.' },
+  BIFROST_ANALYTICS_LATE: { area: 'analytics', summary: 'An event arrived after its window was closed (watermark past the window end plus the allowed lateness); it goes to the late side output.' },
+  BIFROST_ANALYTICS_BUDGET_TOO_SMALL: { area: 'analytics', summary: 'The time-series store memory budget cannot hold even one chunk.', hint: 'Raise store.memory or lower store.chunkPoints.' },
+  BIFROST_ANALYTICS_CORRUPT_CHUNK: { area: 'analytics', summary: 'A compressed time-series chunk could not be decoded (truncated or corrupt bytes).' },
+  BIFROST_ANALYTICS_UNKNOWN_ALARM: { area: 'analytics', summary: 'No alarm with this id is known to the alarm manager.' },
+} as const satisfies Record<string, ErrorCodeInfo>;
 
 // ── cloud ── (owned by packages/cloud)
 const cloud = {} as const satisfies Record<string, ErrorCodeInfo>;
