@@ -1,2 +1,12 @@
-/** @module placeholder until this package lands. */
-export {};
+/**
+ * @module
+ * The Bifrost gateway: config → devices → scans → pipelines → sinks, one audited write path,
+ * health and Prometheus metrics, reload without data loss, and the demo.
+ */
+export type { AlarmState, ErrorAt, GatewayComponents, PipelineRuntime, SinkRecord, SinkRuntime, StoreRuntime } from './components.js';
+export { defaultComponents } from './components.js';
+export { type DeviceStats, Gateway, type GatewayEvents, type GatewayOptions, type GatewayValue, type WriteRequest, type WriteResult } from './gateway.js';
+export { serveHealth } from './http.js';
+export { createLogger, type Logger } from './logger.js';
+export { type MetricFamily, renderPrometheus } from './metrics.js';
+export { type RunningGateway, type RunOptions, runGateway } from './run.js';

@@ -172,10 +172,30 @@ const analytics = {
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 // ── cloud ── (owned by packages/cloud)
-const cloud = {} as const satisfies Record<string, ErrorCodeInfo>;
+const cloud = {
+  BIFROST_CLOUD_QUEUE_FULL: {
+    area: 'cloud',
+    summary: 'The durable queue reached its disk budget and its policy is reject-new; the record was not queued.',
+    hint: 'Raise buffer.maxBytes, restore the sink connection, or use policy: drop-oldest.',
+  },
+  BIFROST_CLOUD_DISK_FULL: { area: 'cloud', summary: 'The file system holding the durable queue is full (ENOSPC); the batch was not queued, queued data is kept.', hint: 'Free disk space or move buffer.dir.' },
+  BIFROST_CLOUD_QUEUE_IO: { area: 'cloud', summary: 'Reading or writing a durable queue file failed.' },
+  BIFROST_CLOUD_RECORD_TOO_LARGE: { area: 'cloud', summary: 'A record is larger than the queue accepts (maxRecordBytes).', hint: 'Raise maxRecordBytes or send smaller records.' },
+  BIFROST_CLOUD_CORRUPT_RECORD: { area: 'cloud', summary: 'A queue segment holds a block or record whose CRC-32C does not match; it was skipped and counted.' },
+  BIFROST_CLOUD_TORN_TAIL: { area: 'cloud', summary: 'A queue segment ended in a partly written block (crash during a write); the tail was truncated.' },
+  BIFROST_CLOUD_CURSOR_INVALID: { area: 'cloud', summary: 'The consumer cursor file is unreadable or points outside the queue; delivery restarts at the oldest queued record.' },
+  BIFROST_CLOUD_AUTH_FAILED: { area: 'cloud', summary: 'The broker refused the credentials (bad username/password, SAS token or client certificate).', hint: 'Check username, password/passwordFile/passwordEnv, the device key or the certificate.' },
+  BIFROST_CLOUD_TLS: { area: 'cloud', summary: 'The TLS handshake with the broker failed (untrusted or invalid certificate).', hint: 'Check tls.ca, tls.cert and tls.key, and that the host name matches the server certificate.' },
+  BIFROST_CLOUD_PUBLISH_REJECTED: { area: 'cloud', summary: 'The broker rejected a publish (topic not allowed, or an MQTT 5 reason code >= 0x80).', hint: 'Check the topic template and the broker ACL.' },
+  BIFROST_CLOUD_SECRET: { area: 'cloud', summary: 'A secret (password, device key) could not be read from its file or environment variable.' },
+  BIFROST_CLOUD_SPARKPLUG: { area: 'cloud', summary: 'A Sparkplug B payload could not be encoded or decoded.' },
+} as const satisfies Record<string, ErrorCodeInfo>;
 
 // ── gateway and web ── (owned by packages/gateway and packages/web)
-const gateway = {} as const satisfies Record<string, ErrorCodeInfo>;
+const gateway = {
+  BIFROST_GATEWAY_UNKNOWN_TAG: { area: 'gateway', summary: 'The device or tag is not defined in the gateway config.', hint: 'List tags with GET /api/tags or bifrost monitor gateway.yaml.' },
+  BIFROST_GATEWAY_NOT_RUNNING: { area: 'gateway', summary: 'The gateway is not running (not started yet, or stopped).' },
+} as const satisfies Record<string, ErrorCodeInfo>;
 
 /** Every Bifrost error code with its summary and hint. */
 export const ERROR_CODES = { ...core, ...modbus, ...s7, ...ethernetip, ...opcua, ...analytics, ...cloud, ...gateway } as const;

@@ -1,0 +1,101 @@
+/**
+ * @module
+ * The seams between the gateway and the analytics and cloud packages: the store, pipelines and
+ * sinks the runtime drives. `defaultComponents()` builds them from @bifrost/analytics and
+ * @bifrost/cloud; tests of the runtime alone can pass their own.
+ */
+import type { GatewayConfig, PipelineConfig, SinkConfig, TagValue } from '@bifrost/core';
+
+/** Builds a config error at a path (with file and line when the config came from a file). */
+export type ErrorAt = (path: (string | number)[], expected: string, got?: unknown) => Error;
+
+/** What a sink receives: one JSON-safe record per value. */
+export interface SinkRecord {
+  device: string;
+  tag: string;
+  value: unknown;
+  quality: 'good' | 'uncertain' | 'bad';
+  /** ISO 8601. */
+  timestamp: string;
+  unit?: string;
+  error?: string;
+}
+
+/** The time-series store as the gateway uses it. Series are named `device.tag` (and `pipeline.field`). */
+export interface StoreRuntime {
+  append(series: string, timestamp: number, value: number): void;
+  stats(): { bytes: number; points: number; series: number };
+  /** Names of the series held. */
+  series(): string[];
+  /**
+   * Points of a series in [from, to] (ms since epoch); when there are more than `maxPoints`,
+   * downsampled with LTTB (keeps first, last and spikes) for charts.
+   */
+  query(series: string, options: { from: number; to: number; maxPoints?: number }): { t: number[]; v: number[] };
+}
+
+/** An alarm as pipelines report it. */
+export interface AlarmState {
+  id: string;
+  pipeline: string;
+  /** The `device.tag` (or pipeline output) the alarm watches. */
+  source: string;
+  state: 'active' | 'cleared';
+  acknowledged: boolean;
+  acknowledgedBy?: string;
+  severity?: string;
+  message: string;
+  value?: number;
+  raisedAt: number;
+  clearedAt?: number;
+}
+
+/** A running pipeline. */
+export interface PipelineRuntime {
+  readonly name: string;
+  /** `device.tag` keys it consumes. */
+  readonly inputs: ReadonlySet<string>;
+  push(key: string, value: TagValue): void;
+  /** Flushes open windows and stops. */
+  stop(): Promise<void>;
+  /** Alarms (active, and cleared but not yet acknowledged), when the pipeline has an alarm step. */
+  alarms?(): AlarmState[];
+  /** Acknowledges an alarm; false when the id is unknown. */
+  acknowledge?(id: string, user: string): boolean;
+}
+
+/** A running sink. */
+export interface SinkRuntime {
+  readonly name: string;
+  start(): Promise<void>;
+  publish(record: SinkRecord): void | Promise<void>;
+  stop(): Promise<void>;
+  metrics(): Record<string, number>;
+  on?(event: 'error', listener: (error: unknown) => void): unknown;
+}
+
+/** Factories for the gateway's store, pipelines and sinks. */
+export interface GatewayComponents {
+  /** Checks pipelines and sinks of a config, throwing `errorAt(...)` errors. */
+  validate(config: GatewayConfig, errorAt: ErrorAt): void;
+  createStore(config: GatewayConfig): StoreRuntime;
+  createPipeline(config: PipelineConfig, index: number, hooks: { emit: (event: unknown) => void; errorAt: ErrorAt | undefined }): PipelineRuntime;
+  createSink(config: SinkConfig, context: { name: string; baseDir: string; gateway: GatewayConfig['gateway'] }): Promise<SinkRuntime>;
+}
+
+/** The components built from @bifrost/analytics and @bifrost/cloud. */
+export async function defaultComponents(): Promise<GatewayComponents> {
+  const { analyticsComponents } = await import('./analytics-adapter.js');
+  const { cloudComponents } = await import('./cloud-adapter.js');
+  const a = analyticsComponents();
+  const c = cloudComponents();
+  return {
+    validate(config, errorAt) {
+      a.validate(config, errorAt);
+      c.validate(config, errorAt);
+    },
+    createStore: a.createStore,
+    createPipeline: a.createPipeline,
+    createSink: c.createSink,
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * @module
+ * `bifrost run gateway.yaml`: the gateway as a process. SIGTERM and SIGINT stop it gracefully
+ * (polling stops, queues persist their cursor, connections close); SIGHUP reloads the config
+ * file, keeping the running config when the new one is invalid.
+ */
+import { dirname, resolve } from 'node:path';
+import { loadGatewayConfig, redactUrl, toBifrostError } from '@bifrost/core';
+import { Gateway } from './gateway.js';
+import { serveHealth } from './http.js';
+import { createLogger, type Logger } from './logger.js';
+
+/** Options of {@link runGateway}. */
+export interface RunOptions {
+  logger?: Logger;
+  /** Port for /health and /metrics when the config has no web section (default: config.metrics.port, else none). */
+  metricsPort?: number;
+  /** Install signal handlers (default true). */
+  signals?: boolean;
+}
+
+/** A gateway running as a process. */
+export interface RunningGateway {
+  gateway: Gateway;
+  /** Resolves when the gateway has stopped. */
+  stopped: Promise<void>;
+  stop(): Promise<void>;
+  reload(): Promise<void>;
+  /** The web server's or metrics endpoint's port, if one runs. */
+  httpPort?: number;
+}
+
+/**
+ * Loads a config file and runs the gateway until SIGTERM/SIGINT.
+ * @example const run = await runGateway('gateway.yaml'); await run.stopped;
+ */
+export async function runGateway(file: string, options: RunOptions = {}): Promise<RunningGateway> {
+  const log = options.logger ?? createLogger();
+  const path = resolve(file);
+  const { config, source } = loadGatewayConfig(path);
+  const gateway = new Gateway(config, { source, baseDir: dirname(path) });
+  gateway.on('health', (e) => {
+    const msg = `${e.device} ${e.previous} → ${e.state}`;
+    if (e.state === 'disconnected') log.warn({ device: e.device, state: e.state, error: e.error?.code, reason: e.error?.message }, msg);
+    else log.info({ device: e.device, state: e.state }, msg);
+  });
+  gateway.on('error', (e) => log.warn({ where: e.where, code: e.error.code }, e.error.message));
+  gateway.on('write', (w) => log.info({ device: w.request.device, tag: w.request.tag, user: w.request.user, source: w.request.source, ok: !w.error, code: w.error?.code }, 'write'));
+  await gateway.start();
+  log.info({ devices: config.devices.length, pipelines: config.pipelines.length, sinks: config.sinks.length }, `gateway ${config.gateway.name} started from ${file}`);
+  for (const d of config.devices) log.info({ device: d.name, url: redactUrl(d.url), tags: d.tags.length, pollMs: d.pollMs }, 'device');
+
+  let http: { port: number; close(): Promise<void> } | undefined;
+  let closeWeb: (() => Promise<void>) | undefined;
+  const webCfg = config.web;
+  if (webCfg) {
+    const web = await import('@bifrost/web' as string).catch(() => undefined);
+    if (web?.startWebServer) {
+      const srv = await web.startWebServer(gateway, { ...webCfg, logger: log, baseDir: dirname(path) });
+      closeWeb = () => srv.close();
+      http = { port: srv.port, close: () => srv.close() };
+      log.info(`dashboard and API on http://${webCfg.host}:${srv.port}/`);
+    }
+  }
+  const metricsPort = options.metricsPort ?? config.metrics?.port;
+  if (!http && metricsPort !== undefined) {
+    http = await serveHealth(gateway, { port: metricsPort });
+    log.info(`health and metrics on http://127.0.0.1:${http.port}/health and /metrics`);
+  }
+
+  let resolveStopped: () => void = () => {};
+  const stopped = new Promise<void>((r) => {
+    resolveStopped = r;
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info('stopping: polling stops, queues persist, connections close');
+      await gateway.stop();
+      if (closeWeb) await closeWeb();
+      else await http?.close();
+      log.info('stopped');
+      detach();
+      resolveStopped();
+    })();
+    return stopping;
+  };
+  const reload = async () => {
+    try {
+      const next = loadGatewayConfig(path);
+      const diff = await gateway.reload(next.config, next.source);
+      log.info(diff, 'config reloaded');
+    } catch (e) {
+      const err = toBifrostError(e, 'BIFROST_CONFIG_INVALID');
+      log.error({ code: err.code }, `reload refused, the running config stays: ${err.message}`);
+    }
+  };
+  const onTerm = () => void stop();
+  const onHup = () => void reload();
+  const detach = () => {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onTerm);
+    process.off('SIGHUP', onHup);
+  };
+  if (options.signals !== false) {
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onTerm);
+    process.on('SIGHUP', onHup);
+  }
+  const running: RunningGateway = { gateway, stopped, stop, reload };
+  if (http) running.httpPort = http.port;
+  return running;
+}
+
+
