@@ -1,0 +1,321 @@
+/**
+ * @module
+ * Gorilla-style compression of one chunk of (timestamp, value) pairs, bit-exact for every IEEE 754
+ * double (NaN payloads, -0 and the infinities included), after Pelkonen et al., "Gorilla: A Fast,
+ * Scalable, In-Memory Time Series Database", VLDB 2015, §4.1.
+ *
+ * Timestamps (§4.1.1): the first is stored raw (64 bits); then each delta-of-delta `D` is written
+ * as `0` (D = 0), `10`+7 bits (D in [-63, 64]), `110`+9 bits ([-255, 256]), `1110`+12 bits
+ * ([-2047, 2048]), `11110`+32 bits (any other 32-bit D). The paper's last bucket is 32 bits; we add
+ * `11111`+64 raw bits so that any double timestamp (fractions, huge gaps, -0) still round-trips.
+ *
+ * Values (§4.1.2): the first is stored raw; then each value's XOR with the previous is written as
+ * `0` (equal bits), `10`+meaningful bits (fits the previous leading/trailing-zero window), or
+ * `11`+5 bits leading zeros+6 bits length+meaningful bits. 64-bit words are handled as two 32-bit
+ * halves because JavaScript bit operators are 32-bit.
+ *
+ * Layout: 32 bits point count, then the bit stream. Decoding a truncated or corrupt buffer throws
+ * a BifrostError BIFROST_ANALYTICS_CORRUPT_CHUNK, never anything else.
+ */
+import { BifrostError } from '@bifrost/core';
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LO = LITTLE_ENDIAN ? 0 : 1;
+const HI = LITTLE_ENDIAN ? 1 : 0;
+
+const scratchF = new Float64Array(1);
+const scratchU = new Uint32Array(scratchF.buffer);
+
+/** An MSB-first bit writer over a growable byte buffer. */
+class BitWriter {
+  #buf: Uint8Array;
+  #byte = 0;
+  #bit = 0;
+
+  constructor(capacity: number) {
+    this.#buf = new Uint8Array(Math.max(16, capacity));
+  }
+
+  /** Writes the low `n` bits (0..32) of `v`, most significant first. */
+  write(v: number, n: number): void {
+    while (n > 0) {
+      if (this.#byte >= this.#buf.length) this.#grow();
+      const free = 8 - this.#bit;
+      const take = Math.min(free, n);
+      const chunk = (v >>> (n - take)) & ((1 << take) - 1);
+      this.#buf[this.#byte] = (this.#buf[this.#byte] as number) | (chunk << (free - take));
+      n -= take;
+      this.#bit += take;
+      if (this.#bit === 8) {
+        this.#byte++;
+        this.#bit = 0;
+      }
+    }
+  }
+
+  #grow(): void {
+    const next = new Uint8Array(this.#buf.length * 2);
+    next.set(this.#buf);
+    this.#buf = next;
+  }
+
+  /** The written bytes, trimmed to length (a copy, so the chunk holds no slack). */
+  finish(): Uint8Array {
+    return this.#buf.slice(0, this.#byte + (this.#bit > 0 ? 1 : 0));
+  }
+}
+
+/** An MSB-first bit reader; reading past the end throws BIFROST_ANALYTICS_CORRUPT_CHUNK. */
+class BitReader {
+  readonly #buf: Uint8Array;
+  #byte = 0;
+  #bit = 0;
+
+  constructor(buf: Uint8Array) {
+    this.#buf = buf;
+  }
+
+  /** Reads `n` bits (0..32) as an unsigned number. */
+  read(n: number): number {
+    let out = 0;
+    while (n > 0) {
+      if (this.#byte >= this.#buf.length) throw new BifrostError('BIFROST_ANALYTICS_CORRUPT_CHUNK', `compressed chunk truncated at byte ${this.#byte} of ${this.#buf.length}`);
+      const avail = 8 - this.#bit;
+      const take = Math.min(avail, n);
+      const chunk = ((this.#buf[this.#byte] as number) >>> (avail - take)) & ((1 << take) - 1);
+      out = out * (1 << take) + chunk;
+      n -= take;
+      this.#bit += take;
+      if (this.#bit === 8) {
+        this.#byte++;
+        this.#bit = 0;
+      }
+    }
+    return out;
+  }
+
+  /** Reads one bit. */
+  bit(): number {
+    if (this.#byte >= this.#buf.length) throw new BifrostError('BIFROST_ANALYTICS_CORRUPT_CHUNK', `compressed chunk truncated at byte ${this.#byte} of ${this.#buf.length}`);
+    const b = ((this.#buf[this.#byte] as number) >>> (7 - this.#bit)) & 1;
+    if (++this.#bit === 8) {
+      this.#byte++;
+      this.#bit = 0;
+    }
+    return b;
+  }
+}
+
+function isNegZero(x: number): boolean {
+  return x === 0 && 1 / x < 0;
+}
+
+function ctz32(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+/**
+ * Compresses `count` points from columnar arrays (timestamps in ms, values as doubles).
+ * The arrays are read through a `Uint32Array` view of the values so NaN payloads survive exactly.
+ * @example const bytes = encodeChunk(new Float64Array([0, 1000]), new Float64Array([20.5, 20.5]))
+ */
+export function encodeChunk(timestamps: Float64Array, values: Float64Array, count = timestamps.length): Uint8Array {
+  if (count > timestamps.length || count > values.length || count < 0 || !Number.isInteger(count))
+    throw new BifrostError('BIFROST_INVALID_ARGUMENT', `encodeChunk: count ${count} exceeds the arrays (${timestamps.length} timestamps, ${values.length} values)`);
+  const w = new BitWriter(16 + count * 2);
+  w.write(count, 32);
+  if (count === 0) return w.finish();
+  const tBits = new Uint32Array(timestamps.buffer, timestamps.byteOffset, timestamps.length * 2);
+  const vBits = new Uint32Array(values.buffer, values.byteOffset, values.length * 2);
+  w.write(tBits[HI] as number, 32);
+  w.write(tBits[LO] as number, 32);
+  let ph = vBits[HI] as number;
+  let pl = vBits[LO] as number;
+  w.write(ph, 32);
+  w.write(pl, 32);
+  let prevT = timestamps[0] as number;
+  let prevDelta = 0;
+  let exact = Number.isSafeInteger(prevT) && !isNegZero(prevT);
+  let storedLeading = -1;
+  let storedTrailing = 0;
+  for (let i = 1; i < count; i++) {
+    // ── timestamp ──
+    const t = timestamps[i] as number;
+    const delta = t - prevT;
+    const dod = delta - prevDelta;
+    const tExact = exact && Number.isSafeInteger(t) && !isNegZero(t) && Number.isSafeInteger(delta) && Number.isSafeInteger(dod);
+    if (tExact && dod === 0) w.write(0, 1);
+    else if (tExact && dod >= -63 && dod <= 64) {
+      w.write(0b10, 2);
+      w.write(dod + 63, 7);
+    } else if (tExact && dod >= -255 && dod <= 256) {
+      w.write(0b110, 3);
+      w.write(dod + 255, 9);
+    } else if (tExact && dod >= -2047 && dod <= 2048) {
+      w.write(0b1110, 4);
+      w.write(dod + 2047, 12);
+    } else if (tExact && dod >= -2147483647 && dod <= 2147483648) {
+      w.write(0b11110, 5);
+      w.write(dod + 2147483647, 32);
+    } else {
+      w.write(0b11111, 5);
+      w.write(tBits[2 * i + HI] as number, 32);
+      w.write(tBits[2 * i + LO] as number, 32);
+    }
+    exact = Number.isSafeInteger(t) && !isNegZero(t) && Number.isSafeInteger(delta);
+    prevDelta = delta;
+    prevT = t;
+    // ── value ──
+    const ch = vBits[2 * i + HI] as number;
+    const cl = vBits[2 * i + LO] as number;
+    const xh = (ch ^ ph) >>> 0;
+    const xl = (cl ^ pl) >>> 0;
+    ph = ch;
+    pl = cl;
+    if (xh === 0 && xl === 0) {
+      w.write(0, 1);
+      continue;
+    }
+    let leading = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
+    const trailing = xl !== 0 ? ctz32(xl) : 32 + ctz32(xh);
+    if (leading > 31) leading = 31;
+    if (storedLeading >= 0 && leading >= storedLeading && trailing >= storedTrailing) {
+      w.write(0b10, 2);
+      writeMeaningful(w, xh, xl, storedTrailing, 64 - storedLeading - storedTrailing);
+    } else {
+      const len = 64 - leading - trailing;
+      w.write(0b11, 2);
+      w.write(leading, 5);
+      w.write(len & 63, 6); // 64 meaningful bits is written as 0
+      writeMeaningful(w, xh, xl, trailing, len);
+      storedLeading = leading;
+      storedTrailing = trailing;
+    }
+  }
+  return w.finish();
+}
+
+/** Writes bits [trailing, trailing + len) of the 64-bit word (hi, lo), most significant first. */
+function writeMeaningful(w: BitWriter, hi: number, lo: number, trailing: number, len: number): void {
+  let sh: number;
+  let sl: number;
+  if (trailing === 0) {
+    sh = hi;
+    sl = lo;
+  } else if (trailing >= 32) {
+    sh = 0;
+    sl = hi >>> (trailing - 32);
+  } else {
+    sh = hi >>> trailing;
+    sl = ((lo >>> trailing) | (hi << (32 - trailing))) >>> 0;
+  }
+  if (len > 32) {
+    w.write(sh, len - 32);
+    w.write(sl, 32);
+  } else w.write(sl, len);
+}
+
+/** A decoded chunk: columnar timestamps and values. */
+export interface DecodedChunk {
+  timestamps: Float64Array;
+  values: Float64Array;
+}
+
+/** Upper bound on points per chunk the decoder accepts, so a corrupt count cannot allocate gigabytes. */
+export const MAX_CHUNK_POINTS = 1 << 22;
+
+/**
+ * Decompresses a chunk written by {@link encodeChunk}. Values are written through a `Uint32Array`
+ * view, so the result is bit-identical to the input. Throws BIFROST_ANALYTICS_CORRUPT_CHUNK on
+ * truncated or corrupt bytes.
+ * @example const { timestamps, values } = decodeChunk(bytes)
+ */
+export function decodeChunk(bytes: Uint8Array): DecodedChunk {
+  const r = new BitReader(bytes);
+  const count = r.read(32);
+  // Every point after the first costs at least 2 bits; a count the bytes cannot hold is corrupt.
+  if (count > MAX_CHUNK_POINTS || (count > 0 && (count - 1) * 2 > bytes.length * 8))
+    throw new BifrostError('BIFROST_ANALYTICS_CORRUPT_CHUNK', `compressed chunk claims ${count} points in ${bytes.length} bytes`);
+  const timestamps = new Float64Array(count);
+  const values = new Float64Array(count);
+  if (count === 0) return { timestamps, values };
+  const tBits = new Uint32Array(timestamps.buffer);
+  const vBits = new Uint32Array(values.buffer);
+  tBits[HI] = r.read(32);
+  tBits[LO] = r.read(32);
+  let ph = r.read(32);
+  let pl = r.read(32);
+  vBits[HI] = ph;
+  vBits[LO] = pl;
+  let prevT = timestamps[0] as number;
+  let prevDelta = 0;
+  let leading = -1;
+  let trailing = 0;
+  for (let i = 1; i < count; i++) {
+    // The control prefix is 0, 10, 110, 1110, 11110 or 11111: count its leading ones.
+    let ones = 0;
+    while (ones < 5 && r.bit() === 1) ones++;
+    let t: number;
+    if (ones === 0) t = prevT + prevDelta;
+    else if (ones === 1) t = prevT + prevDelta + (r.read(7) - 63);
+    else if (ones === 2) t = prevT + prevDelta + (r.read(9) - 255);
+    else if (ones === 3) t = prevT + prevDelta + (r.read(12) - 2047);
+    else if (ones === 4) t = prevT + prevDelta + (r.read(32) - 2147483647);
+    else {
+      // Raw 64-bit timestamp: copied bit for bit, so NaN payloads and -0 survive.
+      const hi = r.read(32);
+      const lo = r.read(32);
+      scratchU[HI] = hi;
+      scratchU[LO] = lo;
+      t = scratchF[0] as number;
+      tBits[2 * i + HI] = hi;
+      tBits[2 * i + LO] = lo;
+      prevDelta = t - prevT;
+      prevT = t;
+      t = Number.NaN;
+    }
+    if (!Number.isNaN(t)) {
+      timestamps[i] = t;
+      prevDelta = t - prevT;
+      prevT = t;
+    }
+    if (r.bit() === 1) {
+      let len: number;
+      let tr: number;
+      if (r.bit() === 0) {
+        if (leading < 0) throw new BifrostError('BIFROST_ANALYTICS_CORRUPT_CHUNK', `compressed chunk reuses a bit window before defining one at point ${i}`);
+        tr = trailing;
+        len = 64 - leading - trailing;
+      } else {
+        leading = r.read(5);
+        len = r.read(6) || 64;
+        tr = 64 - leading - len;
+        if (tr < 0) throw new BifrostError('BIFROST_ANALYTICS_CORRUPT_CHUNK', `compressed chunk has ${leading} leading and ${len} meaningful bits at point ${i}`);
+        trailing = tr;
+      }
+      let sh = 0;
+      let sl: number;
+      if (len > 32) {
+        sh = r.read(len - 32);
+        sl = r.read(32);
+      } else sl = r.read(len);
+      let xh: number;
+      let xl: number;
+      if (tr === 0) {
+        xh = sh;
+        xl = sl;
+      } else if (tr >= 32) {
+        xh = (sl << (tr - 32)) >>> 0;
+        xl = 0;
+      } else {
+        xh = ((sh << tr) | (sl >>> (32 - tr))) >>> 0;
+        xl = (sl << tr) >>> 0;
+      }
+      ph = (ph ^ xh) >>> 0;
+      pl = (pl ^ xl) >>> 0;
+    }
+    vBits[2 * i + HI] = ph;
+    vBits[2 * i + LO] = pl;
+  }
+  return { timestamps, values };
+}
