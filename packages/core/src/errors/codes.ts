@@ -191,6 +191,12 @@ const cloud = {
   BIFROST_CLOUD_SPARKPLUG: { area: 'cloud', summary: 'A Sparkplug B payload could not be encoded or decoded.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
+// ── discovery ── (owned by packages/discovery)
+const discovery = {
+  BIFROST_DISCOVERY_BAD_RANGE: { area: 'discovery', summary: 'A network range, host, port or protocol given to discovery is malformed.', hint: 'Ranges look like 192.168.1.0/24; ports like 502 or modbus=5020.' },
+  BIFROST_DISCOVERY_RANGE_TOO_LARGE: { area: 'discovery', summary: 'The range is larger than a /16; discovery refuses it without --force.' },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
 // ── gateway and web ── (owned by packages/gateway and packages/web)
 const gateway = {
   BIFROST_GATEWAY_UNKNOWN_TAG: { area: 'gateway', summary: 'The device or tag is not defined in the gateway config.', hint: 'List tags with GET /api/tags or bifrost monitor gateway.yaml.' },
@@ -198,7 +204,7 @@ const gateway = {
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** Every Bifrost error code with its summary and hint. */
-export const ERROR_CODES = { ...core, ...modbus, ...s7, ...ethernetip, ...opcua, ...analytics, ...cloud, ...gateway } as const;
+export const ERROR_CODES = { ...core, ...modbus, ...s7, ...ethernetip, ...opcua, ...analytics, ...cloud, ...discovery, ...gateway } as const;
 
 /** A stable Bifrost error code, such as `BIFROST_TIMEOUT`. */
 export type ErrorCode = keyof typeof ERROR_CODES;
