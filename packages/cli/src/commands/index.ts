@@ -1,0 +1,16 @@
+/**
+ * @module
+ * The single registration list: one line per command file, in the order `--help` shows them.
+ * A new command is a new file in this folder and one line here.
+ */
+import type { CommandModule } from '../command-module.js';
+import { browseCommand } from './browse.js';
+import { completionCommand } from './completion.js';
+import { identifyCommand } from './identify.js';
+import { pkiCommand } from './pki.js';
+import { readCommand } from './read.js';
+import { simulateCommand } from './simulate.js';
+import { writeCommand } from './write.js';
+
+/** Every command, in help order. */
+export const COMMANDS: readonly CommandModule[] = [readCommand, writeCommand, identifyCommand, browseCommand, simulateCommand, pkiCommand, completionCommand];

@@ -1,0 +1,126 @@
+/**
+ * @module
+ * `bifrost write <url> <address> <value>`: reads the old value, asks to confirm (`--yes` skips),
+ * writes, and appends the attempt to the audit log (core's AuditLog, default
+ * ./data/audit.jsonl) whatever its result: ok, error, or denied when the user says no.
+ */
+import { userInfo } from 'node:os';
+import type { Value } from '@bifrost/core';
+import { type CommandModule, examples } from '../command-module.js';
+import { EXIT } from '../exit-codes.js';
+import { formatValue } from '../ui/format.js';
+import { SYMBOLS } from '../ui/palette.js';
+
+/**
+ * Reads a command-line value: `true`/`false`, numbers (integers beyond 2^53 as bigint), a JSON
+ * array `[1,2,3]`, a quoted JSON string, or else the text as it is. The driver coerces it to the
+ * address's type and rejects what does not fit.
+ * @example parseCliValue('21.5') // 21.5
+ */
+export function parseCliValue(text: string): Value {
+  const t = text.trim();
+  if (t === 'true' || t === 'false') return t === 'true';
+  if (/^[-+]?\d+$/.test(t)) {
+    const n = Number(t);
+    return Number.isSafeInteger(n) ? n : BigInt(t);
+  }
+  if (/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t) || /^0x[0-9a-f]+$/i.test(t)) return Number(t);
+  if (t.startsWith('[') && t.endsWith(']')) {
+    try {
+      const arr = JSON.parse(t) as unknown;
+      if (Array.isArray(arr) && arr.every((x) => ['number', 'boolean', 'string'].includes(typeof x))) return arr as Value;
+    } catch {
+      // not JSON: a plain string
+    }
+  }
+  if (t.length >= 2 && t.startsWith('"') && t.endsWith('"')) {
+    try {
+      return JSON.parse(t) as string;
+    } catch {
+      return t;
+    }
+  }
+  return text;
+}
+
+/** `bifrost write`. */
+export const writeCommand: CommandModule = {
+  name: 'write',
+  register(program, run) {
+    program
+      .command('write')
+      .description('write one value (reads the old value, asks to confirm, records the write in the audit log)')
+      .argument('<url>', 'device URL')
+      .argument('<address>', 'address, e.g. HR10, HR12:FLOAT32, C3, DB1.DBD4:REAL')
+      .argument('<value>', 'value: 42, 21.5, true, "text", [1,2,3]')
+      .option('-y, --yes', 'write without asking')
+      .option('--audit-log <file>', 'audit log file (JSON lines)', './data/audit.jsonl')
+      .option('--user <name>', 'who is writing, for the audit log (default cli:<os user>)')
+      .addHelpText(
+        'after',
+        examples([
+          'bifrost write modbus://127.0.0.1:5020?unit=1 HR10 42',
+          'bifrost write modbus://127.0.0.1:5020 HR12:FLOAT32 21.5 --yes',
+          'bifrost write s7://10.0.0.5 DB1.DBX0.0 true --audit-log /var/log/bifrost/audit.jsonl',
+        ]),
+      )
+      .action(
+        run(async (ctx, url: string, address: string, raw: string, opts: { yes?: boolean; auditLog: string; user?: string }) => {
+          const core = await import('@bifrost/core');
+          const value = parseCliValue(raw);
+          const audit = new core.AuditLog(opts.auditLog);
+          const user = opts.user ?? `cli:${safeUser()}`;
+          const device = core.redactUrl(url);
+          if (!opts.yes && !ctx.interactive) {
+            throw new core.BifrostError('BIFROST_WRITE_NOT_ALLOWED', `refusing to write ${address} on ${device} without confirmation (no terminal to ask on)`, {
+              address,
+              device,
+              hint: 'pass --yes to write without asking',
+            });
+          }
+          await using plc = await core.connect(url, { signal: ctx.signal });
+          let oldValue: Value | null = null;
+          try {
+            oldValue = (await plc.read(address, { signal: ctx.signal })).value;
+          } catch (e) {
+            // A malformed address fails the same way on write: stop before asking.
+            if (core.isBifrostError(e, 'BIFROST_INVALID_ADDRESS')) throw e;
+            oldValue = null;
+          }
+          const p = ctx.errPalette;
+          if (!opts.yes) {
+            const { confirm } = await import('../ui/prompt.js');
+            const ok = await confirm(ctx, `${p.special(SYMBOLS.special)} write ${p.bold(formatValue(value))} to ${p.bold(address)} on ${device} (now ${formatValue(oldValue)})?`);
+            if (!ok) {
+              await audit.append({ user, source: 'cli', device, address, oldValue, newValue: value, result: 'denied' });
+              if (ctx.signal.aborted) return EXIT.INTERRUPTED;
+              ctx.err(p.warning(`${SYMBOLS.warn} not written`));
+              return EXIT.ERROR;
+            }
+          }
+          try {
+            await plc.write(address, value, { signal: ctx.signal });
+          } catch (e) {
+            const err = core.toBifrostError(e, 'BIFROST_NOT_CONNECTED', { device, address });
+            await audit.append({ user, source: 'cli', device, address, oldValue, newValue: value, result: 'error', error: { code: err.code, message: err.message } });
+            throw err;
+          }
+          await audit.append({ user, source: 'cli', device, address, oldValue, newValue: value, result: 'ok' });
+          if (ctx.json) ctx.printJson({ address, oldValue: core.jsonValue(oldValue), newValue: core.jsonValue(value), result: 'ok', auditLog: opts.auditLog });
+          else
+            ctx.out(
+              `${ctx.palette.success(SYMBOLS.ok)} ${address}: ${formatValue(oldValue)} ${SYMBOLS.arrow} ${ctx.palette.success(formatValue(value))} ${ctx.palette.dim(`(audit: ${opts.auditLog})`)}`,
+            );
+          return EXIT.OK;
+        }),
+      );
+  },
+};
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
