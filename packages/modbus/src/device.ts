@@ -1,0 +1,424 @@
+/**
+ * @module
+ * The Modbus driver: `modbus://` and `modbus+tcp://` (Modbus TCP), `modbus+rtu://` (RTU on a
+ * serial port) and `modbus+rtuovertcp://`. Reads go through the read planner (fewest requests,
+ * pipelined when `maxInFlight` > 1); a range the device refuses is retried tag by tag so only the
+ * tags it really refuses come back bad. Writes check the value against its type before anything
+ * is sent.
+ */
+import {
+  BaseDevice,
+  BifrostError,
+  type ConnectOptions,
+  coerceValue,
+  type DeviceIdentity,
+  type Driver,
+  decodeValue,
+  encodeValueInto,
+  isBifrostError,
+  queryChoice,
+  queryInt,
+  type TagValue,
+  type Value,
+} from '@bifrost/core';
+import { AREA_PREFIX, isRegisterArea, type ModbusAddress, parseModbusAddress } from './address.js';
+import { type ModbusClient, type ModbusClientOptions, ModbusRtuClient, ModbusRtuOverTcpClient, ModbusTcpClient } from './client.js';
+import { Limits } from './constants.js';
+import type { ModbusNormalResponse } from './pdu.js';
+import { type PlannedRange, type PlannerLimits, planReads, resolvePlannerLimits } from './planner.js';
+
+/** Modbus-specific connect options (also accepted as URL query options of the same name). */
+export interface ModbusConnectOptions extends ConnectOptions {
+  /** Unit identifier (URL `unit`, default 1). */
+  unitId?: number;
+  /** Requests in flight at once on TCP (URL `maxInFlight`, default 1). */
+  maxInFlight?: number;
+  /** Most registers per read (URL `maxRegisters`, default 125). */
+  maxRegisters?: number;
+  /** Most bits per read (URL `maxBits`, default 2000). */
+  maxBits?: number;
+  /** Largest register hole bridged when merging reads (URL `maxGap`, default 10). */
+  maxGapRegisters?: number;
+  /** Largest bit hole bridged when merging reads (URL `maxGapBits`, default 64). */
+  maxGapBits?: number;
+  /** Write single registers with FC 16 instead of FC 6, for devices without FC 6 (URL `fc16=1`). */
+  alwaysWriteMultiple?: boolean;
+}
+
+interface CachedPlan {
+  parsed: (ModbusAddress | undefined)[];
+  errors: (BifrostError | undefined)[];
+  ranges: PlannedRange[];
+}
+
+const FC_READ = { holdingRegisters: 3, inputRegisters: 4, coils: 1, discreteInputs: 2 } as const;
+
+function numberOption(options: ConnectOptions, key: string, url: URL, query: string, fallback: number, min: number, max: number): number {
+  const v = options[key];
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v) || v < min || v > max) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `option ${key}=${v} must be an integer from ${min} to ${max}`);
+    return v;
+  }
+  return queryInt(url, query, fallback, { min, max });
+}
+
+/**
+ * A Modbus device (use `connect(url)` from `@bifrost/core`, or {@link driver}).
+ * @example
+ * await using plc = await connect('modbus://127.0.0.1:5020?unit=1');
+ * const t = await plc.read('HR0:FLOAT32');
+ */
+export class ModbusDevice extends BaseDevice {
+  readonly protocol = 'modbus';
+  readonly unitId: number;
+  readonly #makeClient: () => ModbusClient;
+  readonly #limits: PlannerLimits;
+  readonly #alwaysWriteMultiple: boolean;
+  #client: ModbusClient | undefined;
+  readonly #addresses = new Map<string, ModbusAddress | BifrostError>();
+  readonly #plans = new Map<string, CachedPlan>();
+
+  constructor(url: URL, options: ModbusConnectOptions = {}) {
+    super(url, options);
+    const scheme = url.protocol.replace(/:$/, '').toLowerCase();
+    this.unitId = numberOption(options, 'unitId', url, 'unit', 1, 0, 255);
+    const maxInFlight = numberOption(options, 'maxInFlight', url, 'maxInFlight', 1, 1, 256);
+    this.#limits = resolvePlannerLimits({
+      maxRegisters: numberOption(options, 'maxRegisters', url, 'maxRegisters', Limits.maxReadRegisters, 1, Limits.maxReadRegisters),
+      maxBits: numberOption(options, 'maxBits', url, 'maxBits', Limits.maxReadBits, 1, Limits.maxReadBits),
+      maxGapRegisters: numberOption(options, 'maxGapRegisters', url, 'maxGap', 10, 0, Limits.maxReadRegisters),
+      maxGapBits: numberOption(options, 'maxGapBits', url, 'maxGapBits', 64, 0, Limits.maxReadBits),
+    });
+    this.#alwaysWriteMultiple = options.alwaysWriteMultiple ?? ['1', 'true', 'yes'].includes((url.searchParams.get('fc16') ?? '').toLowerCase());
+    const common: ModbusClientOptions = { unitId: this.unitId, timeoutMs: this.requestTimeoutMs, maxInFlight, reconnect: false, name: this.name };
+    if (scheme === 'modbus+rtu') {
+      const path = decodeURIComponent(url.pathname && url.pathname !== '/' ? url.pathname : url.hostname);
+      if (!path) throw new BifrostError('BIFROST_INVALID_URL', `${this.name}: modbus+rtu needs a serial port path, e.g. modbus+rtu:///dev/ttyUSB0?baud=19200`);
+      const baudRate = queryInt(url, 'baud', 19200, { min: 50, max: 4_000_000 });
+      const parity = queryChoice(url, 'parity', 'even', ['none', 'even', 'odd'] as const);
+      const stopBits = queryInt(url, 'stopBits', parity === 'none' ? 2 : 1, { min: 1, max: 2 }) as 1 | 2;
+      const dataBits = queryInt(url, 'dataBits', 8, { min: 7, max: 8 }) as 7 | 8;
+      this.#makeClient = () => new ModbusRtuClient({ ...common, path, baudRate, parity, stopBits, dataBits });
+    } else {
+      if (!url.hostname) throw new BifrostError('BIFROST_INVALID_URL', `${this.name}: a Modbus TCP URL needs a host, e.g. modbus://10.0.0.100:502?unit=1`);
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const port = url.port ? Number(url.port) : 502;
+      this.#makeClient = scheme === 'modbus+rtuovertcp' ? () => new ModbusRtuOverTcpClient({ ...common, host, port }) : () => new ModbusTcpClient({ ...common, host, port });
+    }
+  }
+
+  /** The client of the current connection (undefined while disconnected). */
+  get client(): ModbusClient | undefined {
+    return this.#client;
+  }
+
+  protected async doConnect(signal: AbortSignal): Promise<void> {
+    const client = this.#makeClient();
+    client.on('close', (err) => {
+      if (this.#client === client && err) this.connectionLost(err);
+    });
+    await client.connect(signal);
+    this.#client = client;
+  }
+
+  protected async doDisconnect(): Promise<void> {
+    const c = this.#client;
+    this.#client = undefined;
+    await c?.close();
+  }
+
+  #connected(): ModbusClient {
+    const c = this.#client;
+    if (!c) throw new BifrostError('BIFROST_NOT_CONNECTED', `${this.name} is not connected`, { device: this.name });
+    return c;
+  }
+
+  /** Parses an address, remembering the result (the gateway polls the same addresses again and again). */
+  #parse(address: string): ModbusAddress | BifrostError {
+    let a = this.#addresses.get(address);
+    if (a === undefined) {
+      try {
+        a = parseModbusAddress(address);
+      } catch (e) {
+        a = e instanceof BifrostError ? new BifrostError(e.code, `${this.name}: ${e.message}`, { device: this.name, address, cause: e, ...(e.hint ? { hint: e.hint } : {}) }) : (e as BifrostError);
+      }
+      if (this.#addresses.size > 100_000) this.#addresses.clear();
+      this.#addresses.set(address, a);
+    }
+    return a;
+  }
+
+  #plan(addresses: readonly string[]): CachedPlan {
+    const key = addresses.join('\n');
+    let plan = this.#plans.get(key);
+    if (plan) return plan;
+    const parsed: (ModbusAddress | undefined)[] = new Array(addresses.length);
+    const errors: (BifrostError | undefined)[] = new Array(addresses.length);
+    for (let i = 0; i < addresses.length; i++) {
+      const a = this.#parse(addresses[i] as string);
+      if (a instanceof BifrostError) errors[i] = a;
+      else parsed[i] = a;
+    }
+    plan = { parsed, errors, ranges: planReads(parsed, this.#limits) };
+    if (this.#plans.size >= 32) this.#plans.delete(this.#plans.keys().next().value as string);
+    this.#plans.set(key, plan);
+    return plan;
+  }
+
+  protected async doReadMany(addresses: readonly string[], signal: AbortSignal): Promise<TagValue[]> {
+    const client = this.#connected();
+    const plan = this.#plan(addresses);
+    const out = new Array<TagValue>(addresses.length);
+    const now = Date.now();
+    for (let i = 0; i < addresses.length; i++) {
+      const e = plan.errors[i];
+      if (e) out[i] = { address: addresses[i] as string, value: null, quality: 'bad', timestamp: now, error: e };
+    }
+    const ranges = plan.ranges;
+    const jobs = new Array<Promise<void>>(ranges.length);
+    for (let r = 0; r < ranges.length; r++) jobs[r] = this.#readRange(client, plan, ranges[r] as PlannedRange, addresses, out, signal);
+    await Promise.all(jobs);
+    return out;
+  }
+
+  async #readRange(client: ModbusClient, plan: CachedPlan, range: PlannedRange, addresses: readonly string[], out: TagValue[], signal: AbortSignal): Promise<void> {
+    const registers = isRegisterArea(range.area);
+    const max = registers ? this.#limits.maxRegisters : this.#limits.maxBits;
+    const fc = FC_READ[range.area];
+    let data: Uint8Array;
+    try {
+      if (range.quantity <= max) {
+        const res = (await client.request({ fc, address: range.start, quantity: range.quantity }, { signal })) as ModbusNormalResponse & { data: Uint8Array };
+        data = res.data;
+      } else {
+        // One tag larger than a request (a long array or string): read it in consecutive chunks.
+        const parts: Promise<ModbusNormalResponse>[] = [];
+        for (let s = range.start; s < range.start + range.quantity; s += max) {
+          parts.push(client.request({ fc, address: s, quantity: Math.min(max, range.start + range.quantity - s) }, { signal }));
+        }
+        const got = await Promise.all(parts);
+        if (registers) data = Buffer.concat(got.map((g) => (g as { data: Uint8Array }).data));
+        else {
+          data = new Uint8Array((range.quantity + 7) >> 3);
+          got.forEach((g, k) => {
+            const d = (g as { data: Uint8Array }).data;
+            const base = k * max;
+            for (let b = 0; b < Math.min(max, range.quantity - base); b++)
+              if (((d[b >> 3] as number) >> (b & 7)) & 1) data[(base + b) >> 3] = (data[(base + b) >> 3] as number) | (1 << ((base + b) & 7));
+          });
+        }
+      }
+    } catch (e) {
+      const err = e instanceof BifrostError ? e : new BifrostError('BIFROST_MALFORMED_FRAME', String(e), { device: this.name, cause: e });
+      if (range.items.length > 1 && err.status !== undefined) {
+        // The device refused the merged range (a hole in its map): ask tag by tag from now on.
+        const singles = range.items.map((item) => ({ area: range.area, start: item.address.address, quantity: item.address.span, items: [item] }));
+        const at = plan.ranges.indexOf(range);
+        if (at >= 0) plan.ranges.splice(at, 1, ...singles);
+        await Promise.all(singles.map((s) => this.#readRange(client, plan, s, addresses, out, signal)));
+        return;
+      }
+      const ts = Date.now();
+      for (const item of range.items) {
+        const address = addresses[item.index] as string;
+        out[item.index] = { address, value: null, quality: 'bad', timestamp: ts, error: this.#tagError(err, address) };
+      }
+      return;
+    }
+    const ts = Date.now();
+    for (const item of range.items) {
+      const address = addresses[item.index] as string;
+      try {
+        out[item.index] = { address, value: decodeItem(item.address, data, range.start), quality: 'good', timestamp: ts };
+      } catch (e) {
+        out[item.index] = { address, value: null, quality: 'bad', timestamp: ts, error: this.#tagError(e, address) };
+      }
+    }
+  }
+
+  #tagError(e: unknown, address: string): BifrostError {
+    const err = e instanceof BifrostError ? e : new BifrostError('BIFROST_MALFORMED_FRAME', String(e), { cause: e });
+    return new BifrostError(err.code, `${address}: ${err.message}`, {
+      device: this.name,
+      address,
+      cause: err,
+      ...(err.status === undefined ? {} : { status: err.status }),
+      ...(err.statusName === undefined ? {} : { statusName: err.statusName }),
+      ...(err.details ? { details: err.details } : {}),
+    });
+  }
+
+  protected async doWrite(address: string, value: Value, signal: AbortSignal): Promise<void> {
+    const a = this.#parse(address);
+    if (a instanceof BifrostError) throw a;
+    if (!(a.area === 'holdingRegisters' || a.area === 'coils')) {
+      throw new BifrostError('BIFROST_NOT_SUPPORTED', `${this.name}: ${address} is ${a.area === 'inputRegisters' ? 'an input register' : 'a discrete input'}, which Modbus cannot write`, {
+        device: this.name,
+        address,
+      });
+    }
+    let request: () => Promise<unknown>;
+    const client = () => this.#connected();
+    const opts = { signal };
+    try {
+      const elements = a.arrayLength === undefined ? [value] : Array.isArray(value) ? value : undefined;
+      if (!elements || elements.length !== (a.arrayLength ?? 1)) {
+        throw new BifrostError('BIFROST_TYPE_MISMATCH', `expected an array of ${a.arrayLength} values`);
+      }
+      if (a.area === 'coils') {
+        const bits = elements.map((v) => coerceValue('BOOL', v) as boolean);
+        request = () => (bits.length === 1 && a.arrayLength === undefined ? client().writeSingleCoil(a.address, bits[0] as boolean, opts) : this.#writeCoils(a.address, bits, signal));
+      } else if (a.bit !== undefined) {
+        const on = coerceValue('BOOL', value) as boolean;
+        const bit = a.bit;
+        request = () => this.#writeBit(a.address, bit, on, signal);
+      } else {
+        const data = Buffer.alloc(a.span * 2);
+        elements.forEach((v, k) => {
+          encodeRegisterElement(a, v, data, k * a.elementSpan * 2);
+        });
+        request = a.span === 1 && !this.#alwaysWriteMultiple ? () => client().writeSingleRegister(a.address, data.readUInt16BE(0), opts) : () => this.#writeRegisters(a.address, data, signal);
+      }
+    } catch (e) {
+      throw this.#tagError(e, address);
+    }
+    try {
+      await request();
+    } catch (e) {
+      throw this.#tagError(e, address);
+    }
+  }
+
+  async #writeRegisters(address: number, data: Buffer, signal: AbortSignal): Promise<void> {
+    const max = Limits.maxWriteRegisters * 2;
+    for (let o = 0; o < data.length; o += max) await this.#connected().request({ fc: 16, address: address + o / 2, data: data.subarray(o, o + max) }, { signal });
+  }
+
+  async #writeCoils(address: number, bits: boolean[], signal: AbortSignal): Promise<void> {
+    for (let o = 0; o < bits.length; o += Limits.maxWriteBits) await this.#connected().request({ fc: 15, address: address + o, values: bits.slice(o, o + Limits.maxWriteBits) }, { signal });
+  }
+
+  async #writeBit(address: number, bit: number, on: boolean, signal: AbortSignal): Promise<void> {
+    const mask = 1 << bit;
+    try {
+      // FC 22 (§6.16) changes one bit without a race against other writers.
+      await this.#connected().maskWriteRegister(address, ~mask & 0xffff, on ? mask : 0, { signal });
+    } catch (e) {
+      if (!isBifrostError(e, 'BIFROST_MODBUS_ILLEGAL_FUNCTION')) throw e;
+      // Without FC 22: read, modify, write.
+      const cur = (await this.#connected().readHoldingRegisters(address, 1, { signal })) as Uint8Array;
+      const v = (((cur[0] as number) << 8) | (cur[1] as number)) & 0xffff;
+      await this.#connected().writeSingleRegister(address, on ? v | mask : v & ~mask & 0xffff, { signal });
+    }
+  }
+
+  protected async doIdentify(signal: AbortSignal): Promise<DeviceIdentity> {
+    const client = this.#connected();
+    let objects: Map<number, string>;
+    try {
+      objects = await client.readDeviceIdentification(2, { signal });
+    } catch (e) {
+      if (!(e instanceof BifrostError) || e.status === undefined) throw this.#tagError(e, 'FC43');
+      try {
+        objects = await client.readDeviceIdentification(1, { signal });
+      } catch (e2) {
+        if (!(e2 instanceof BifrostError) || e2.status === undefined) throw this.#tagError(e2, 'FC43');
+        // The device does not implement FC 43: say what is known.
+        return { protocol: 'modbus', unitId: this.unitId, identification: `not supported (${e2.statusName ?? e2.code})` };
+      }
+    }
+    const id: DeviceIdentity = { protocol: 'modbus', unitId: this.unitId };
+    const set = (key: string, objectId: number) => {
+      const v = objects.get(objectId);
+      if (v !== undefined) id[key] = v;
+    };
+    set('vendor', 0);
+    set('productCode', 1);
+    set('firmware', 2);
+    set('vendorUrl', 3);
+    set('product', 4);
+    set('model', 5);
+    set('application', 6);
+    if (id.product === undefined && typeof id.productCode === 'string') id.product = id.productCode;
+    for (const [k, v] of objects) if (k > 6) id[`object${k}`] = v;
+    return id;
+  }
+}
+
+/** Decodes one tag from the data of the range that starts at `start`. */
+function decodeItem(a: ModbusAddress, data: Uint8Array, start: number): Value {
+  if (!isRegisterArea(a.area)) {
+    const first = a.address - start;
+    if (a.arrayLength === undefined) return (((data[first >> 3] as number) >> (first & 7)) & 1) === 1;
+    const out = new Array<boolean>(a.arrayLength);
+    for (let k = 0; k < a.arrayLength; k++) {
+      const i = first + k;
+      out[k] = (((data[i >> 3] as number) >> (i & 7)) & 1) === 1;
+    }
+    return out;
+  }
+  const off = (a.address - start) * 2;
+  if (a.bit !== undefined) return (((((data[off] as number) << 8) | (data[off + 1] as number)) >> a.bit) & 1) === 1;
+  if (a.arrayLength === undefined) return decodeRegisterElement(a, data, off);
+  const out: Value[] = new Array(a.arrayLength);
+  for (let k = 0; k < a.arrayLength; k++) out[k] = decodeRegisterElement(a, data, off + k * a.elementSpan * 2);
+  return out as Value;
+}
+
+function decodeRegisterElement(a: ModbusAddress, data: Uint8Array, off: number): Exclude<Value, unknown[]> {
+  switch (a.type) {
+    case 'UINT':
+      if (a.order === 'ABCD' || a.order === 'CDAB') return ((data[off] as number) << 8) | (data[off + 1] as number);
+      break;
+    case 'BOOL':
+      return data[off] !== 0 || data[off + 1] !== 0;
+    case 'SINT':
+    case 'USINT':
+      // An 8-bit value sits in the low byte of its register.
+      return decodeValue(a.type, data, off + 1) as number;
+  }
+  if (a.length !== undefined) return decodeValue(a.type, data, off, { order: a.order, length: a.length }) as Exclude<Value, unknown[]>;
+  return decodeValue(a.type, data, off, { order: a.order }) as Exclude<Value, unknown[]>;
+}
+
+function encodeRegisterElement(a: ModbusAddress, v: unknown, data: Buffer, off: number): void {
+  if (a.type === 'BOOL') {
+    data.writeUInt16BE(coerceValue('BOOL', v) ? 1 : 0, off);
+    return;
+  }
+  if (a.type === 'SINT' || a.type === 'USINT') {
+    data[off] = 0;
+    encodeValueInto(a.type, v, data, off + 1);
+    return;
+  }
+  encodeValueInto(a.type, v, data, off, a.length === undefined ? { order: a.order } : { order: a.order, length: a.length });
+}
+
+/**
+ * The Modbus driver, registered for `modbus`, `modbus+tcp`, `modbus+rtu` and `modbus+rtuovertcp`.
+ * @example const plc = await driver.connect(new URL('modbus://127.0.0.1:5020?unit=1'))
+ */
+export const driver: Driver = {
+  name: 'modbus',
+  schemes: ['modbus', 'modbus+tcp', 'modbus+rtu', 'modbus+rtuovertcp'],
+  async connect(url, options = {}) {
+    const device = new ModbusDevice(url, options as ModbusConnectOptions);
+    if (!options.lazy) {
+      try {
+        await device.ensureConnected(options.signal ? { signal: options.signal } : {});
+      } catch (e) {
+        await device.close();
+        throw e;
+      }
+    } else {
+      device.ensureConnected().catch(() => {});
+    }
+    return device;
+  },
+  validateAddress(address) {
+    parseModbusAddress(address);
+  },
+};
+
+/** Short names of the areas (re-exported for tools that print addresses). */
+export { AREA_PREFIX };
