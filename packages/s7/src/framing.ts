@@ -40,10 +40,10 @@ export class TpktAssembler {
       const len = tpktLength(buf, o);
       if (len > this.#max) throw new BifrostError('BIFROST_FRAME_TOO_LARGE', `TPKT packet of ${len} bytes exceeds the maximum of ${this.#max}`);
       if (buf.length - o < len) break;
-      out.push(buf.slice(o, o + len));
+      out.push(copy(buf, o, o + len));
       o += len;
     }
-    this.#buf = o === buf.length ? new Uint8Array(0) : buf.slice(o);
+    this.#buf = o === buf.length ? new Uint8Array(0) : copy(buf, o, buf.length);
     return out;
   }
 
@@ -51,4 +51,11 @@ export class TpktAssembler {
   reset(): void {
     this.#buf = new Uint8Array(0);
   }
+}
+
+/** A copy as a plain Uint8Array (Buffer#slice would share memory with the socket's chunk). */
+function copy(src: Uint8Array, from: number, to: number): Uint8Array {
+  const out = new Uint8Array(to - from);
+  out.set(src.subarray(from, to));
+  return out;
 }

@@ -133,6 +133,13 @@ export interface AckPdu extends Ref, AckError {
 /** Any S7comm PDU this codec knows. */
 export type S7Pdu = SetupRequest | SetupResponse | ReadRequest | ReadResponse | WriteRequest | WriteResponse | SzlRequest | SzlResponse | AckPdu;
 
+/** A plain Uint8Array copy (Buffer#slice would return a view). */
+function copy(src: Uint8Array, from: number, to: number): Uint8Array {
+  const out = new Uint8Array(to - from);
+  out.set(src.subarray(from, to));
+  return out;
+}
+
 function malformed(why: string): BifrostError {
   return new BifrostError('BIFROST_MALFORMED_FRAME', `malformed S7comm PDU: ${why}`);
 }
@@ -416,7 +423,7 @@ function decodeDataItems(bytes: Uint8Array, start: number, end: number, count: n
     const len = dataItemByteLength(transportSize, ((bytes[o + 2] as number) << 8) | (bytes[o + 3] as number));
     o += DATA_ITEM_HEADER_SIZE;
     if (o + len > end) throw malformed(`data item ${i + 1} announces ${len} bytes, ${end - o} left`);
-    items.push({ returnCode, transportSize, data: bytes.slice(o, o + len) });
+    items.push({ returnCode, transportSize, data: copy(bytes, o, o + len) });
     o += len;
     if (i < count - 1 && len & 1) o++;
   }
@@ -453,7 +460,7 @@ function decodeUserdata(bytes: Uint8Array, pduRef: number, p: number, paramLen: 
     lastUnit: bytes[p + 9] === 0x00,
     errorCode: ((bytes[p + 10] as number) << 8) | (bytes[p + 11] as number),
     returnCode,
-    data: bytes.slice(d + DATA_ITEM_HEADER_SIZE, end),
+    data: copy(bytes, d + DATA_ITEM_HEADER_SIZE, end),
   };
 }
 
@@ -477,7 +484,7 @@ export function decodeSzlList(data: Uint8Array): SzlList {
   const count = u16(6);
   if (8 + recordLength * count > data.length) throw malformed(`SZL announces ${count} records of ${recordLength} bytes, ${data.length - 8} bytes received`);
   const records: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) records.push(data.slice(8 + i * recordLength, 8 + (i + 1) * recordLength));
+  for (let i = 0; i < count; i++) records.push(copy(data, 8 + i * recordLength, 8 + (i + 1) * recordLength));
   return { szlId: u16(0), szlIndex: u16(2), recordLength, records };
 }
 
