@@ -1,0 +1,137 @@
+/**
+ * @module
+ * OPC UA tag addresses, parsed without node-opcua: a NodeId in its string form (OPC 10000-6
+ * §5.3.1.10: `ns=2;s=Line1.Temp`, `i=2258`, `ns=1;g=…`, `ns=1;b=…`, `nsu=<uri>;s=…`), or a
+ * browse path from the Root folder (`/Objects/Plant/Line1/Temperature`, a segment may carry a
+ * namespace index as in a RelativePath, OPC 10000-4 Annex A.2: `/Objects/2:Plant`). Pure, so the
+ * gateway can validate a configuration without loading node-opcua.
+ */
+import { BifrostError } from '@bifrost/core';
+
+/** The four NodeId identifier types (OPC 10000-3 §8.2.3). */
+export type IdentifierType = 'i' | 's' | 'g' | 'b';
+
+/** A parsed NodeId. */
+export interface NodeIdAddress {
+  kind: 'nodeId';
+  /** Namespace index; 0 when absent and no `namespaceUri` is given. */
+  namespace: number;
+  /** The namespace URI of an `nsu=` form, resolved against the server's NamespaceArray on use. */
+  namespaceUri?: string;
+  identifierType: IdentifierType;
+  /** The identifier: a number for `i=`, otherwise the text after `s=`, `g=` or `b=`. */
+  identifier: number | string;
+}
+
+/** One element of a browse path. */
+export interface BrowsePathSegment {
+  /** Browse name without a namespace. */
+  name: string;
+  /** Namespace index when written `2:Name`; absent means "any namespace". */
+  namespace?: number;
+}
+
+/** A parsed browse path, from the Root folder. */
+export interface BrowsePathAddress {
+  kind: 'path';
+  segments: BrowsePathSegment[];
+}
+
+/** A parsed OPC UA address. */
+export type OpcUaAddress = NodeIdAddress | BrowsePathAddress;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function invalid(address: string, why: string): BifrostError {
+  return new BifrostError(
+    'BIFROST_INVALID_ADDRESS',
+    `"${address}" is not an OPC UA address: ${why}; expected a NodeId such as ns=2;s=Line1.Temp or i=2258, or a browse path such as /Objects/Plant/Temp`,
+    { address },
+  );
+}
+
+/**
+ * Parses an OPC UA address, throwing BIFROST_INVALID_ADDRESS that names it.
+ * @example parseAddress('ns=2;s=Line1.Temp') // { kind: 'nodeId', namespace: 2, identifierType: 's', identifier: 'Line1.Temp' }
+ * @example parseAddress('/Objects/Plant/Temp') // { kind: 'path', segments: [{ name: 'Objects' }, …] }
+ */
+export function parseAddress(address: string): OpcUaAddress {
+  if (typeof address !== 'string' || address.length === 0) throw invalid(String(address), 'empty');
+  if (address.startsWith('/')) return parsePath(address);
+  let rest = address;
+  let namespace = 0;
+  let namespaceUri: string | undefined;
+  const nsMatch = /^ns=([^;]*);/.exec(rest);
+  const nsuMatch = /^nsu=([^;]*);/.exec(rest);
+  if (nsMatch) {
+    const raw = nsMatch[1] as string;
+    if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) throw invalid(address, `namespace index "${raw}" must be an integer from 0 to 65535`);
+    namespace = Number(raw);
+    rest = rest.slice(nsMatch[0].length);
+  } else if (nsuMatch) {
+    namespaceUri = nsuMatch[1] as string;
+    if (namespaceUri === '') throw invalid(address, 'empty namespace URI');
+    rest = rest.slice(nsuMatch[0].length);
+  }
+  const type = rest.slice(0, 2);
+  const id = rest.slice(2);
+  let out: NodeIdAddress;
+  switch (type) {
+    case 'i=': {
+      if (!/^\d{1,10}$/.test(id) || Number(id) > 0xffffffff) throw invalid(address, `numeric identifier "${id}" must be an integer from 0 to 4294967295`);
+      out = { kind: 'nodeId', namespace, identifierType: 'i', identifier: Number(id) };
+      break;
+    }
+    case 's=':
+      if (id === '') throw invalid(address, 'empty string identifier');
+      if (id.length > 4096) throw invalid(address, 'string identifier longer than 4096 characters (OPC 10000-3 §8.2.4)');
+      out = { kind: 'nodeId', namespace, identifierType: 's', identifier: id };
+      break;
+    case 'g=':
+      if (!GUID.test(id)) throw invalid(address, `"${id}" is not a GUID`);
+      out = { kind: 'nodeId', namespace, identifierType: 'g', identifier: id.toLowerCase() };
+      break;
+    case 'b=':
+      if (id === '' || !BASE64.test(id) || id.length % 4 !== 0) throw invalid(address, `"${id}" is not base64`);
+      out = { kind: 'nodeId', namespace, identifierType: 'b', identifier: id };
+      break;
+    default:
+      throw invalid(address, 'expected i=, s=, g= or b= after the optional ns=<index>;');
+  }
+  if (namespaceUri !== undefined) out.namespaceUri = namespaceUri;
+  return out;
+}
+
+function parsePath(address: string): BrowsePathAddress {
+  const parts = address.slice(1).split('/');
+  if (parts.length === 0 || parts.some((p) => p === '')) throw invalid(address, 'a browse path has no empty segments');
+  const segments = parts.map((p): BrowsePathSegment => {
+    const m = /^(\d{1,5}):(.+)$/.exec(p);
+    if (m) {
+      const ns = Number(m[1]);
+      if (ns > 65535) throw invalid(address, `namespace index ${ns} is above 65535`);
+      return { name: m[2] as string, namespace: ns };
+    }
+    return { name: p };
+  });
+  return { kind: 'path', segments };
+}
+
+/**
+ * The canonical text of a parsed address (the inverse of {@link parseAddress}).
+ * @example formatAddress({ kind: 'nodeId', namespace: 0, identifierType: 'i', identifier: 2258 }) // 'i=2258'
+ */
+export function formatAddress(a: OpcUaAddress): string {
+  if (a.kind === 'path') return `/${a.segments.map((s) => (s.namespace === undefined ? s.name : `${s.namespace}:${s.name}`)).join('/')}`;
+  const ns = a.namespaceUri !== undefined ? `nsu=${a.namespaceUri};` : a.namespace !== 0 ? `ns=${a.namespace};` : '';
+  return `${ns}${a.identifierType}=${a.identifier}`;
+}
+
+/**
+ * Throws BIFROST_INVALID_ADDRESS when `address` is not an OPC UA address; for config validation.
+ * @example validateAddress('ns=2;s=Temp')
+ */
+export function validateAddress(address: string): void {
+  parseAddress(address);
+}

@@ -1,0 +1,424 @@
+/**
+ * @module
+ * The gateway's OPC UA server role: Bifrost tags exposed as an address space (OPC 10000-3), a
+ * folder per device under Objects, a variable per tag (an AnalogItem with EngineeringUnits and
+ * EURange when the tag has a unit or a range, OPC 10000-8 §5.3.2). Values come from a
+ * {@link TagProvider} the gateway implements; a client's write goes through to the device only
+ * for a writable tag, and every attempt is audit-logged (who, what, old, new, result).
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { EventEmitter } from 'node:events';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type AuditLog, type AuditRecord, BifrostError, channels, type DataType, isNumericType, type TagValue, toBifrostError, type Value } from '@bifrost/core';
+import type { DataValue, OPCUAServer, UAVariable } from 'node-opcua';
+import { loadNodeOpcua, type NodeOpcua } from './load.js';
+import { SECURITY_MODES, SECURITY_POLICIES, type SecurityModeName, type SecurityPolicyName } from './options.js';
+import { DEFAULT_PKI_DIR, pkiInit } from './pki.js';
+import { bigIntToWords, builtInTypeOf, fromUaValue } from './variant.js';
+
+/** A tag the server exposes. */
+export interface ServedTag {
+  /** Tag name, unique within its device; the NodeId is `ns=1;s=<device>.<tag>`. */
+  name: string;
+  type: DataType;
+  /** Engineering unit, e.g. `degC`, `bar`, `%`, `kW`, `rpm`. */
+  unit?: string;
+  /** EURange low (OPC 10000-8 §5.3.2). */
+  min?: number;
+  /** EURange high. */
+  max?: number;
+  /** Clients may write it (default false: the variable is read-only, and a write gets BadNotWritable). */
+  writable?: boolean;
+  description?: string;
+}
+
+/** A device the server exposes as a folder. */
+export interface ServedDevice {
+  name: string;
+  description?: string;
+  tags: ServedTag[];
+}
+
+/**
+ * Where the server's values come from: the gateway implements it over its devices. Small on
+ * purpose: a list of devices and tags, the latest value of each, a write, and a `value` event.
+ * @example
+ * const provider: TagProvider = {
+ *   devices: () => [{ name: 'press1', tags: [{ name: 'temperature', type: 'REAL', unit: 'degC' }] }],
+ *   latest: (device, tag) => cache.get(`${device}.${tag}`),
+ *   write: async (device, tag, value, user) => gateway.write(device, tag, value, { user }),
+ *   on: (event, listener) => emitter.on(event, listener),
+ * };
+ */
+export interface TagProvider {
+  /** The devices and tags to expose; read once when the server starts. */
+  devices(): ServedDevice[];
+  /** The latest value of a tag, or undefined before the first scan. */
+  latest(device: string, tag: string): TagValue | undefined;
+  /** Writes a tag on its device; rejects with a BifrostError when the device refuses. */
+  write(device: string, tag: string, value: Value, user: string): Promise<void>;
+  /** Reports each new value; the server forwards it to OPC UA subscribers. */
+  on(event: 'value', listener: (device: string, tag: string, value: TagValue) => void): unknown;
+  /** Removes a listener (called when the server stops). */
+  off?(event: 'value', listener: (device: string, tag: string, value: TagValue) => void): unknown;
+}
+
+/** Options of {@link OpcUaServer}. */
+export interface OpcUaServerOptions {
+  provider: TagProvider;
+  /** Interface to bind (default 0.0.0.0). */
+  host?: string;
+  /** TCP port (default 4840; 0 is not supported by node-opcua: pick a free one). */
+  port?: number;
+  /** Path of the endpoint URL, e.g. `/bifrost` (default none). */
+  resourcePath?: string;
+  /** Host name written into the endpoint URLs (default: `host`, else the machine's name). */
+  hostname?: string;
+  /** PKI directory (default `./data/pki`); created with `pkiInit` on first start. */
+  pkiDir?: string;
+  applicationUri?: string;
+  /** Security policies offered (default all four). */
+  securityPolicies?: SecurityPolicyName[];
+  /** Security modes offered (default None, Sign and SignAndEncrypt). */
+  securityModes?: SecurityModeName[];
+  /** Allow anonymous sessions (default true). */
+  allowAnonymous?: boolean;
+  /** User names and passwords, or a function that checks them. */
+  users?: Record<string, string> | ((username: string, password: string) => boolean | Promise<boolean>);
+  /** Users allowed to write (default: every user, anonymous included). Others get BadUserAccessDenied. */
+  writeUsers?: string[];
+  /** Trust every client certificate never seen before (default false: it lands in `<pki>/rejected/`). */
+  acceptUnknownCertificates?: boolean;
+  /** Appends a record for every write attempt. */
+  audit?: AuditLog;
+  /** Operation limits announced to clients (OPC 10000-5 §6.3.11); 0 = no limit. */
+  operationLimits?: { maxNodesPerRead?: number; maxNodesPerWrite?: number; maxNodesPerBrowse?: number; maxMonitoredItemsPerCall?: number };
+  /** BuildInfo ProductName (default `Bifrost OPC UA server`). */
+  productName?: string;
+}
+
+/** Events of {@link OpcUaServer}. */
+export interface OpcUaServerEvents {
+  /** Every write attempt, after it completed or was refused. */
+  write: [AuditRecord];
+}
+
+const POLICY_URI: Record<SecurityPolicyName, string> = {
+  None: 'http://opcfoundation.org/UA/SecurityPolicy#None',
+  Basic256Sha256: 'http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256',
+  Aes128_Sha256_RsaOaep: 'http://opcfoundation.org/UA/SecurityPolicy#Aes128_Sha256_RsaOaep',
+  Aes256_Sha256_RsaPss: 'http://opcfoundation.org/UA/SecurityPolicy#Aes256_Sha256_RsaPss',
+};
+const MODE_NUMBER: Record<SecurityModeName, number> = { None: 1, Sign: 2, SignAndEncrypt: 3 };
+
+/** Engineering units the UNECE code list knows (OPC 10000-8 §5.6.3), by the spellings met in configs. */
+const UNITS: Record<string, string> = {
+  degC: 'degree_celsius',
+  '°C': 'degree_celsius',
+  C: 'degree_celsius',
+  degF: 'degree_fahrenheit',
+  K: 'kelvin',
+  bar: 'bar',
+  Pa: 'pascal',
+  kPa: 'kilo_pascal',
+  '%': 'percent',
+  kW: 'kilowatt',
+  W: 'watt',
+  kWh: 'kilowatt_hour',
+  A: 'ampere',
+  V: 'volt',
+  Hz: 'hertz',
+  rpm: 'revolutions_per_minute',
+  m: 'meter',
+  mm: 'millimeter',
+  s: 'second',
+  ms: 'millisecond',
+  kg: 'kilogram',
+  'm3/h': 'cubic_meter_per_hour',
+  'l/min': 'litre_per_minute',
+};
+
+interface TagNode {
+  device: string;
+  tag: ServedTag;
+  variable: UAVariable;
+  dataValue: DataValue;
+}
+
+/**
+ * A Bifrost OPC UA server over a {@link TagProvider}.
+ * @example
+ * const server = await createOpcUaServer({ provider, port: 4840, users: { operator: 'secret' }, writeUsers: ['operator'] });
+ * console.log(server.endpointUrl);
+ * await server.close();
+ */
+export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements AsyncDisposable {
+  readonly #options: OpcUaServerOptions;
+  #ua: NodeOpcua | undefined;
+  #server: OPCUAServer | undefined;
+  readonly #tags = new Map<string, TagNode>();
+  readonly #user = new AsyncLocalStorage<string>();
+  #onValue: ((device: string, tag: string, value: TagValue) => void) | undefined;
+  #closing: Promise<void> | undefined;
+  #pkiDir: string;
+
+  constructor(options: OpcUaServerOptions) {
+    super();
+    if (!options?.provider) throw new BifrostError('BIFROST_INVALID_ARGUMENT', 'OpcUaServer needs a provider');
+    this.#options = options;
+    this.#pkiDir = options.pkiDir ?? DEFAULT_PKI_DIR;
+  }
+
+  /** The endpoint URL clients connect to, e.g. `opc.tcp://127.0.0.1:4840`. */
+  get endpointUrl(): string {
+    const host = this.#options.hostname ?? this.#options.host ?? 'localhost';
+    return `opc.tcp://${host}:${this.port}${this.#options.resourcePath ?? ''}`;
+  }
+
+  get port(): number {
+    return this.#options.port ?? 4840;
+  }
+
+  /** The PKI directory: its `rejected/` folder is where an untrusted client's certificate lands. */
+  get pkiDir(): string {
+    return this.#pkiDir;
+  }
+
+  /** Number of open sessions. */
+  get sessionCount(): number {
+    return this.#server?.currentSessionCount ?? 0;
+  }
+
+  /** Loads node-opcua, creates the PKI if needed, builds the address space and starts listening. */
+  async start(): Promise<void> {
+    if (this.#server) return;
+    const ua = (this.#ua ??= await loadNodeOpcua());
+    const o = this.#options;
+    const pki = await pkiInit({ dir: this.#pkiDir, ...(o.applicationUri ? { applicationUri: o.applicationUri } : {}) });
+    this.#pkiDir = pki.dir;
+    const serverCertificateManager = new ua.OPCUACertificateManager({ rootFolder: pki.dir, automaticallyAcceptUnknownCertificate: o.acceptUnknownCertificates ?? false });
+    // X.509 user tokens are checked against their own trust list (OPC 10000-12 §7.3.2 UserTokens group).
+    const userPki = join(pki.dir, 'users');
+    await mkdir(userPki, { recursive: true });
+    const userCertificateManager = new ua.OPCUACertificateManager({ rootFolder: userPki, automaticallyAcceptUnknownCertificate: false });
+    const policies = o.securityPolicies ?? [...SECURITY_POLICIES];
+    const modes = o.securityModes ?? [...SECURITY_MODES];
+    for (const p of policies) if (!SECURITY_POLICIES.includes(p)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `unknown security policy ${p}; expected one of ${SECURITY_POLICIES.join(', ')}`);
+    const users = o.users;
+    const check = typeof users === 'function' ? users : users ? (u: string, p: string) => Object.hasOwn(users, u) && users[u] === p : undefined;
+    const limits = o.operationLimits ?? {};
+    const server = new ua.OPCUAServer({
+      port: this.port,
+      ...(o.host ? { host: o.host } : {}),
+      ...(o.hostname || o.host ? { hostname: o.hostname ?? o.host } : {}),
+      ...(o.resourcePath ? { resourcePath: o.resourcePath } : {}),
+      nodeset_filename: [ua.nodesets.standard],
+      serverInfo: { applicationUri: pki.certificate.applicationUri ?? o.applicationUri, productUri: 'urn:bifrost:opcua-server', applicationName: { text: 'Bifrost', locale: 'en' } },
+      buildInfo: { productName: o.productName ?? 'Bifrost OPC UA server', manufacturerName: 'Bifrost', softwareVersion: '0.1.0', buildNumber: '1', productUri: 'urn:bifrost:opcua-server' },
+      serverCertificateManager,
+      userCertificateManager,
+      certificateFile: pki.certificateFile,
+      privateKeyFile: pki.privateKeyFile,
+      securityPolicies: policies.map((p) => POLICY_URI[p]) as never,
+      securityModes: modes.map((m) => MODE_NUMBER[m]) as never,
+      allowAnonymous: o.allowAnonymous ?? true,
+      ...(check ? { userManager: { isValidUserAsync: async (u: string, p: string) => Boolean(await check(u, p)) } } : {}),
+      serverCapabilities: {
+        operationLimits: {
+          maxNodesPerRead: limits.maxNodesPerRead ?? 0,
+          maxNodesPerWrite: limits.maxNodesPerWrite ?? 0,
+          maxNodesPerBrowse: limits.maxNodesPerBrowse ?? 0,
+          maxMonitoredItemsPerCall: limits.maxMonitoredItemsPerCall ?? 0,
+        },
+      },
+      disableDiscovery: true,
+      maxConnectionsPerEndpoint: 100,
+    } as never);
+    try {
+      await server.initialize();
+      this.#build(ua, server);
+      await server.start();
+    } catch (e) {
+      await server.shutdown(0).catch(() => {});
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new BifrostError('BIFROST_INVALID_ARGUMENT', `port ${this.port} is already in use`, { cause: e });
+      throw toBifrostError(e, 'BIFROST_INVALID_ARGUMENT');
+    }
+    this.#server = server;
+  }
+
+  #build(ua: NodeOpcua, server: OPCUAServer): void {
+    const addressSpace = server.engine.addressSpace;
+    if (!addressSpace) throw new BifrostError('BIFROST_INVALID_ARGUMENT', 'node-opcua created no address space');
+    const o = this.#options;
+    // The server's own namespace is index 1 (OPC 10000-5 §8.2.5 NamespaceArray), so NodeIds read ns=1;s=<device>.<tag>.
+    const ns = addressSpace.getOwnNamespace();
+    const objects = addressSpace.rootFolder.objects;
+    for (const device of o.provider.devices()) {
+      const folder = ns.addFolder(objects, { browseName: device.name, nodeId: `s=${device.name}`, ...(device.description ? { description: device.description } : {}) });
+      for (const tag of device.tags) {
+        const key = `${device.name}.${tag.name}`;
+        if (this.#tags.has(key)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `tag ${key} is defined twice`);
+        const builtIn = builtInTypeOf(tag.type);
+        const dataValue = new ua.DataValue({
+          value: new ua.Variant({ dataType: builtIn, arrayType: ua.VariantArrayType.Scalar, value: defaultOf(tag.type) as never }),
+          statusCode: ua.StatusCodes.BadWaitingForInitialData,
+        });
+        const node: TagNode = { device: device.name, tag, variable: undefined as unknown as UAVariable, dataValue };
+        const binding = {
+          timestamped_get: () => node.dataValue,
+          timestamped_set: (dv: DataValue) => this.#write(ua, node, dv),
+        };
+        const access = tag.writable ? 'CurrentRead | CurrentWrite' : 'CurrentRead';
+        const common = {
+          componentOf: folder,
+          browseName: tag.name,
+          nodeId: `s=${key}`,
+          dataType: ua.DataType[builtIn] as string,
+          accessLevel: access,
+          userAccessLevel: access,
+          minimumSamplingInterval: 10,
+          ...(tag.description ? { description: tag.description } : {}),
+          value: binding,
+        };
+        const analog = isNumericType(tag.type) && (tag.unit !== undefined || tag.min !== undefined || tag.max !== undefined);
+        const variable = analog
+          ? ns.addAnalogDataItem({
+              ...common,
+              engineeringUnitsRange: { low: tag.min ?? -1e9, high: tag.max ?? 1e9 },
+              ...(tag.unit ? { engineeringUnits: euInformation(ua, tag.unit) } : {}),
+            } as never)
+          : ns.addVariable(common as never);
+        // Carry the session's user into the setter: node-opcua calls it inside writeValue, without the context.
+        const original = variable.writeValue.bind(variable) as (...args: unknown[]) => unknown;
+        (variable as unknown as { writeValue: (...args: unknown[]) => unknown }).writeValue = (...args: unknown[]) => {
+          const ctx = args[0] as { getUserName?: () => string } | null;
+          const user = ctx?.getUserName?.() || 'anonymous';
+          return this.#user.run(user, () => original(...args));
+        };
+        node.variable = variable as unknown as UAVariable;
+        this.#tags.set(key, node);
+        const first = o.provider.latest(device.name, tag.name);
+        if (first) this.#update(ua, node, first);
+      }
+    }
+    this.#onValue = (device, tag, value) => {
+      const node = this.#tags.get(`${device}.${tag}`);
+      if (node) this.#update(ua, node, value);
+    };
+    o.provider.on('value', this.#onValue);
+  }
+
+  #update(ua: NodeOpcua, node: TagNode, tv: TagValue): void {
+    const builtIn = builtInTypeOf(node.tag.type);
+    let statusCode = ua.StatusCodes.Good;
+    if (tv.quality !== 'good') {
+      const name = tv.error?.statusName;
+      const known = name ? (ua.StatusCodes as unknown as Record<string, typeof statusCode>)[name] : undefined;
+      statusCode = known ?? (tv.quality === 'uncertain' ? ua.StatusCodes.Uncertain : ua.StatusCodes.Bad);
+    }
+    const v = tv.value;
+    const value =
+      v === null ? defaultOf(node.tag.type) : node.tag.type === 'LINT' || node.tag.type === 'ULINT' ? bigIntToWords(BigInt(v as bigint)) : node.tag.type === 'BYTES' ? Buffer.from(v as Uint8Array) : v;
+    const sourceTimestamp = new Date(tv.sourceTimestamp ?? tv.timestamp);
+    node.dataValue = new ua.DataValue({
+      value: new ua.Variant({ dataType: builtIn, arrayType: ua.VariantArrayType.Scalar, value: value as never }),
+      statusCode,
+      sourceTimestamp,
+      serverTimestamp: new Date(),
+    });
+    // Tell monitored items at once instead of waiting for their next sample (OPC 10000-4 §5.13.1.2).
+    (node.variable as unknown as { touchValue?: () => void }).touchValue?.();
+  }
+
+  async #write(ua: NodeOpcua, node: TagNode, dv: DataValue): Promise<InstanceType<NodeOpcua['StatusCode']>> {
+    const user = this.#user.getStore() ?? 'anonymous';
+    const newValue = fromUaValue(dv.value.dataType, dv.value.value) as Value;
+    const record: AuditRecord = {
+      user,
+      source: 'opcua',
+      device: node.device,
+      tag: node.tag.name,
+      address: `ns=1;s=${node.device}.${node.tag.name}`,
+      oldValue: fromUaValue(node.dataValue.value.dataType, node.dataValue.value.value),
+      newValue,
+      result: 'ok',
+    };
+    const o = this.#options;
+    let status = ua.StatusCodes.Good;
+    if (!node.tag.writable) {
+      record.result = 'denied';
+      record.error = { code: 'BIFROST_WRITE_NOT_ALLOWED', message: `${record.address} is not writable` };
+      status = ua.StatusCodes.BadNotWritable;
+    } else if (o.writeUsers && !o.writeUsers.includes(user)) {
+      record.result = 'denied';
+      record.error = { code: 'BIFROST_OPCUA_ACCESS_DENIED', message: `user ${user} may not write` };
+      status = ua.StatusCodes.BadUserAccessDenied;
+    } else {
+      try {
+        await o.provider.write(node.device, node.tag.name, newValue, user);
+      } catch (e) {
+        const err = toBifrostError(e, 'BIFROST_OPCUA_BAD_STATUS', { device: node.device });
+        record.result = 'error';
+        record.error = { code: err.code, message: err.message };
+        const known = err.statusName ? (ua.StatusCodes as unknown as Record<string, typeof status>)[err.statusName] : undefined;
+        status =
+          known ?? (err.code === 'BIFROST_TYPE_MISMATCH' ? ua.StatusCodes.BadTypeMismatch : err.code === 'BIFROST_VALUE_OUT_OF_RANGE' ? ua.StatusCodes.BadOutOfRange : ua.StatusCodes.BadDeviceFailure);
+      }
+    }
+    this.emit('write', record);
+    if (o.audit) await o.audit.append(record).catch(() => {});
+    else if (channels.write.hasSubscribers) channels.write.publish(record);
+    return status;
+  }
+
+  /** Stops listening and closes every session; idempotent. */
+  async close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#onValue) this.#options.provider.off?.('value', this.#onValue);
+      const server = this.#server;
+      this.#server = undefined;
+      if (server) await server.shutdown(0).catch(() => {});
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function defaultOf(type: DataType): unknown {
+  switch (type) {
+    case 'BOOL':
+      return false;
+    case 'STRING':
+      return '';
+    case 'BYTES':
+      return Buffer.alloc(0);
+    case 'DATETIME':
+      return new Date(0);
+    case 'LINT':
+    case 'ULINT':
+      return [0, 0];
+    default:
+      return 0;
+  }
+}
+
+function euInformation(ua: NodeOpcua, unit: string) {
+  const std = UNITS[unit];
+  const known = std ? (ua.standardUnits as unknown as Record<string, unknown>)[std] : undefined;
+  return known ?? ua.makeEUInformation(unit, unit, unit);
+}
+
+/**
+ * Creates and starts a Bifrost OPC UA server.
+ * @example const server = await createOpcUaServer({ provider, port: 4840, pkiDir: './data/pki' })
+ */
+export async function createOpcUaServer(options: OpcUaServerOptions): Promise<OpcUaServer> {
+  const server = new OpcUaServer(options);
+  await server.start();
+  return server;
+}
