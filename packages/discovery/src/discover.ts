@@ -4,7 +4,7 @@
  * only what it is told, or this machine's own interface subnets when told nothing; it refuses a
  * range larger than a /16 without `force`; it never writes to a device.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import { BifrostError, type DeviceIdentity } from '@bifrost/core';
 import { stringify } from 'yaml';
 import { hostsOf, localSubnets, parseCidr } from './cidr.js';
@@ -113,6 +113,8 @@ export async function discover(options: DiscoverOptions = {}): Promise<Discovery
   const timeoutMs = options.timeoutMs ?? 1000;
   const concurrency = Math.max(1, options.concurrency ?? 64);
   const signal = options.signal ?? new AbortController().signal;
+  // Every probe in flight listens on the one signal.
+  setMaxListeners(concurrency * 4 + 16, signal);
   const tasks: Array<{ host: string; port: number; protocol: DiscoveryProtocol }> = [];
   for (const host of hosts) {
     for (const protocol of protocols) for (const port of options.ports?.[protocol] ?? [DEFAULT_PORTS[protocol]]) tasks.push({ host, port, protocol });
