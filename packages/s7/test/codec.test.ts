@@ -147,6 +147,21 @@ describe('S7comm PDU fixtures', () => {
   }
 });
 
+describe('S7comm decode-only telegrams', () => {
+  it('a failed item in snap7’s answer announces 4 bytes but carries none', () => {
+    expect(decodeS7Pdu(hex('32 03 0000 0003 0002 000a 00 00 04 02 0a 00 0004 ff 04 0010 0102'))).toEqual({
+      kind: 'read-response',
+      pduRef: 3,
+      errorClass: 0,
+      errorCode: 0,
+      items: [
+        { returnCode: 0x0a, transportSize: 0, data: new Uint8Array(0) },
+        { returnCode: 0xff, transportSize: 4, data: hex('0102') },
+      ],
+    });
+  });
+});
+
 describe('return codes', () => {
   it('maps item return codes to codes with the status and its name', () => {
     const e = itemError(0x0a, { address: 'DB9.DBW0', device: 'plc' });
@@ -275,6 +290,11 @@ const spec = fc.record({
   byteOffset: fc.integer({ min: 0, max: 0x1fffff }),
   bitOffset: fc.integer({ min: 0, max: 7 }),
 });
+// Answers carry data only in items that succeeded.
+const answerItem = fc.oneof(
+  fc.record({ returnCode: fc.constant(0xff), transportSize: fc.constantFrom(0x03, 0x04, 0x05, 0x07, 0x09), data: fc.uint8Array({ maxLength: 40 }) }),
+  fc.record({ returnCode: fc.integer({ min: 0, max: 0xfe }), transportSize: fc.constant(0), data: fc.constant(new Uint8Array(0)) }),
+);
 const dataItem = fc.oneof(
   fc.record({ returnCode: u8, transportSize: fc.constantFrom(0x04, 0x05), data: fc.uint8Array({ maxLength: 40 }) }),
   fc.record({ returnCode: u8, transportSize: fc.constantFrom(0x03, 0x07, 0x09), data: fc.uint8Array({ maxLength: 40 }) }),
@@ -283,7 +303,7 @@ const pduArb: fc.Arbitrary<S7Pdu> = fc.oneof(
   fc.record({ kind: fc.constant('setup-request' as const), pduRef: u16, maxAmqCalling: u16, maxAmqCalled: u16, pduLength: u16 }),
   fc.record({ kind: fc.constant('setup-response' as const), pduRef: u16, errorClass: u8, errorCode: u8, maxAmqCalling: u16, maxAmqCalled: u16, pduLength: u16 }),
   fc.record({ kind: fc.constant('read-request' as const), pduRef: u16, items: fc.array(spec, { minLength: 1, maxLength: 20 }) }),
-  fc.record({ kind: fc.constant('read-response' as const), pduRef: u16, errorClass: u8, errorCode: u8, items: fc.array(dataItem, { minLength: 1, maxLength: 20 }) }),
+  fc.record({ kind: fc.constant('read-response' as const), pduRef: u16, errorClass: u8, errorCode: u8, items: fc.array(answerItem, { minLength: 1, maxLength: 20 }) }),
   fc
     .array(fc.tuple(spec, dataItem), { minLength: 1, maxLength: 20 })
     .chain((pairs) => fc.record({ kind: fc.constant('write-request' as const), pduRef: u16, items: fc.constant(pairs.map((p) => p[0])), data: fc.constant(pairs.map((p) => p[1])) })),

@@ -405,22 +405,24 @@ export function decodeS7Pdu(bytes: Uint8Array): S7Pdu {
       if (dataLen !== 0) throw malformed('a read job with data');
       return { kind: 'read-request', pduRef, items };
     }
-    return { kind: 'write-request', pduRef, items, data: decodeDataItems(bytes, d, end, count) };
+    return { kind: 'write-request', pduRef, items, data: decodeDataItems(bytes, d, end, count, false) };
   }
   if (paramLen !== 2) throw malformed(`read/write answer parameters are ${paramLen} bytes, not 2`);
-  if (fn === FUNCTION.READ_VAR) return { kind: 'read-response', pduRef, ...err, items: decodeDataItems(bytes, d, end, count) };
+  if (fn === FUNCTION.READ_VAR) return { kind: 'read-response', pduRef, ...err, items: decodeDataItems(bytes, d, end, count, true) };
   if (dataLen !== count) throw malformed(`write answer has ${dataLen} return codes for ${count} items`);
   return { kind: 'write-response', pduRef, ...err, returnCodes: Array.from(bytes.subarray(d, end)) };
 }
 
-function decodeDataItems(bytes: Uint8Array, start: number, end: number, count: number): S7DataItem[] {
+function decodeDataItems(bytes: Uint8Array, start: number, end: number, count: number, answer: boolean): S7DataItem[] {
   const items: S7DataItem[] = [];
   let o = start;
   for (let i = 0; i < count; i++) {
     if (o + DATA_ITEM_HEADER_SIZE > end) throw malformed(`data item ${i + 1} of ${count} is truncated`);
     const returnCode = bytes[o] as number;
     const transportSize = bytes[o + 1] as number;
-    const len = dataItemByteLength(transportSize, ((bytes[o + 2] as number) << 8) | (bytes[o + 3] as number));
+    // In an answer, an item that failed carries no data whatever its length field says: snap7
+    // sends length 4 there, PLCs 0 (snap7 s7_server.cpp RA_NotFound; its client skips 4 bytes too).
+    const len = answer && returnCode !== 0xff ? 0 : dataItemByteLength(transportSize, ((bytes[o + 2] as number) << 8) | (bytes[o + 3] as number));
     o += DATA_ITEM_HEADER_SIZE;
     if (o + len > end) throw malformed(`data item ${i + 1} announces ${len} bytes, ${end - o} left`);
     items.push({ returnCode, transportSize, data: copy(bytes, o, o + len) });
