@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN, CLI_DIR, runCli } from './helpers.js';
 
-const COMMAND_NAMES = ['read', 'write', 'identify', 'browse', 'simulate', 'pki', 'completion'];
+const COMMAND_NAMES = ['read', 'write', 'identify', 'browse', 'monitor', 'export', 'simulate', 'pki', 'completion'];
 const RED = '\u001b[31m';
 
 describe('bifrost skeleton', () => {

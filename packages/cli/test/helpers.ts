@@ -75,3 +75,106 @@ export function runCli(args: readonly string[], options: RunOptions = {}): Promi
     child.stdin.end(options.input ?? '');
   });
 }
+
+/** A `bifrost simulate` child process. */
+export interface SimProcess {
+  url: string;
+  port: number;
+  output: () => string;
+  /** Sends Ctrl-C (SIGINT) and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts `bifrost simulate <protocol> --port <port>` and waits for its URL line.
+ * @example const sim = await startSimulatorProcess('modbus', await freePort())
+ */
+export function startSimulatorProcess(protocol: string, port: number, extra: string[] = []): Promise<SimProcess> {
+  ensureBuilt();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'simulate', protocol, '--port', String(port), ...extra], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`simulator did not start: ${out}`));
+    }, 15_000);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (\S+)/.exec(out);
+      if (m?.[1] && out.includes('Ctrl-C to stop')) {
+        clearTimeout(timer);
+        resolve({
+          url: m[1],
+          port,
+          output: () => out,
+          stop: async () => {
+            child.kill('SIGINT');
+            return exited;
+          },
+        });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`simulator exited with ${code}: ${out}`));
+    });
+  });
+}
+
+/** A tmux session running one command, for driving the CLI as a person would. */
+export class Tmux {
+  readonly name: string;
+
+  constructor(name: string) {
+    this.name = `${name}-${process.pid}`;
+  }
+
+  /** Starts the session with a command, `width`×`height` characters. */
+  start(command: string, width = 120, height = 40): void {
+    ensureBuilt();
+    this.kill();
+    execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', String(width), '-y', String(height), `cd ${ROOT} && ${command}; echo "[exit $?]"; sleep 60`]);
+  }
+
+  /** `node dist/bin.js` as a shell command prefix, colors off. */
+  static bifrost(args: string): string {
+    return `NO_COLOR=1 ${process.execPath} ${BIN} ${args}`;
+  }
+
+  /** The visible screen as text. */
+  capture(): string {
+    return execFileSync('tmux', ['capture-pane', '-p', '-t', this.name], { encoding: 'utf8' });
+  }
+
+  /** Sends keys (tmux key names such as Enter, Up, Escape, or literal text with `literal`). */
+  send(keys: string, literal = false): void {
+    execFileSync('tmux', ['send-keys', '-t', this.name, ...(literal ? ['-l'] : []), keys]);
+  }
+
+  resize(width: number, height: number): void {
+    execFileSync('tmux', ['resize-window', '-t', this.name, '-x', String(width), '-y', String(height)]);
+  }
+
+  /** Waits until the screen matches. */
+  async waitFor(test: RegExp | ((screen: string) => boolean), timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let screen = '';
+    while (Date.now() < deadline) {
+      screen = this.capture();
+      if (typeof test === 'function' ? test(screen) : test.test(screen)) return screen;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`screen did not match ${String(test)} within ${timeoutMs} ms:\n${screen}`);
+  }
+
+  kill(): void {
+    try {
+      execFileSync('tmux', ['kill-session', '-t', this.name], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -5,15 +5,26 @@
  */
 import type { CommandModule } from '../command-module.js';
 import { browseCommand } from './browse.js';
-import { exportCommand } from './export.js';
-import { monitorCommand } from './monitor.js';
 import { completionCommand } from './completion.js';
 import { discoverCommand } from './discover.js';
+import { exportCommand } from './export.js';
 import { identifyCommand } from './identify.js';
+import { monitorCommand } from './monitor.js';
 import { pkiCommand } from './pki.js';
 import { readCommand } from './read.js';
 import { simulateCommand } from './simulate.js';
 import { writeCommand } from './write.js';
 
 /** Every command, in help order. */
-export const COMMANDS: readonly CommandModule[] = [readCommand, writeCommand, identifyCommand, browseCommand, monitorCommand, exportCommand, simulateCommand, discoverCommand, pkiCommand, completionCommand];
+export const COMMANDS: readonly CommandModule[] = [
+  readCommand,
+  writeCommand,
+  identifyCommand,
+  browseCommand,
+  monitorCommand,
+  exportCommand,
+  simulateCommand,
+  discoverCommand,
+  pkiCommand,
+  completionCommand,
+];
