@@ -553,6 +553,7 @@ export class MergeStage extends Stage {
     super(ctx, index);
     this.#as = spec.as === undefined ? undefined : ctx.id(spec.as);
     this.#maxDelay = spec.maxDelay;
+    for (const name of spec.inputs) this.#lastT.set(ctx.id(name), Number.NEGATIVE_INFINITY);
   }
   value(sid: number, t: number, v: unknown, q: Quality, agg: AggregateEvent | undefined): void {
     if (t < this.#released) {

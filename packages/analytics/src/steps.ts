@@ -99,6 +99,8 @@ export interface MergeOptions {
   as?: string;
   /** Release events this far (event time) behind the newest even when another input is silent. */
   maxDelay?: number | string;
+  /** The inputs to wait for (the gateway passes the pipeline's `from`); default: those seen so far. */
+  inputs?: string[];
 }
 
 /** A validated step. */
@@ -111,7 +113,7 @@ export type StepSpec =
   | { type: 'window'; window: 'tumbling' | 'sliding' | 'session'; size: number; slide: number; gap: number; outOfOrder: number; allowedLateness: number; offset: number; aggregates: AggregateName[] }
   | { type: 'anomaly'; anomaly: AnomalySpec }
   | { type: 'alarm'; above: number | undefined; below: number | undefined; hysteresis: number; onDelay: number; offDelay: number; name: string; severity: number; message: string | undefined }
-  | { type: 'merge'; as: string | undefined; maxDelay: number };
+  | { type: 'merge'; as: string | undefined; maxDelay: number; inputs: string[] };
 
 /** Reports a bad field: path relative to the step, what was expected, what was found. */
 export type Fail = (path: (string | number)[], expected: string, got?: unknown) => never;
@@ -306,9 +308,10 @@ export function parseStep(raw: unknown, fail: Fail, allowFunctions = false): Ste
     case 'merge': {
       const o = body === null || body === true ? {} : body;
       if (!isObject(o)) return fail(p, 'a mapping (as: name, maxDelay: 5s) or nothing', body);
-      onlyKeys(o, ['as', 'maxDelay'], p, fail);
+      onlyKeys(o, ['as', 'maxDelay', 'inputs'], p, fail);
       if (o.as !== undefined && (typeof o.as !== 'string' || o.as === '')) fail([...p, 'as'], 'a series name', o.as);
-      return { type: 'merge', as: o.as as string | undefined, maxDelay: duration(o, 'maxDelay', p, fail, false) ?? Number.POSITIVE_INFINITY };
+      if (o.inputs !== undefined && (!Array.isArray(o.inputs) || !o.inputs.every((x) => typeof x === 'string'))) fail([...p, 'inputs'], 'a list of series names', o.inputs);
+      return { type: 'merge', as: o.as as string | undefined, maxDelay: duration(o, 'maxDelay', p, fail, false) ?? Number.POSITIVE_INFINITY, inputs: (o.inputs as string[] | undefined) ?? [] };
     }
     default:
       return fail([key], `a step key: one of ${STEP_KEYS.join(', ')}${allowFunctions ? ', map' : ''}`);
