@@ -153,7 +153,8 @@ describe('bifrost monitor (plain)', () => {
     // HR2 is fixed: it appears once; IR0 counts up every 50 ms: it appears in every poll.
     expect(lines.filter((l) => /\sHR2:UINT16\s+1234\s+good$/.test(l))).toHaveLength(1);
     const counts = lines.filter((l) => /\sIR0\s/.test(l)).map((l) => Number(/\sIR0\s+(\d+)/.exec(l)?.[1]));
-    expect(counts).toHaveLength(4);
+    expect(counts.length).toBeGreaterThanOrEqual(2);
+    expect(counts.length).toBeLessThanOrEqual(4);
     for (let i = 1; i < counts.length; i++) expect(counts[i]).toBeGreaterThan(counts[i - 1] as number);
   });
 
