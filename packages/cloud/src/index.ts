@@ -17,3 +17,24 @@ export {
 } from './block-codec.js';
 export { crc32c } from './crc32c.js';
 export { type AppendResult, DurableQueue, type DurableQueueOptions, type FsyncPolicy, type OverflowPolicy, type QueueBatch, type QueuedRecord, type QueueMetrics } from './durable-queue.js';
+export { type EmbeddedBroker, type EmbeddedBrokerOptions, startEmbeddedBroker } from './embedded-broker.js';
+export { classifyConnectError, MqttSink, type MqttSinkOptions, type SinkEvents, type SinkMetrics, type SinkTlsOptions } from './mqtt-sink.js';
+export { AZURE_API_VERSION, type AzureSasOptions, azureHubHost, azureMqttIdentity, azureSasToken } from './profiles.js';
+export { renderTopic, type SinkRecord, toSinkRecord } from './record.js';
+export { type CreateSinkOptions, createSink, type ErrorAt, type SinkConfig, type SinkLogger, validateSinkConfig } from './sink-config.js';
+export {
+  decodeSparkplugPayload,
+  encodeSparkplugPayload,
+  SPARKPLUG_B_PROTO,
+  SparkplugDataType,
+  SparkplugEdgeNode,
+  type SparkplugMessage,
+  type SparkplugMetric,
+  type SparkplugPayload,
+  type SparkplugSample,
+  sparkplugTopic,
+  sparkplugValue,
+} from './sparkplug.js';
+
+/** The sink types `createSink` builds. */
+export const SINK_TYPES = ['mqtt', 'aws-iot', 'azure-iot'] as const;

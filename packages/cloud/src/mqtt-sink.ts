@@ -1,0 +1,585 @@
+/**
+ * @module
+ * The MQTT sink: drains a durable queue to an MQTT broker (MQTT 3.1.1 or 5, via MQTT.js) and
+ * advances the queue's cursor only after the broker confirmed every message of a batch (PUBACK
+ * at QoS 1, MQTT 3.1.1 §4.3.2; at QoS 0 once written to the socket). A lost connection rewinds the
+ * queue to the cursor and reconnects with exponential backoff and full jitter, so a record is
+ * never lost and at most one unconfirmed batch (`maxInflight` records) is delivered twice.
+ */
+import { EventEmitter } from 'node:events';
+import { Backoff, type BackoffOptions, BifrostError, channel, sleep } from '@bifrost/core';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { DurableQueue, type DurableQueueOptions, type QueuedRecord, type QueueMetrics } from './durable-queue.js';
+import { renderTopic, type SinkRecord } from './record.js';
+import { SparkplugEdgeNode, type SparkplugMessage, type SparkplugSample, sparkplugTopic } from './sparkplug.js';
+
+const publishChannel = channel('cloud', 'publish');
+
+/** TLS material as contents (PEM), not paths; `createSink` reads the files. */
+export interface SinkTlsOptions {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Verify the server certificate (default true). */
+  rejectUnauthorized?: boolean;
+  /** Server name for SNI and certificate checking, when it differs from the URL host. */
+  servername?: string;
+}
+
+/** Options of {@link MqttSink}. */
+export interface MqttSinkOptions {
+  /** `mqtt://host:1883`, `mqtts://host:8883`, `ws://…`, `wss://…`. */
+  url: string;
+  /** The queue to drain, or the options to open one (`dir` required). */
+  queue: DurableQueue<SinkRecord> | DurableQueueOptions;
+  /** A name for messages and metrics (default the URL host). */
+  name?: string;
+  clientId?: string;
+  username?: string;
+  /** The password; never logged. */
+  password?: string | Buffer;
+  /** Called at every connection attempt for a fresh password (an Azure SAS token); never logged. */
+  passwordProvider?: () => string;
+  tls?: SinkTlsOptions;
+  /** 4 = MQTT 3.1.1 (default), 5 = MQTT 5. */
+  protocolVersion?: 4 | 5;
+  /** 1 (default): the cursor moves after PUBACK. 0: after the socket write (no broker confirmation). */
+  qos?: 0 | 1;
+  /** Topic template (default `{site}/{area}/{device}/{tag}`); any record field may be used. */
+  topic?: string;
+  site?: string;
+  area?: string;
+  /** `json` (default) or `sparkplug` (Sparkplug B; the topic template is then not used). */
+  payload?: 'json' | 'sparkplug';
+  sparkplug?: { groupId: string; edgeNodeId: string };
+  /** The last will (for Sparkplug, NDEATH is the will and this is ignored). */
+  will?: { topic: string; payload: string; qos?: 0 | 1; retain?: boolean };
+  /** Records per batch in flight before the cursor moves (default 500): the bound on duplicates after a crash. */
+  maxInflight?: number;
+  connectTimeoutMs?: number;
+  keepaliveSec?: number;
+  /** Reconnect backoff (default base 500 ms, max 30 s, full jitter). */
+  backoff?: BackoffOptions;
+  /** Keep records the broker rejects in `<queue dir>/rejected` (default true). */
+  deadLetter?: boolean;
+  /** Where topic text lives for a profile (Azure's fixed telemetry topic): overrides `topic`. */
+  topicFor?: (record: SinkRecord) => string;
+  /** Which profile built this sink (for messages). */
+  profile?: 'mqtt' | 'aws-iot' | 'azure-iot';
+}
+
+/** Counters and state of a sink. */
+export interface SinkMetrics {
+  name: string;
+  connected: boolean;
+  /** Records the broker confirmed. */
+  published: number;
+  /** MQTT messages sent (a Sparkplug DDATA carries several records). */
+  messages: number;
+  /** Records the broker rejected (moved to the dead-letter queue). */
+  rejected: number;
+  connectFailures: number;
+  reconnects: number;
+  lastError?: { code: string; message: string };
+  queue: QueueMetrics | undefined;
+}
+
+/** The events of a sink. */
+export interface SinkEvents {
+  connect: [{ url: string }];
+  disconnect: [{ url: string; error?: BifrostError }];
+  /** A batch confirmed by the broker; the cursor moved to `cursor`. */
+  published: [{ count: number; messages: number; cursor: number }];
+  /** Records the broker refused; they were kept in the dead-letter queue. */
+  rejected: [{ count: number; error: BifrostError }];
+  rebirth: [];
+  /** Connection, authentication, TLS or queue failures. Emitted only when someone listens. */
+  error: [BifrostError];
+  warning: [BifrostError];
+}
+
+interface Outgoing {
+  topic: string;
+  payload: string | Buffer | Uint8Array;
+  records: QueuedRecord<SinkRecord>[];
+}
+
+const AUTH_CODES: Record<number, string> = {
+  4: 'BAD_USERNAME_OR_PASSWORD',
+  5: 'NOT_AUTHORIZED',
+  134: 'BAD_USERNAME_OR_PASSWORD',
+  135: 'NOT_AUTHORIZED',
+  138: 'BANNED',
+  140: 'BAD_AUTHENTICATION_METHOD',
+};
+
+/**
+ * Classifies an MQTT.js or socket error during connection as a Bifrost error, without secrets.
+ * @example classifyConnectError(err, 'mqtts://broker:8883').code // 'BIFROST_CLOUD_TLS'
+ */
+export function classifyConnectError(err: unknown, url: string): BifrostError {
+  if (err instanceof BifrostError) return err;
+  const e = err as { code?: string | number; message?: string };
+  const msg = e?.message ?? String(err);
+  if (typeof e?.code === 'number') {
+    const name = AUTH_CODES[e.code];
+    if (name) return new BifrostError('BIFROST_CLOUD_AUTH_FAILED', `broker ${url} refused the connection: ${msg} (CONNACK ${e.code})`, { status: e.code, statusName: name, device: url, cause: err });
+    return new BifrostError('BIFROST_CONNECTION_REFUSED', `broker ${url} refused the connection: ${msg} (CONNACK ${e.code})`, { status: e.code, device: url, cause: err });
+  }
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO|HOSTNAME|ALTNAME/i.test(code) || /certificate|ssl|tls/i.test(msg))
+    return new BifrostError('BIFROST_CLOUD_TLS', `TLS handshake with ${url} failed: ${msg}`, { status: code || undefined, statusName: code || undefined, device: url, cause: err });
+  if (code === 'ECONNREFUSED') return new BifrostError('BIFROST_CONNECTION_REFUSED', `connection to ${url} refused (ECONNREFUSED)`, { status: code, statusName: code, device: url, cause: err });
+  if (code === 'ETIMEDOUT') return new BifrostError('BIFROST_TIMEOUT', `connection to ${url} timed out`, { status: code, device: url, cause: err });
+  return new BifrostError('BIFROST_CONNECTION_LOST', `connection to ${url} failed: ${msg}`, { ...(code ? { status: code, statusName: code } : {}), device: url, cause: err });
+}
+
+function isRejection(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: string };
+  // MQTT 5 PUBACK reason codes >= 0x80 are per-message failures (MQTT 5.0 §3.4.2.1); an invalid
+  // topic is refused by MQTT.js before sending. Anything else means the connection is gone.
+  return (typeof e?.code === 'number' && e.code >= 0x80) || /invalid topic/i.test(e?.message ?? '');
+}
+
+/**
+ * Forwards queued records to an MQTT broker as JSON or Sparkplug B.
+ * @example
+ * const sink = new MqttSink({ url: 'mqtt://127.0.0.1:1883', queue: { dir: './data/queue' }, site: 'plant1', area: 'press' });
+ * await sink.start();
+ * await sink.publish({ device: 'press1', tag: 'temp', value: 21.5, quality: 'good', timestamp: Date.now() });
+ * await sink.stop();
+ */
+export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposable {
+  readonly url: string;
+  readonly name: string;
+  readonly #o: MqttSinkOptions;
+  readonly #qos: 0 | 1;
+  readonly #topic: string;
+  readonly #maxInflight: number;
+  readonly #backoff: Backoff;
+  #queue: DurableQueue<SinkRecord> | undefined;
+  #queueOpening: Promise<DurableQueue<SinkRecord>> | undefined;
+  #ownsQueue: boolean;
+  #deadLetter: DurableQueue<SinkRecord> | undefined;
+  #node: SparkplugEdgeNode | undefined;
+  #running: AbortController | undefined;
+  #loop: Promise<void> | undefined;
+  #wake: AbortController | undefined;
+  #rebirth = false;
+  #connectedOnce: { promise: Promise<void>; resolve: () => void } | undefined;
+  #m = { published: 0, messages: 0, rejected: 0, connectFailures: 0, reconnects: 0, connected: false, lastError: undefined as { code: string; message: string } | undefined };
+
+  constructor(options: MqttSinkOptions) {
+    super();
+    if (!options || typeof options.url !== 'string' || !/^(mqtts?|wss?|tcp|ssl|tls):\/\//.test(options.url))
+      throw new BifrostError('BIFROST_INVALID_ARGUMENT', `MQTT sink url must be mqtt://, mqtts://, ws:// or wss://, got ${JSON.stringify(options?.url)}`);
+    this.#o = options;
+    this.url = options.url;
+    this.name = options.name ?? new URL(options.url).host;
+    this.#qos = options.qos ?? 1;
+    this.#topic = options.topic ?? '{site}/{area}/{device}/{tag}';
+    this.#maxInflight = Math.max(1, options.maxInflight ?? 500);
+    this.#backoff = new Backoff({ baseMs: 500, maxMs: 30_000, ...options.backoff });
+    if (options.payload === 'sparkplug') {
+      if (!options.sparkplug?.groupId || !options.sparkplug.edgeNodeId) throw new BifrostError('BIFROST_INVALID_ARGUMENT', 'a Sparkplug sink needs sparkplug: { groupId, edgeNodeId }');
+      this.#node = new SparkplugEdgeNode(options.sparkplug);
+    }
+    if (options.queue instanceof DurableQueue) {
+      this.#queue = options.queue;
+      this.#ownsQueue = false;
+    } else this.#ownsQueue = true;
+  }
+
+  /** The queue, opened on first use. */
+  queue(): Promise<DurableQueue<SinkRecord>> {
+    if (this.#queue) return Promise.resolve(this.#queue);
+    this.#queueOpening ??= DurableQueue.open<SinkRecord>({ onWarning: (w) => this.#warn(w), ...(this.#o.queue as DurableQueueOptions) }).then((q) => {
+      this.#queue = q;
+      return q;
+    });
+    return this.#queueOpening;
+  }
+
+  /**
+   * Appends records to the sink's durable queue; resolves once they are durable (not yet delivered).
+   * @example await sink.publish([{ device: 'p1', tag: 'temp', value: 20, quality: 'good', timestamp: Date.now() }])
+   */
+  async publish(record: SinkRecord | readonly SinkRecord[]): Promise<void> {
+    const q = await this.queue();
+    await q.append(record);
+  }
+
+  /**
+   * Opens the queue and starts connecting and draining in the background. Resolves once started;
+   * see {@link connected} to wait for the broker.
+   * @example await sink.start(); await sink.connected(5000)
+   */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    const q = await this.queue();
+    if (this.#o.deadLetter !== false) this.#deadLetter = await DurableQueue.open<SinkRecord>({ dir: `${q.dir}/rejected`, maxBytes: Math.max(16 * 1024, Math.floor(q.maxBytes / 8)), fsync: q.fsync });
+    this.#running = new AbortController();
+    let resolve!: () => void;
+    this.#connectedOnce = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+    this.#loop = this.#run(q, this.#running.signal);
+  }
+
+  /**
+   * Resolves when the sink is connected to the broker, or rejects with BIFROST_TIMEOUT.
+   * @example await sink.connected(10_000)
+   */
+  async connected(timeoutMs = 30_000): Promise<void> {
+    if (this.#m.connected) return;
+    if (!this.#connectedOnce) throw new BifrostError('BIFROST_NOT_CONNECTED', `sink ${this.name} is not started`);
+    let timer: NodeJS.Timeout | undefined;
+    const t = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new BifrostError('BIFROST_TIMEOUT', `sink ${this.name} did not connect to ${this.url} within ${timeoutMs} ms${this.#m.lastError ? `: ${this.#m.lastError.message}` : ''}`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.#connectedOnce.promise, t]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Stops draining, sends the Sparkplug NDEATH, disconnects and closes the queue (if the sink
+   * opened it). Undelivered records stay queued for the next start. Idempotent.
+   * @example await sink.stop()
+   */
+  async stop(): Promise<void> {
+    const running = this.#running;
+    if (running) {
+      this.#running = undefined;
+      running.abort();
+      this.#wake?.abort();
+      await this.#loop;
+    }
+    await this.#deadLetter?.close();
+    this.#deadLetter = undefined;
+    if (this.#ownsQueue) {
+      await this.#queue?.close();
+      this.#queue = undefined;
+      this.#queueOpening = undefined;
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  /**
+   * Counters and the queue's gauges.
+   * @example const { published, queue } = sink.metrics()
+   */
+  metrics(): SinkMetrics {
+    const { lastError, ...m } = this.#m;
+    return { name: this.name, ...m, ...(lastError ? { lastError } : {}), queue: this.#queue?.metrics() };
+  }
+
+  #error(err: BifrostError): void {
+    this.#m.lastError = { code: err.code, message: err.message };
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  #warn(err: BifrostError): void {
+    if (this.listenerCount('warning') > 0) this.emit('warning', err);
+  }
+
+  async #run(q: DurableQueue<SinkRecord>, signal: AbortSignal): Promise<void> {
+    let attempt = 0;
+    while (!signal.aborted) {
+      let client: MqttClient;
+      try {
+        client = await this.#connect(signal);
+      } catch (e) {
+        if (signal.aborted) break;
+        this.#m.connectFailures++;
+        this.#error(classifyConnectError(e, this.url));
+        await sleep(this.#backoff.next(), signal).catch(() => {});
+        continue;
+      }
+      if (attempt++ > 0) this.#m.reconnects++;
+      this.#backoff.reset();
+      this.#m.connected = true;
+      this.emit('connect', { url: this.url });
+      this.#connectedOnce?.resolve();
+      let lostError: BifrostError | undefined;
+      try {
+        await this.#pump(q, client, signal);
+      } catch (e) {
+        lostError = e instanceof BifrostError ? e : classifyConnectError(e, this.url);
+      }
+      this.#m.connected = false;
+      if (signal.aborted) {
+        await this.#disconnect(client);
+        this.emit('disconnect', { url: this.url });
+        break;
+      }
+      client.end(true);
+      q.rewind();
+      if (lostError) this.#error(lostError);
+      this.emit('disconnect', lostError ? { url: this.url, error: lostError } : { url: this.url });
+      await sleep(this.#backoff.next(), signal).catch(() => {});
+    }
+  }
+
+  async #disconnect(client: MqttClient): Promise<void> {
+    if (this.#node && client.connected) {
+      // A graceful disconnect does not fire the will, so publish NDEATH ourselves (Sparkplug 3.0.0 §5.3).
+      const death = this.#node.nextDeath();
+      await new Promise<void>((resolve) => client.publish(death.topic, Buffer.from(death.payload), { qos: 1 }, () => resolve()));
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        client.end(true);
+        resolve();
+      }, 2000);
+      client.end(false, {}, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  #connect(signal: AbortSignal): Promise<MqttClient> {
+    const o = this.#o;
+    const opts: IClientOptions = {
+      protocolVersion: o.protocolVersion ?? 4,
+      reconnectPeriod: 0,
+      connectTimeout: o.connectTimeoutMs ?? 10_000,
+      keepalive: o.keepaliveSec ?? 30,
+      clean: true,
+      resubscribe: false,
+      queueQoSZero: false,
+    };
+    if (o.clientId !== undefined) opts.clientId = o.clientId;
+    if (o.username !== undefined) opts.username = o.username;
+    const password = o.passwordProvider ? o.passwordProvider() : o.password;
+    if (password !== undefined) opts.password = typeof password === 'string' ? password : Buffer.from(password);
+    if (o.tls) {
+      if (o.tls.ca !== undefined) opts.ca = o.tls.ca;
+      if (o.tls.cert !== undefined) opts.cert = o.tls.cert;
+      if (o.tls.key !== undefined) opts.key = o.tls.key;
+      if (o.tls.rejectUnauthorized !== undefined) opts.rejectUnauthorized = o.tls.rejectUnauthorized;
+      if (o.tls.servername !== undefined) opts.servername = o.tls.servername;
+    }
+    if (this.#node) {
+      const death = this.#node.nextDeath();
+      opts.will = { topic: death.topic, payload: Buffer.from(death.payload), qos: 1, retain: false };
+    } else if (o.will) opts.will = { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: o.will.qos ?? 1, retain: o.will.retain ?? false };
+    return new Promise<MqttClient>((resolve, reject) => {
+      const client = mqtt.connect(this.url, opts);
+      let firstError: unknown;
+      const done = (err?: unknown) => {
+        client.removeListener('connect', onConnect);
+        client.removeListener('error', onError);
+        client.removeListener('close', onClose);
+        signal.removeEventListener('abort', onAbort);
+        if (err === undefined) resolve(client);
+        else {
+          client.end(true);
+          reject(err);
+        }
+      };
+      const onConnect = () => done();
+      const onError = (e: unknown) => {
+        firstError ??= e;
+        // CONNACK refusals and TLS failures end the attempt; the close that follows reports it.
+        if (typeof (e as { code?: unknown }).code === 'number') done(e);
+      };
+      const onClose = () => done(firstError ?? new BifrostError('BIFROST_CONNECTION_LOST', `connection to ${this.url} closed before CONNACK`, { device: this.url }));
+      const onAbort = () => done(new BifrostError('BIFROST_ABORTED', 'sink stopped'));
+      client.on('connect', onConnect);
+      client.on('error', onError);
+      client.on('close', onClose);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async #pump(q: DurableQueue<SinkRecord>, client: MqttClient, signal: AbortSignal): Promise<void> {
+    const lost = new AbortController();
+    let lostError: BifrostError | undefined;
+    const onLost = (e?: unknown) => {
+      lostError ??= e === undefined ? new BifrostError('BIFROST_CONNECTION_LOST', `connection to ${this.url} lost`, { device: this.url }) : classifyConnectError(e, this.url);
+      lost.abort();
+      this.#wake?.abort();
+    };
+    let cause: unknown;
+    const onClose = () => onLost(cause);
+    // MQTT.js also emits per-publish failures (an MQTT 5 PUBACK reason code) as 'error'; only the
+    // 'close' that follows a real connection failure ends the session.
+    const onError = (e: unknown) => {
+      if (!isRejection(e)) cause ??= e;
+    };
+    client.on('close', onClose);
+    client.on('error', onError);
+    const onMessage = (topic: string, payload: Buffer) => {
+      if (!this.#node || topic !== sparkplugTopic(this.#node.groupId, 'NCMD', this.#node.edgeNodeId)) return;
+      try {
+        if (this.#node.isRebirthRequest(payload)) {
+          this.#rebirth = true;
+          this.#wake?.abort();
+        }
+      } catch (e) {
+        this.#warn(e as BifrostError);
+      }
+    };
+    client.on('message', onMessage);
+    const check = () => {
+      if (lostError) throw lostError;
+    };
+    try {
+      if (this.#node) {
+        await this.#send(client, lost.signal, [this.#subscribeNcmd(client)]);
+        await this.#sendSparkplug(client, lost.signal, this.#node.births());
+      }
+      while (!signal.aborted) {
+        check();
+        if (this.#rebirth && this.#node) {
+          this.#rebirth = false;
+          this.emit('rebirth');
+          await this.#sendSparkplug(client, lost.signal, this.#node.births());
+        }
+        const batch = await q.read(this.#maxInflight);
+        if (batch.records.length === 0) {
+          if (batch.cursor > q.metrics().ackedSeq) await q.ack(batch.cursor);
+          this.#wake = new AbortController();
+          const wake = this.#wake;
+          const stop = () => wake.abort();
+          signal.addEventListener('abort', stop, { once: true });
+          await q.waitForData(wake.signal);
+          signal.removeEventListener('abort', stop);
+          continue;
+        }
+        const out = this.#format(batch.records);
+        const results = await this.#publishAll(client, lost.signal, out);
+        check();
+        const refused: QueuedRecord<SinkRecord>[] = [];
+        let refusal: unknown;
+        results.forEach((r, i) => {
+          if (r === undefined) return;
+          if (!isRejection(r)) throw classifyConnectError(r, this.url);
+          refusal ??= r;
+          refused.push(...(out[i] as Outgoing).records);
+        });
+        if (refused.length > 0) {
+          const e = refusal as { code?: number; message?: string };
+          const err = new BifrostError(
+            'BIFROST_CLOUD_PUBLISH_REJECTED',
+            `broker ${this.url} rejected ${refused.length} record(s), e.g. to topic ${out[results.findIndex((r) => r !== undefined)]?.topic}: ${e.message}`,
+            {
+              ...(typeof e.code === 'number' ? { status: e.code } : {}),
+              device: this.url,
+              cause: refusal,
+            },
+          );
+          // Keep what the broker refused rather than drop it: the dead-letter queue holds it for inspection or replay.
+          await this.#deadLetter?.append(refused.map((r) => r.record));
+          this.#m.rejected += refused.length;
+          this.emit('rejected', { count: refused.length, error: err });
+          this.#error(err);
+        }
+        const delivered = batch.records.length - refused.length;
+        this.#m.published += delivered;
+        this.#m.messages += out.length;
+        await q.ack(batch.cursor);
+        if (publishChannel.hasSubscribers) publishChannel.publish({ sink: this.name, count: delivered, cursor: batch.cursor });
+        this.emit('published', { count: delivered, messages: out.length, cursor: batch.cursor });
+      }
+    } finally {
+      client.removeListener('close', onClose);
+      client.removeListener('error', onError);
+      client.removeListener('message', onMessage);
+    }
+  }
+
+  #subscribeNcmd(client: MqttClient): Promise<unknown> {
+    const node = this.#node as SparkplugEdgeNode;
+    return new Promise((resolve) => client.subscribe(sparkplugTopic(node.groupId, 'NCMD', node.edgeNodeId), { qos: 1 }, (err) => resolve(err ?? undefined)));
+  }
+
+  async #send(client: MqttClient, lost: AbortSignal, work: Promise<unknown>[]): Promise<void> {
+    const results = await this.#race(lost, Promise.all(work));
+    const bad = results.find((r) => r !== undefined);
+    if (bad !== undefined) throw classifyConnectError(bad, this.url);
+    void client;
+  }
+
+  async #sendSparkplug(client: MqttClient, lost: AbortSignal, msgs: SparkplugMessage[]): Promise<void> {
+    await this.#send(
+      client,
+      lost,
+      msgs.map((m) => this.#publishOne(client, { topic: m.topic, payload: m.payload, records: [] })),
+    );
+  }
+
+  #race<T>(lost: AbortSignal, p: Promise<T>): Promise<T> {
+    if (lost.aborted) return Promise.reject(new BifrostError('BIFROST_CONNECTION_LOST', `connection to ${this.url} lost`, { device: this.url }));
+    return new Promise<T>((resolve, reject) => {
+      const onLost = () => reject(new BifrostError('BIFROST_CONNECTION_LOST', `connection to ${this.url} lost with messages unconfirmed`, { device: this.url }));
+      lost.addEventListener('abort', onLost, { once: true });
+      p.then(
+        (v) => {
+          lost.removeEventListener('abort', onLost);
+          resolve(v);
+        },
+        (e: unknown) => {
+          lost.removeEventListener('abort', onLost);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** Publishes each message; the result per message is undefined (confirmed) or its error. */
+  #publishAll(client: MqttClient, lost: AbortSignal, out: Outgoing[]): Promise<unknown[]> {
+    return this.#race(lost, Promise.all(out.map((m) => this.#publishOne(client, m))));
+  }
+
+  #publishOne(client: MqttClient, m: Outgoing): Promise<unknown> {
+    return new Promise((resolve) => {
+      try {
+        client.publish(
+          m.topic,
+          typeof m.payload === 'string' || Buffer.isBuffer(m.payload) ? m.payload : Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.length),
+          { qos: this.#qos },
+          (err) => resolve(err ?? undefined),
+        );
+      } catch (e) {
+        resolve(e);
+      }
+    });
+  }
+
+  #format(records: QueuedRecord<SinkRecord>[]): Outgoing[] {
+    const node = this.#node;
+    if (!node) {
+      const o = this.#o;
+      return records.map((r) => ({
+        topic: o.topicFor ? o.topicFor(r.record) : renderTopic(this.#topic, { site: o.site, area: o.area, ...r.record }),
+        payload: JSON.stringify(r.record),
+        records: [r],
+      }));
+    }
+    // Consecutive records of one device share one DDATA, keeping the order of every tag.
+    const out: Outgoing[] = [];
+    let i = 0;
+    while (i < records.length) {
+      const device = (records[i] as QueuedRecord<SinkRecord>).record.device;
+      let j = i;
+      while (j < records.length && (records[j] as QueuedRecord<SinkRecord>).record.device === device) j++;
+      const group = records.slice(i, j);
+      const samples: SparkplugSample[] = group.map((r) => ({ tag: r.record.tag, value: r.record.value, quality: r.record.quality, timestamp: r.record.timestamp }));
+      const msgs = node.data(device, samples);
+      msgs.forEach((m, k) => {
+        out.push({ topic: m.topic, payload: m.payload, records: k === msgs.length - 1 ? group : [] });
+      });
+      i = j;
+    }
+    return out;
+  }
+}
