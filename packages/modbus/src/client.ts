@@ -14,7 +14,7 @@ import { Backoff, type BackoffOptions, BifrostError, channel, type OperationOpti
 import { exceptionErrorCode, exceptionName, Limits } from './constants.js';
 import { MbapFrameAssembler, RtuFrameAssembler, rtuSilentIntervalMs, writeCrc, writeMbapHeader } from './framing.js';
 import { decodeResponse, isException, type ModbusNormalResponse, type ModbusRequest, type ReadDeviceIdentificationResponse, requestLength, unpackBits, validateRequest, writeRequest } from './pdu.js';
-import { openSerial, openTcp, type SerialOptions } from './transport.js';
+import { openSerial, openTcp, type SerialOptions, type SerialStream } from './transport.js';
 
 const requestChannel = channel('modbus', 'request');
 const unmatchedChannel = channel('modbus', 'unmatched');
@@ -215,9 +215,14 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
     if (s) {
       await new Promise<void>((resolve) => {
         s.once('close', () => resolve());
-        s.destroy();
+        this.closeTransport(s);
       });
     }
+  }
+
+  /** Ends the transport; it must emit `close` when done. A serial port overrides this (destroying its stream does not release the port). */
+  protected closeTransport(stream: Duplex): void {
+    stream.destroy();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -230,7 +235,7 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
    */
   destroy(err?: BifrostError): void {
     if (err) this.#lastError = err;
-    this.#stream?.destroy();
+    if (this.#stream) this.closeTransport(this.#stream);
   }
 
   #transportClosed(): void {
@@ -761,5 +766,11 @@ export class ModbusRtuClient extends ModbusClient {
 
   protected open(signal?: AbortSignal): Promise<Duplex> {
     return openSerial(this.serial, signal);
+  }
+
+  protected override closeTransport(stream: Duplex): void {
+    const port = stream as SerialStream;
+    if (port.isOpen) port.close();
+    else stream.destroy();
   }
 }

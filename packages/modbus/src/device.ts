@@ -71,7 +71,11 @@ function numberOption(options: ConnectOptions, key: string, url: URL, query: str
 export class ModbusDevice extends BaseDevice {
   readonly protocol = 'modbus';
   readonly unitId: number;
-  readonly #makeClient: () => ModbusClient;
+  readonly #acquire: () => ModbusClient;
+  readonly #release: (client: ModbusClient) => Promise<void>;
+  readonly #onClientClose = (err: BifrostError | undefined) => {
+    if (err) this.connectionLost(err);
+  };
   readonly #limits: PlannerLimits;
   readonly #alwaysWriteMultiple: boolean;
   #client: ModbusClient | undefined;
@@ -98,12 +102,15 @@ export class ModbusDevice extends BaseDevice {
       const parity = queryChoice(url, 'parity', 'even', ['none', 'even', 'odd'] as const);
       const stopBits = queryInt(url, 'stopBits', parity === 'none' ? 2 : 1, { min: 1, max: 2 }) as 1 | 2;
       const dataBits = queryInt(url, 'dataBits', 8, { min: 7, max: 8 }) as 7 | 8;
-      this.#makeClient = () => new ModbusRtuClient({ ...common, path, baudRate, parity, stopBits, dataBits });
+      const key = `${baudRate}/${parity}/${stopBits}/${dataBits}`;
+      this.#acquire = () => acquireLine(path, key, () => new ModbusRtuClient({ ...common, name: path, path, baudRate, parity, stopBits, dataBits }));
+      this.#release = (c) => releaseLine(path, c);
     } else {
       if (!url.hostname) throw new BifrostError('BIFROST_INVALID_URL', `${this.name}: a Modbus TCP URL needs a host, e.g. modbus://10.0.0.100:502?unit=1`);
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const port = url.port ? Number(url.port) : 502;
-      this.#makeClient = scheme === 'modbus+rtuovertcp' ? () => new ModbusRtuOverTcpClient({ ...common, host, port }) : () => new ModbusTcpClient({ ...common, host, port });
+      this.#acquire = scheme === 'modbus+rtuovertcp' ? () => new ModbusRtuOverTcpClient({ ...common, host, port }) : () => new ModbusTcpClient({ ...common, host, port });
+      this.#release = (c) => c.close();
     }
   }
 
@@ -113,18 +120,24 @@ export class ModbusDevice extends BaseDevice {
   }
 
   protected async doConnect(signal: AbortSignal): Promise<void> {
-    const client = this.#makeClient();
-    client.on('close', (err) => {
-      if (this.#client === client && err) this.connectionLost(err);
-    });
-    await client.connect(signal);
+    const client = this.#acquire();
+    client.on('close', this.#onClientClose);
+    try {
+      await client.connect(signal);
+    } catch (e) {
+      client.off('close', this.#onClientClose);
+      await this.#release(client);
+      throw e;
+    }
     this.#client = client;
   }
 
   protected async doDisconnect(): Promise<void> {
     const c = this.#client;
     this.#client = undefined;
-    await c?.close();
+    if (!c) return;
+    c.off('close', this.#onClientClose);
+    await this.#release(c);
   }
 
   #connected(): ModbusClient {
@@ -188,13 +201,13 @@ export class ModbusDevice extends BaseDevice {
     let data: Uint8Array;
     try {
       if (range.quantity <= max) {
-        const res = (await client.request({ fc, address: range.start, quantity: range.quantity }, { signal })) as ModbusNormalResponse & { data: Uint8Array };
+        const res = (await client.request({ fc, address: range.start, quantity: range.quantity }, { signal, unitId: this.unitId })) as ModbusNormalResponse & { data: Uint8Array };
         data = res.data;
       } else {
         // One tag larger than a request (a long array or string): read it in consecutive chunks.
         const parts: Promise<ModbusNormalResponse>[] = [];
         for (let s = range.start; s < range.start + range.quantity; s += max) {
-          parts.push(client.request({ fc, address: s, quantity: Math.min(max, range.start + range.quantity - s) }, { signal }));
+          parts.push(client.request({ fc, address: s, quantity: Math.min(max, range.start + range.quantity - s) }, { signal, unitId: this.unitId }));
         }
         const got = await Promise.all(parts);
         if (registers) data = Buffer.concat(got.map((g) => (g as { data: Uint8Array }).data));
@@ -259,7 +272,7 @@ export class ModbusDevice extends BaseDevice {
     }
     let request: () => Promise<unknown>;
     const client = () => this.#connected();
-    const opts = { signal };
+    const opts = { signal, unitId: this.unitId };
     try {
       const elements = a.arrayLength === undefined ? [value] : Array.isArray(value) ? value : undefined;
       if (!elements || elements.length !== (a.arrayLength ?? 1)) {
@@ -291,24 +304,25 @@ export class ModbusDevice extends BaseDevice {
 
   async #writeRegisters(address: number, data: Buffer, signal: AbortSignal): Promise<void> {
     const max = Limits.maxWriteRegisters * 2;
-    for (let o = 0; o < data.length; o += max) await this.#connected().request({ fc: 16, address: address + o / 2, data: data.subarray(o, o + max) }, { signal });
+    for (let o = 0; o < data.length; o += max) await this.#connected().request({ fc: 16, address: address + o / 2, data: data.subarray(o, o + max) }, { signal, unitId: this.unitId });
   }
 
   async #writeCoils(address: number, bits: boolean[], signal: AbortSignal): Promise<void> {
-    for (let o = 0; o < bits.length; o += Limits.maxWriteBits) await this.#connected().request({ fc: 15, address: address + o, values: bits.slice(o, o + Limits.maxWriteBits) }, { signal });
+    for (let o = 0; o < bits.length; o += Limits.maxWriteBits)
+      await this.#connected().request({ fc: 15, address: address + o, values: bits.slice(o, o + Limits.maxWriteBits) }, { signal, unitId: this.unitId });
   }
 
   async #writeBit(address: number, bit: number, on: boolean, signal: AbortSignal): Promise<void> {
     const mask = 1 << bit;
     try {
       // FC 22 (§6.16) changes one bit without a race against other writers.
-      await this.#connected().maskWriteRegister(address, ~mask & 0xffff, on ? mask : 0, { signal });
+      await this.#connected().maskWriteRegister(address, ~mask & 0xffff, on ? mask : 0, { signal, unitId: this.unitId });
     } catch (e) {
       if (!isBifrostError(e, 'BIFROST_MODBUS_ILLEGAL_FUNCTION')) throw e;
       // Without FC 22: read, modify, write.
-      const cur = (await this.#connected().readHoldingRegisters(address, 1, { signal })) as Uint8Array;
+      const cur = (await this.#connected().readHoldingRegisters(address, 1, { signal, unitId: this.unitId })) as Uint8Array;
       const v = (((cur[0] as number) << 8) | (cur[1] as number)) & 0xffff;
-      await this.#connected().writeSingleRegister(address, on ? v | mask : v & ~mask & 0xffff, { signal });
+      await this.#connected().writeSingleRegister(address, on ? v | mask : v & ~mask & 0xffff, { signal, unitId: this.unitId });
     }
   }
 
@@ -316,11 +330,11 @@ export class ModbusDevice extends BaseDevice {
     const client = this.#connected();
     let objects: Map<number, string>;
     try {
-      objects = await client.readDeviceIdentification(2, { signal });
+      objects = await client.readDeviceIdentification(2, { signal, unitId: this.unitId });
     } catch (e) {
       if (!(e instanceof BifrostError) || e.status === undefined) throw this.#tagError(e, 'FC43');
       try {
-        objects = await client.readDeviceIdentification(1, { signal });
+        objects = await client.readDeviceIdentification(1, { signal, unitId: this.unitId });
       } catch (e2) {
         if (!(e2 instanceof BifrostError) || e2.status === undefined) throw this.#tagError(e2, 'FC43');
         // The device does not implement FC 43: say what is known.
@@ -343,6 +357,31 @@ export class ModbusDevice extends BaseDevice {
     for (const [k, v] of objects) if (k > 6) id[`object${k}`] = v;
     return id;
   }
+}
+
+// One RS-485 line is one serial port: the devices (unit ids) on it share one client, whose
+// queue keeps a single request on the line at a time (Serial Line V1.02 §2.1, single master).
+const lines = new Map<string, { key: string; client: ModbusClient; refs: number }>();
+
+function acquireLine(path: string, key: string, make: () => ModbusClient): ModbusClient {
+  let line = lines.get(path);
+  if (line && line.key !== key) {
+    throw new BifrostError('BIFROST_INVALID_URL', `serial port ${path} is already open with other settings (${line.key}, baud/parity/stop/data bits); every device on one line must use the same`);
+  }
+  if (!line) {
+    line = { key, client: make(), refs: 0 };
+    lines.set(path, line);
+  }
+  line.refs++;
+  return line.client;
+}
+
+async function releaseLine(path: string, client: ModbusClient): Promise<void> {
+  const line = lines.get(path);
+  if (!line || line.client !== client) return;
+  if (--line.refs > 0) return;
+  lines.delete(path);
+  await client.close();
 }
 
 /** Decodes one tag from the data of the range that starts at `start`. */
