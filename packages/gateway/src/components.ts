@@ -9,16 +9,17 @@ import type { GatewayConfig, PipelineConfig, SinkConfig, TagValue } from '@bifro
 /** Builds a config error at a path (with file and line when the config came from a file). */
 export type ErrorAt = (path: (string | number)[], expected: string, got?: unknown) => Error;
 
-/** What a sink receives: one JSON-safe record per value. */
+/** What a sink receives: one JSON-safe record per value (values as core's `jsonValue` makes them). */
 export interface SinkRecord {
   device: string;
   tag: string;
   value: unknown;
   quality: 'good' | 'uncertain' | 'bad';
-  /** ISO 8601. */
-  timestamp: string;
+  /** Milliseconds since the Unix epoch. */
+  timestamp: number;
+  sourceTimestamp?: number;
   unit?: string;
-  error?: string;
+  error?: Record<string, unknown>;
 }
 
 /** The time-series store as the gateway uses it. Series are named `device.tag` (and `pipeline.field`). */

@@ -12,6 +12,8 @@ import {
   applyScale,
   BifrostError,
   type ConfigSource,
+  coerceValue,
+  connect,
   type DataType,
   type Device,
   type DeviceConfig,
@@ -19,18 +21,16 @@ import {
   type GatewayConfig,
   type HealthEvent,
   type HealthState,
-  removeScale,
-  resolveDriver,
+  jsonValue,
   parseDeviceUrl,
   type RandomSource,
+  removeScale,
+  resolveDriver,
   ScanScheduler,
   type TagConfig,
   type TagValue,
-  coerceValue,
   toBifrostError,
   type Value,
-  connect,
-  tagValueToJSON,
 } from '@bifrost/core';
 import type { AlarmState, GatewayComponents, PipelineRuntime, SinkRecord, SinkRuntime, StoreRuntime } from './components.js';
 import { type MetricFamily, renderPrometheus } from './metrics.js';
@@ -256,7 +256,19 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     if (config.timeoutMs !== undefined) connectOptions.requestTimeoutMs = config.timeoutMs;
     if (this.#random) connectOptions.backoff = { random: this.#random };
     const device = await connect(config.url, connectOptions);
-    const stats: DeviceStats = { device: config.name, url: device.name === config.name ? redact(config.url) : device.name, health: device.health, polls: 0, errors: 0, badValues: 0, overruns: 0, lastLatencyMs: 0, maxLatencyMs: 0, avgLatencyMs: 0, lastPollAt: 0 };
+    const stats: DeviceStats = {
+      device: config.name,
+      url: device.name === config.name ? redact(config.url) : device.name,
+      health: device.health,
+      polls: 0,
+      errors: 0,
+      badValues: 0,
+      overruns: 0,
+      lastLatencyMs: 0,
+      maxLatencyMs: 0,
+      avgLatencyMs: 0,
+      lastPollAt: 0,
+    };
     const rt: DeviceRuntime = {
       config,
       device,
@@ -278,7 +290,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       byPeriod.set(period, [...(byPeriod.get(period) ?? []), t]);
     }
     // Spread the first scans of the devices over their period, so they do not all fire together.
-    const phase = Math.floor(((this.#devices.size * 37) % 100) / 100 * config.pollMs);
+    const phase = Math.floor((((this.#devices.size * 37) % 100) / 100) * config.pollMs);
     for (const [period, tags] of byPeriod) {
       const name = `${config.name}@${period}`;
       const addresses = tags.map((t) => t.config.address);
@@ -337,7 +349,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const e = event as { kind?: string; type?: string; series?: string; timestamp?: number; value?: unknown; field?: string } & Record<string, unknown>;
     const ts = typeof e.timestamp === 'number' ? e.timestamp : Date.now();
     if (this.#store && typeof e.value === 'number') this.#store.append(`${pipeline}.${e.field ?? e.kind ?? 'value'}`, ts, e.value);
-    if (forward) this.#forward({ device: 'pipeline', tag: pipeline, value: JSON.parse(JSON.stringify(event, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))), quality: 'good', timestamp: new Date(ts).toISOString() });
+    if (forward) this.#forward({ device: 'pipeline', tag: pipeline, value: JSON.parse(JSON.stringify(event, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))), quality: 'good', timestamp: ts });
   }
 
   #forward(record: SinkRecord): void {
@@ -362,6 +374,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   /** The latest value of one tag. */
   latestOf(device: string, tag: string): GatewayValue | undefined {
     return this.#devices.get(device)?.tags.get(tag)?.latest;
+  }
+
+  /** The live device handle (for health and identity); reads should go through the gateway's scans. */
+  device(name: string): Device | undefined {
+    return this.#devices.get(name)?.device;
   }
 
   /** Device configs with their runtime statistics. */
@@ -406,7 +423,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       throw error;
     };
     if (!rt || !t) return fail(new BifrostError('BIFROST_GATEWAY_UNKNOWN_TAG', `no tag ${req.device}.${req.tag} in this gateway`, { device: req.device }), 'denied');
-    if (!t.config.writable) return fail(new BifrostError('BIFROST_WRITE_NOT_ALLOWED', `${req.device}.${req.tag} is not writable (mark it writable: true in the config)`, { device: req.device, address }), 'denied');
+    if (!t.config.writable)
+      return fail(new BifrostError('BIFROST_WRITE_NOT_ALLOWED', `${req.device}.${req.tag} is not writable (mark it writable: true in the config)`, { device: req.device, address }), 'denied');
     let old: TagValue;
     try {
       old = await rt.device.read(address);
@@ -462,7 +480,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       fam('bifrost_device_bad_values_total', 'Bad values read per device.', 'counter', (s) => s.badValues),
       fam('bifrost_device_overruns_total', 'Scans skipped because the previous one was still running.', 'counter', (s) => s.overruns),
       fam('bifrost_device_poll_latency_ms', 'Latency of the last poll in milliseconds.', 'gauge', (s) => s.lastLatencyMs),
-      { name: 'bifrost_device_up', help: 'Device health: 1 connected, 0.5 degraded, 0 otherwise.', type: 'gauge', samples: [...this.#devices.values()].map((d) => ({ labels: { device: d.config.name }, value: HEALTH[d.device.health] })) },
+      {
+        name: 'bifrost_device_up',
+        help: 'Device health: 1 connected, 0.5 degraded, 0 otherwise.',
+        type: 'gauge',
+        samples: [...this.#devices.values()].map((d) => ({ labels: { device: d.config.name }, value: HEALTH[d.device.health] })),
+      },
       { name: 'bifrost_values_forwarded_total', help: 'Values handed to the sinks.', type: 'counter', samples: [{ value: this.#valuesForwarded }] },
       { name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', type: 'gauge', samples: [{ value: process.memoryUsage.rss() }] },
     ];
@@ -473,7 +496,15 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
     for (const s of this.sinks()) {
       for (const [k, v] of Object.entries(s.metrics)) {
-        families.push({ name: `bifrost_sink_${k.replace(/[^a-zA-Z0-9_]/g, '_').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()}`, help: `Sink metric ${k}.`, type: 'gauge', samples: [{ labels: { sink: s.name }, value: v }] });
+        families.push({
+          name: `bifrost_sink_${k
+            .replace(/[^a-zA-Z0-9_]/g, '_')
+            .replace(/([a-z])([A-Z])/g, '$1_$2')
+            .toLowerCase()}`,
+          help: `Sink metric ${k}.`,
+          type: 'gauge',
+          samples: [{ labels: { sink: s.name }, value: v }],
+        });
       }
     }
     return renderPrometheus(families);
@@ -553,10 +584,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 }
 
 function recordFields(tv: TagValue & { unit?: string }): Omit<SinkRecord, 'device' | 'tag'> {
-  const j = tagValueToJSON(tv);
-  const r: Omit<SinkRecord, 'device' | 'tag'> = { value: j.value, quality: tv.quality, timestamp: j.timestamp as string };
+  const r: Omit<SinkRecord, 'device' | 'tag'> = { value: jsonValue(tv.value), quality: tv.quality, timestamp: tv.timestamp };
+  if (tv.sourceTimestamp !== undefined) r.sourceTimestamp = tv.sourceTimestamp;
   if (tv.unit !== undefined) r.unit = tv.unit;
-  if (j.error) r.error = (j.error as { code: string }).code;
+  if (tv.error) r.error = tv.error.toJSON();
   return r;
 }
 
@@ -575,6 +606,16 @@ function coerceLike(current: Value | null, requested: unknown): Value {
     return requested.map((x, i) => coerceLike((current[i] ?? current[0] ?? null) as Value | null, x)) as Value;
   }
   const type: DataType =
-    typeof current === 'boolean' ? 'BOOL' : typeof current === 'bigint' ? 'LINT' : typeof current === 'string' ? 'STRING' : current instanceof Date ? 'DATETIME' : current instanceof Uint8Array ? 'BYTES' : 'LREAL';
+    typeof current === 'boolean'
+      ? 'BOOL'
+      : typeof current === 'bigint'
+        ? 'LINT'
+        : typeof current === 'string'
+          ? 'STRING'
+          : current instanceof Date
+            ? 'DATETIME'
+            : current instanceof Uint8Array
+              ? 'BYTES'
+              : 'LREAL';
   return coerceValue(type, requested);
 }

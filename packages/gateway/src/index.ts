@@ -5,6 +5,7 @@
  */
 export type { AlarmState, ErrorAt, GatewayComponents, PipelineRuntime, SinkRecord, SinkRuntime, StoreRuntime } from './components.js';
 export { defaultComponents } from './components.js';
+export { type DemoOptions, demoConfigYaml, type RunningDemo, startDemo } from './demo.js';
 export { type DeviceStats, Gateway, type GatewayEvents, type GatewayOptions, type GatewayValue, type WriteRequest, type WriteResult } from './gateway.js';
 export { serveHealth } from './http.js';
 export { createLogger, type Logger } from './logger.js';

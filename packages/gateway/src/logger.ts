@@ -3,7 +3,7 @@
  * The gateway's logger: pino, pretty on a terminal, JSON lines otherwise. Secrets never reach
  * it: URLs are redacted and config secrets are not logged.
  */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 

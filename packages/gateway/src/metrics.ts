@@ -25,7 +25,12 @@ export function renderPrometheus(families: readonly MetricFamily[]): string {
   for (const f of families) {
     out += `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`;
     for (const s of f.samples) {
-      const labels = s.labels && Object.keys(s.labels).length > 0 ? `{${Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}` : '';
+      const labels =
+        s.labels && Object.keys(s.labels).length > 0
+          ? `{${Object.entries(s.labels)
+              .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+              .join(',')}}`
+          : '';
       const v = Number.isFinite(s.value) ? String(s.value) : s.value > 0 ? '+Inf' : s.value < 0 ? '-Inf' : 'NaN';
       out += `${f.name}${labels} ${v}\n`;
     }

@@ -111,5 +111,3 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
   if (http) running.httpPort = http.port;
   return running;
 }
-
-

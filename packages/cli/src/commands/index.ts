@@ -6,17 +6,20 @@
 import type { CommandModule } from '../command-module.js';
 import { browseCommand } from './browse.js';
 import { completionCommand } from './completion.js';
+import { demoCommand } from './demo.js';
+import { connectCommand } from './connect.js';
 import { discoverCommand } from './discover.js';
 import { exportCommand } from './export.js';
 import { identifyCommand } from './identify.js';
 import { monitorCommand } from './monitor.js';
 import { pkiCommand } from './pki.js';
 import { readCommand } from './read.js';
+import { runCommand } from './run.js';
 import { simulateCommand } from './simulate.js';
 import { writeCommand } from './write.js';
 
 /** Every command, in help order. */
-export const COMMANDS: readonly CommandModule[] = [
+export const COMMANDS: readonly CommandModule[] = [demoCommand, runCommand, 
   readCommand,
   writeCommand,
   identifyCommand,
