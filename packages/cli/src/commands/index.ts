@@ -6,8 +6,8 @@
 import type { CommandModule } from '../command-module.js';
 import { browseCommand } from './browse.js';
 import { completionCommand } from './completion.js';
-import { demoCommand } from './demo.js';
 import { connectCommand } from './connect.js';
+import { demoCommand } from './demo.js';
 import { discoverCommand } from './discover.js';
 import { exportCommand } from './export.js';
 import { identifyCommand } from './identify.js';
@@ -19,13 +19,16 @@ import { simulateCommand } from './simulate.js';
 import { writeCommand } from './write.js';
 
 /** Every command, in help order. */
-export const COMMANDS: readonly CommandModule[] = [demoCommand, runCommand, 
+export const COMMANDS: readonly CommandModule[] = [
+  demoCommand,
+  runCommand,
   readCommand,
   writeCommand,
   identifyCommand,
   browseCommand,
   monitorCommand,
   exportCommand,
+  connectCommand,
   simulateCommand,
   discoverCommand,
   pkiCommand,
