@@ -16,7 +16,6 @@ import {
   cipError,
   connectionParams,
   decodeForwardOpenReply,
-  decodeMultipleServiceData,
   decodeResponse,
   encodeForwardClose,
   encodeForwardOpen,
@@ -115,6 +114,48 @@ interface PlannedRead {
   count: number;
   req: Buffer;
   estimate: number;
+  sizeKey: string;
+  /** Decoder for the fast path, when the tag's atomic type is known. */
+  fast?: (buf: Buffer, offset: number) => Value;
+  fastType?: TagType;
+}
+
+interface PlannedBatch {
+  items: PlannedRead[];
+  /** The encoded request: one Read Tag, or a Multiple Service Packet. */
+  request: Buffer;
+  /** Too big for one reply: read with Read Tag Fragmented. */
+  fragmented: boolean;
+}
+
+interface ReadPlan {
+  addresses: string[];
+  connectionSize: number;
+  batches: PlannedBatch[];
+  errors: Map<number, BifrostError>;
+  /** Made with guessed sizes or types: rebuild after this read. */
+  stale: boolean;
+}
+
+// Little-endian readers of one atomic value (1756-PM020 atomic data types), for the fast path.
+const FAST_READERS: Partial<Record<number, (b: Buffer, o: number) => Value>> = {
+  [CipType.BOOL]: (b, o) => b[o] !== 0,
+  [CipType.SINT]: (b, o) => b.readInt8(o),
+  [CipType.INT]: (b, o) => b.readInt16LE(o),
+  [CipType.DINT]: (b, o) => b.readInt32LE(o),
+  [CipType.LINT]: (b, o) => b.readBigInt64LE(o),
+  [CipType.USINT]: (b, o) => b.readUInt8(o),
+  [CipType.UINT]: (b, o) => b.readUInt16LE(o),
+  [CipType.UDINT]: (b, o) => b.readUInt32LE(o),
+  [CipType.ULINT]: (b, o) => b.readBigUInt64LE(o),
+  [CipType.REAL]: (b, o) => b.readFloatLE(o),
+  [CipType.LREAL]: (b, o) => b.readDoubleLE(o),
+};
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -139,6 +180,7 @@ export class EipClient extends EventEmitter<EipClientEvents> {
   readonly #types = new Map<string, TagType>();
   readonly #sizes = new Map<string, number>();
   readonly #templates = new Map<number, Template>();
+  readonly #plans = new WeakMap<readonly string[], ReadPlan>();
 
   constructor(options: EipClientOptions) {
     super();
@@ -292,11 +334,28 @@ export class EipClient extends EventEmitter<EipClientEvents> {
 
   /**
    * Reads many addresses in as few round trips as the connection size allows. Never rejects for a
-   * bad address: that address's result carries the error.
+   * bad address: that address's result carries the error. Reading the same array again reuses
+   * its plan (the encoded Multiple Service Packets).
    * @example const [a, b] = await plc.readTags(['Counter', 'Temps{10}'])
    */
   async readTags(addresses: readonly string[], signal?: AbortSignal): Promise<ReadResult[]> {
-    const results: ReadResult[] = addresses.map((address) => ({ address }));
+    let plan = this.#plans.get(addresses);
+    if (!plan || plan.connectionSize !== this.#connectionSize || !sameList(plan.addresses, addresses)) {
+      plan = this.#plan(addresses);
+      this.#plans.set(addresses, plan);
+    }
+    const results: ReadResult[] = new Array(addresses.length);
+    for (let i = 0; i < addresses.length; i++) results[i] = { address: addresses[i] as string };
+    for (const [i, err] of plan.errors) (results[i] as ReadResult).error = err;
+    const current = plan;
+    await Promise.all(current.batches.map((b) => this.#readBatch(b, results, current, signal)));
+    // A plan made with guessed reply sizes is rebuilt once the sizes are known.
+    if (current.stale) this.#plans.delete(addresses);
+    return results;
+  }
+
+  #plan(addresses: readonly string[]): ReadPlan {
+    const plan: ReadPlan = { addresses: [...addresses], connectionSize: this.#connectionSize, batches: [], errors: new Map(), stale: false };
     const plans: PlannedRead[] = [];
     for (let i = 0; i < addresses.length; i++) {
       const address = addresses[i] as string;
@@ -304,45 +363,54 @@ export class EipClient extends EventEmitter<EipClientEvents> {
         const a = this.#parse(address);
         const count = a.bit === undefined ? a.count : 1;
         const req = encodeRequest({ service: Service.ReadTag, path: a.path, data: readTagData(count) });
-        const known = this.#sizes.get(`${a.tag}{${count}}`);
+        const sizeKey = `${a.tag}{${count}}`;
+        const known = this.#sizes.get(sizeKey);
         const hinted = a.type === 'STRING' ? STRING_SIZE * count : a.type ? (atomicSize(cipTypeOf(a.type) ?? 0) || 8) * count : 8 * count;
-        plans.push({ index: i, a, count, req, estimate: 4 + 4 + (known ?? hinted) });
+        if (known === undefined) plan.stale = true;
+        const type = this.#types.get(a.tag);
+        const fast = count === 1 && a.bit === undefined && type !== undefined && type.code !== CipType.STRUCT && !(a.type && !typeMatches(a.type, type)) ? FAST_READERS[type.code] : undefined;
+        plans.push({ index: i, a, count, req, estimate: 4 + 4 + (known ?? hinted), sizeKey, ...(fast && type ? { fast, fastType: type } : {}) });
       } catch (e) {
-        (results[i] as ReadResult).error = toBifrostError(e, 'BIFROST_INVALID_ADDRESS', { address, device: this.name });
+        plan.errors.set(i, toBifrostError(e, 'BIFROST_INVALID_ADDRESS', { address, device: this.name }));
       }
     }
     const limit = this.#limit();
-    const batches: PlannedRead[][] = [];
     let batch: PlannedRead[] = [];
     let reqBytes = MSP_REQUEST_OVERHEAD;
     let resBytes = MSP_REPLY_OVERHEAD;
+    const flush = () => {
+      if (batch.length === 0) return;
+      const request =
+        batch.length === 1
+          ? (batch[0] as PlannedRead).req
+          : encodeRequest({ service: Service.MultipleServicePacket, path: MESSAGE_ROUTER_PATH, data: encodeMultipleServiceData(batch.map((p) => p.req)) });
+      plan.batches.push({ items: batch, request, fragmented: false });
+      batch = [];
+      reqBytes = MSP_REQUEST_OVERHEAD;
+      resBytes = MSP_REPLY_OVERHEAD;
+    };
     for (const p of plans) {
       if (p.estimate > limit - MSP_REPLY_OVERHEAD - 2 || p.req.length + MSP_REQUEST_OVERHEAD + 2 > limit) {
-        batches.push([p]);
+        plan.batches.push({ items: [p], request: p.req, fragmented: p.estimate > limit - MSP_REPLY_OVERHEAD - 2 });
         continue;
       }
-      if (batch.length > 0 && (reqBytes + p.req.length + 2 > limit || resBytes + p.estimate + 2 > limit)) {
-        batches.push(batch);
-        batch = [];
-        reqBytes = MSP_REQUEST_OVERHEAD;
-        resBytes = MSP_REPLY_OVERHEAD;
-      }
+      if (batch.length > 0 && (reqBytes + p.req.length + 2 > limit || resBytes + p.estimate + 2 > limit)) flush();
       batch.push(p);
       reqBytes += p.req.length + 2;
       resBytes += p.estimate + 2;
     }
-    if (batch.length > 0) batches.push(batch);
-    await Promise.all(batches.map((b) => this.#readBatch(b, results, signal)));
-    return results;
+    flush();
+    return plan;
   }
 
-  async #readBatch(batch: PlannedRead[], results: ReadResult[], signal?: AbortSignal): Promise<void> {
+  async #readBatch(batch: PlannedBatch, results: ReadResult[], plan: ReadPlan, signal?: AbortSignal): Promise<void> {
+    const items = batch.items;
     try {
-      if (batch.length === 1) {
-        const p = batch[0] as PlannedRead;
-        if (p.estimate > this.#limit() - MSP_REPLY_OVERHEAD - 2) {
+      if (items.length === 1) {
+        const p = items[0] as PlannedRead;
+        if (batch.fragmented) {
           try {
-            await this.#finish(p, results, await this.#readFragmented(p, 0, [], signal));
+            this.#finish(p, results, await this.#readFragmented(p, 0, [], signal), plan);
           } catch (e) {
             const err = toBifrostError(e, 'BIFROST_MALFORMED_FRAME', { device: this.name, address: p.a.address });
             if (isFatal(err)) throw err;
@@ -350,20 +418,37 @@ export class EipClient extends EventEmitter<EipClientEvents> {
           }
           return;
         }
-        const res = await this.#send(p.req, this.#connected, signal);
-        await this.#settle(p, res, results, signal);
+        const res = await this.#send(batch.request, this.#connected, signal);
+        await this.#settle(p, res, results, plan, signal);
         return;
       }
-      const msp = encodeRequest({ service: Service.MultipleServicePacket, path: MESSAGE_ROUTER_PATH, data: encodeMultipleServiceData(batch.map((p) => p.req)) });
-      const res = await this.#send(msp, this.#connected, signal);
+      const res = await this.#send(batch.request, this.#connected, signal);
       if (res.status !== 0 && res.status !== 0x1e) throw cipError(res.status, res.extended, { device: this.name, what: 'Multiple Service Packet' });
-      const replies = decodeMultipleServiceData(res.data);
-      if (replies.length !== batch.length)
-        throw new BifrostError('BIFROST_MALFORMED_FRAME', `Multiple Service Packet reply has ${replies.length} replies for ${batch.length} requests`, { device: this.name });
-      await Promise.all(batch.map((p, i) => this.#settle(p, decodeResponse(replies[i] as Buffer), results, signal)));
+      const buf = res.data;
+      if (buf.length < 2 + items.length * 2 || buf.readUInt16LE(0) !== items.length) {
+        throw new BifrostError('BIFROST_MALFORMED_FRAME', `Multiple Service Packet reply does not carry ${items.length} replies`, { device: this.name });
+      }
+      let slow: Promise<void>[] | undefined;
+      for (let i = 0; i < items.length; i++) {
+        const p = items[i] as PlannedRead;
+        const start = buf.readUInt16LE(2 + i * 2);
+        const end = i + 1 < items.length ? buf.readUInt16LE(4 + i * 2) : buf.length;
+        if (start < 2 + items.length * 2 || end > buf.length || end < start + 4) {
+          throw new BifrostError('BIFROST_MALFORMED_FRAME', `Multiple Service Packet reply ${i} lies outside the packet`, { device: this.name });
+        }
+        // Fast path: a good atomic reply of the type this tag had last time (no objects, no copies).
+        if (p.fast && buf[start + 2] === 0 && buf[start + 3] === 0 && end - start >= 6 && buf.readUInt16LE(start + 4) === p.fastType?.code && end - start - 6 >= atomicSize(p.fastType.code)) {
+          const r = results[p.index] as ReadResult;
+          r.value = p.fast(buf, start + 6);
+          r.type = p.fastType;
+          continue;
+        }
+        (slow ??= []).push(this.#settle(p, decodeResponse(buf.subarray(start, end)), results, plan, signal));
+      }
+      if (slow) await Promise.all(slow);
     } catch (e) {
       const err = toBifrostError(e, 'BIFROST_MALFORMED_FRAME', { device: this.name });
-      for (const p of batch) {
+      for (const p of items) {
         const r = results[p.index] as ReadResult;
         if (r.value === undefined && r.error === undefined) r.error = err;
       }
@@ -371,9 +456,9 @@ export class EipClient extends EventEmitter<EipClientEvents> {
     }
   }
 
-  async #settle(p: PlannedRead, res: CipResponse, results: ReadResult[], signal?: AbortSignal): Promise<void> {
+  async #settle(p: PlannedRead, res: CipResponse, results: ReadResult[], plan: ReadPlan, signal?: AbortSignal): Promise<void> {
     try {
-      await this.#settleOne(p, res, results, signal);
+      await this.#settleOne(p, res, results, plan, signal);
     } catch (e) {
       const err = toBifrostError(e, 'BIFROST_MALFORMED_FRAME', { device: this.name, address: p.a.address });
       if (isFatal(err)) throw err;
@@ -381,25 +466,24 @@ export class EipClient extends EventEmitter<EipClientEvents> {
     }
   }
 
-  async #settleOne(p: PlannedRead, res: CipResponse, results: ReadResult[], signal?: AbortSignal): Promise<void> {
+  async #settleOne(p: PlannedRead, res: CipResponse, results: ReadResult[], plan: ReadPlan, signal?: AbortSignal): Promise<void> {
     const r = results[p.index] as ReadResult;
     if (res.status === 0x06) {
       // Partial transfer (1756-PM020): the rest comes with Read Tag Fragmented from where this stopped.
       if (res.data.length < 2) {
-        await this.#finish(p, results, await this.#readFragmented(p, 0, [], signal));
+        this.#finish(p, results, await this.#readFragmented(p, 0, [], signal), plan);
         return;
       }
       const first = decodeTypeId(res.data);
       const chunks = await this.#readFragmented(p, first.data.length, [first.data], signal, first.type);
-      await this.#finish(p, results, chunks);
+      this.#finish(p, results, chunks, plan);
       return;
     }
     if (res.status !== 0) {
       r.error = cipError(res.status, res.extended, { device: this.name, address: p.a.address, what: 'read' });
       return;
     }
-    const { type, data } = decodeTypeId(res.data);
-    await this.#finish(p, results, { type, data });
+    this.#finish(p, results, decodeTypeId(res.data), plan);
   }
 
   async #readFragmented(p: PlannedRead, offset: number, chunks: Buffer[], signal?: AbortSignal, knownType?: TagType): Promise<{ type: TagType; data: Buffer }> {
@@ -418,11 +502,18 @@ export class EipClient extends EventEmitter<EipClientEvents> {
     return { type: type as TagType, data: Buffer.concat(chunks) };
   }
 
-  async #finish(p: PlannedRead, results: ReadResult[], got: { type: TagType; data: Buffer }): Promise<void> {
+  #finish(p: PlannedRead, results: ReadResult[], got: { type: TagType; data: Buffer }, plan: ReadPlan): void {
     const r = results[p.index] as ReadResult;
     const { type, data } = got;
-    this.#types.set(p.a.tag, type);
-    this.#sizes.set(`${p.a.tag}{${p.count}}`, data.length);
+    const knownType = this.#types.get(p.a.tag);
+    if (!knownType || knownType.code !== type.code || knownType.handle !== type.handle) {
+      this.#types.set(p.a.tag, type);
+      plan.stale = true;
+    }
+    if (this.#sizes.get(p.sizeKey) !== data.length) {
+      this.#sizes.set(p.sizeKey, data.length);
+      plan.stale = true;
+    }
     try {
       if (p.a.type && !typeMatches(p.a.type, type)) {
         throw new BifrostError('BIFROST_EIP_TYPE_MISMATCH', `"${p.a.address}" is ${describeType(type)} on ${this.name}, not ${p.a.type}`, { device: this.name, address: p.a.address });

@@ -10,15 +10,14 @@ import { BifrostError, channel, toBifrostError } from '@bifrost/core';
 import {
   CpfType,
   checkEncapStatus,
-  connectedItems,
   decodeEncap,
   decodeSendData,
   EncapCommand,
   type EncapPacket,
+  encodeConnectedPacket,
   encodeEncap,
-  encodeSendData,
+  encodeUnconnectedPacket,
   registerSessionData,
-  unconnectedItems,
 } from './codec/encapsulation.js';
 import { malformed } from './codec/reader.js';
 import { EncapFramer } from './framing.js';
@@ -210,7 +209,7 @@ export class EipTransport extends EventEmitter<TransportEvents> {
     this.#context = (this.#context + 1n) & 0xffffffffffffffffn;
     const context = this.#context;
     const done = this.#track(this.#byContext, context, signal);
-    const packet = encodeEncap({ command: EncapCommand.SendRRData, session: this.#session, status: 0, context, options: 0, data: encodeSendData(unconnectedItems(mr)) });
+    const packet = encodeUnconnectedPacket(this.#session, context, mr);
     if (requests.hasSubscribers) requests.publish({ device: this.name, kind: 'SendRRData', bytes: packet.length });
     this.#socket.write(packet);
     return done;
@@ -228,7 +227,7 @@ export class EipTransport extends EventEmitter<TransportEvents> {
     while (this.#bySequence.has(seq));
     this.#sequence = seq;
     const done = this.#track(this.#bySequence, seq, signal);
-    const packet = encodeEncap({ command: EncapCommand.SendUnitData, session: this.#session, status: 0, context: 0n, options: 0, data: encodeSendData(connectedItems(connectionId, seq, mr)) });
+    const packet = encodeConnectedPacket(this.#session, connectionId, seq, mr);
     if (requests.hasSubscribers) requests.publish({ device: this.name, kind: 'SendUnitData', bytes: packet.length });
     this.#socket.write(packet);
     return done;

@@ -78,7 +78,7 @@ for (const connected of [true, false]) {
         true, // 123456 = 0x1E240: bit 6 set
         false,
       ]);
-      expect((r[13]?.value as number[]).length).toBe(10);
+      expect(r[13]?.value).toHaveLength(10);
     });
 
     it('reads a 1000-element array larger than the connection with fragmented reads', async () => {
@@ -93,7 +93,7 @@ for (const connected of [true, false]) {
       addresses.push('Data{400}', 'Message');
       const r = await c.readTags(addresses);
       for (let i = 0; i < 300; i++) expect(r[i]?.value).toBe(connected ? i * 3 : -i - 1);
-      expect((r[300]?.value as number[]).length).toBe(400);
+      expect(r[300]?.value).toHaveLength(400);
       expect(r[301]?.value).toBe('Hello from Bifrost');
     });
 

@@ -326,3 +326,54 @@ export function decodeServiceItem(buf: Uint8Array): ServiceItem {
   const nul = raw.indexOf(0);
   return { version, capabilities, name: raw.subarray(0, nul < 0 ? 16 : nul).toString('latin1') };
 }
+
+/**
+ * A whole SendRRData packet carrying one unconnected message, built in one allocation (the hot
+ * path; the same bytes as encodeEncap + encodeSendData + unconnectedItems).
+ * @example socket.write(encodeUnconnectedPacket(session, context, mr))
+ */
+export function encodeUnconnectedPacket(session: number, context: bigint, mr: Buffer): Buffer {
+  const dataLen = 6 + 2 + 4 + 4 + mr.length;
+  const b = Buffer.allocUnsafe(ENCAP_HEADER_SIZE + dataLen);
+  b.writeUInt16LE(EncapCommand.SendRRData, 0);
+  b.writeUInt16LE(dataLen, 2);
+  b.writeUInt32LE(session >>> 0, 4);
+  b.writeUInt32LE(0, 8);
+  b.writeBigUInt64LE(BigInt.asUintN(64, context), 12);
+  b.writeUInt32LE(0, 20);
+  b.writeUInt32LE(0, 24);
+  b.writeUInt16LE(0, 28);
+  b.writeUInt16LE(2, 30);
+  b.writeUInt32LE(CpfType.NullAddress, 32);
+  b.writeUInt16LE(CpfType.UnconnectedData, 36);
+  b.writeUInt16LE(mr.length, 38);
+  mr.copy(b, 40);
+  return b;
+}
+
+/**
+ * A whole SendUnitData packet carrying one connected message with its sequence count, built in
+ * one allocation (same bytes as encodeEncap + encodeSendData + connectedItems).
+ * @example socket.write(encodeConnectedPacket(session, connectionId, seq, mr))
+ */
+export function encodeConnectedPacket(session: number, connectionId: number, sequence: number, mr: Buffer): Buffer {
+  const dataLen = 6 + 2 + 8 + 4 + 2 + mr.length;
+  const b = Buffer.allocUnsafe(ENCAP_HEADER_SIZE + dataLen);
+  b.writeUInt16LE(EncapCommand.SendUnitData, 0);
+  b.writeUInt16LE(dataLen, 2);
+  b.writeUInt32LE(session >>> 0, 4);
+  b.writeUInt32LE(0, 8);
+  b.writeBigUInt64LE(0n, 12);
+  b.writeUInt32LE(0, 20);
+  b.writeUInt32LE(0, 24);
+  b.writeUInt16LE(0, 28);
+  b.writeUInt16LE(2, 30);
+  b.writeUInt16LE(CpfType.ConnectedAddress, 32);
+  b.writeUInt16LE(4, 34);
+  b.writeUInt32LE(connectionId >>> 0, 36);
+  b.writeUInt16LE(CpfType.ConnectedData, 40);
+  b.writeUInt16LE(2 + mr.length, 42);
+  b.writeUInt16LE(sequence & 0xffff, 44);
+  mr.copy(b, 46);
+  return b;
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// bench/eip: reading 500 DINT tags from the Bifrost Logix simulator, Bifrost (EipClient.readTags:
+// Multiple Service Packets packed up to the 4002-byte Large Forward Open connection) beside
+// st-ethernet-ip (TagGroup read, its own MSP packing over a 500-byte Forward Open), both with
+// connected messaging, against the same simulator in one process. Build first: npx tsc -b packages/ethernetip
+// The simulator binds 127.0.0.5:44818 because st-ethernet-ip only dials port 44818.
+import { performance } from 'node:perf_hooks';
+import { EipClient, startSimulator } from '@bifrost/ethernetip';
+import st from 'st-ethernet-ip';
+
+const HOST = process.env.EIP_BENCH_HOST ?? '127.0.0.5';
+const N = 500;
+const SECONDS = Number(process.env.EIP_BENCH_SECONDS ?? 8);
+const names = Array.from({ length: N }, (_, i) => `Bench${i}`);
+const sim = await startSimulator({ host: HOST, port: 44818, config: { tags: names.map((name, i) => ({ name, type: 'DINT', value: i * 7 })) } });
+
+function stats(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
+  return { n: s.length, p50: q(0.5), p95: q(0.95), mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+async function measure(label, once) {
+  for (let i = 0; i < 20; i++) await once(); // warm-up (JIT, type caches)
+  const samples = [];
+  const end = performance.now() + SECONDS * 1000;
+  while (performance.now() < end && samples.length < 20000) {
+    const t0 = performance.now();
+    await once();
+    samples.push(performance.now() - t0);
+  }
+  const r = stats(samples);
+  console.log(`${label.padEnd(16)} reads ${String(r.n).padStart(6)} | p50 ${r.p50.toFixed(3)} ms | p95 ${r.p95.toFixed(3)} ms | ${((N * 1000) / r.mean).toFixed(0)} tags/s`);
+  return r;
+}
+
+// Bifrost
+const client = new EipClient({ host: HOST, port: 44818 });
+await client.connect();
+let check = await client.readTags(names);
+if (check.some((r, i) => r.value !== i * 7)) throw new Error('bifrost read wrong values');
+const bifrost = await measure('bifrost', async () => {
+  check = await client.readTags(names);
+});
+await client.close();
+
+// st-ethernet-ip
+const { Controller, Tag, TagGroup } = st;
+const plc = new Controller(true);
+await plc.connect(HOST, 0, false);
+const group = new TagGroup();
+const tags = names.map((n) => new Tag(n));
+for (const t of tags) group.add(t);
+await plc.readTagGroup(group);
+if (tags.some((t, i) => t.value !== i * 7)) throw new Error('st-ethernet-ip read wrong values');
+const peer = await measure('st-ethernet-ip', () => plc.readTagGroup(group));
+await plc.disconnect().catch(() => {});
+await sim.close();
+
+console.log('');
+console.log(`500 DINT tags | bifrost p50 ${bifrost.p50.toFixed(3)} ms | st-ethernet-ip p50 ${peer.p50.toFixed(3)} ms | ratio ${(peer.p50 / bifrost.p50).toFixed(1)}x (p95 ratio ${(peer.p95 / bifrost.p95).toFixed(1)}x)`);
+process.exit(0);
