@@ -33,9 +33,10 @@ export function clientOptionsFromUrl(url: URL, name?: string): S7ClientOptions {
     connectionType: queryChoice(url, 'type', 'pg', ['pg', 'op', 'basic'] as const),
     pduLength: queryInt(url, 'pdu', 960, { min: 240, max: 65535 }),
     maxItemsPerJob: queryInt(url, 'maxItems', 20, { min: 1, max: 255 }),
-    maxGap: queryInt(url, 'maxGap', 16, { min: -1, max: 4096 }),
     timeoutMs: queryInt(url, 'timeout', 2000, { min: 1 }),
   };
+  const gap = url.searchParams.get('maxGap');
+  if (gap !== null && gap !== '' && gap !== 'auto') o.maxGap = queryInt(url, 'maxGap', 0, { min: -1, max: 4096 });
   const local = tsap(url, 'localTsap');
   const remote = tsap(url, 'remoteTsap');
   if (local !== undefined) o.localTsap = local;

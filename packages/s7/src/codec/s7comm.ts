@@ -229,9 +229,10 @@ export function encodedSize(pdu: S7Pdu): number {
 
 class Writer {
   readonly buf: Uint8Array;
-  pos = 0;
-  constructor(size: number) {
-    this.buf = new Uint8Array(size);
+  pos: number;
+  constructor(size: number, start = 0) {
+    this.buf = new Uint8Array(start + size);
+    this.pos = start;
   }
   u8(v: number): void {
     this.buf[this.pos++] = v & 0xff;
@@ -289,7 +290,25 @@ function dataItems(w: Writer, items: readonly S7DataItem[]): void {
  * @example encodeS7Pdu({ kind: 'setup-request', pduRef: 0, maxAmqCalling: 1, maxAmqCalled: 1, pduLength: 480 })
  */
 export function encodeS7Pdu(pdu: S7Pdu): Uint8Array {
-  const w = new Writer(sizeOf(pdu));
+  return writePdu(pdu, new Writer(sizeOf(pdu))).buf;
+}
+
+/**
+ * Encodes an S7comm PDU straight into a complete ISO-on-TCP packet (TPKT, COTP DT with EOT, PDU)
+ * in one buffer: the same bytes as `encodeIsoPacket({ type: 'DT', eot: true, tpduNr: 0, payload: encodeS7Pdu(pdu) })`.
+ * @example socket.write(encodeS7Packet({ kind: 'read-request', pduRef: 1, items }))
+ */
+export function encodeS7Packet(pdu: S7Pdu): Uint8Array {
+  const size = sizeOf(pdu);
+  const w = writePdu(pdu, new Writer(size, 7));
+  const total = size + 7;
+  if (total > 0xffff) throw new BifrostError('BIFROST_FRAME_TOO_LARGE', `TPKT packet of ${total} bytes exceeds 65535`);
+  // RFC 1006 §6 TPKT (version 3, length) and ISO 8073 §13.7 DT (LI 2, code 0xF0, EOT | TPDU-NR 0).
+  w.buf.set([3, 0, total >> 8, total & 0xff, 2, 0xf0, 0x80]);
+  return w.buf;
+}
+
+function writePdu(pdu: S7Pdu, w: Writer): Writer {
   switch (pdu.kind) {
     case 'setup-request':
     case 'setup-response':
@@ -353,7 +372,7 @@ export function encodeS7Pdu(pdu: S7Pdu): Uint8Array {
       header(w, pdu.rosctr, pdu.pduRef, 0, 0, pdu);
       break;
   }
-  return w.buf;
+  return w;
 }
 
 /**
