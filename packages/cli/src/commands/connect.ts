@@ -140,7 +140,6 @@ async function wizard(ctx: CliContext, urlArg: string | undefined, opts: Connect
   const unattended = opts.yes === true || !ctx.interactive;
   const clack: Clack | undefined = unattended ? undefined : await import('@clack/prompts');
   const p = ctx.errPalette;
-  const say = (line: string) => (clack ? clack.log.info(line) : ctx.json ? undefined : ctx.err(line));
   const usage = (m: string) => new core.BifrostError('BIFROST_CLI_USAGE', m, { hint: 'run bifrost connect --help: every question has a flag' });
   const cancelled = () => new core.BifrostError('BIFROST_ABORTED', 'wizard cancelled');
   const ask = <T>(value: T | symbol): T => {
@@ -312,7 +311,6 @@ async function wizard(ctx: CliContext, urlArg: string | undefined, opts: Connect
   function intValidator(min: number, max: number) {
     return (v: string | undefined) => (v === undefined || v === '' || (Number.isInteger(Number(v)) && Number(v) >= min && Number(v) <= max) ? undefined : `a whole number from ${min} to ${max}`);
   }
-  void say;
 }
 
 function flatten(nodes: readonly import('@bifrost/core').BrowseNode[], prefix = ''): { name: string; label: string; address: string; type?: string }[] {
