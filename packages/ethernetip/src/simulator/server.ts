@@ -28,11 +28,12 @@ import {
   decodeSendData,
   EncapCommand,
   type EncapPacket,
+  encodeConnectedPacket,
   encodeCpf,
   encodeEncap,
   encodeIdentityItem,
-  encodeSendData,
   encodeServiceItem,
+  encodeUnconnectedPacket,
   type IdentityItem,
 } from '../codec/encapsulation.js';
 import { decodeEpath, type Segment } from '../codec/epath.js';
@@ -117,6 +118,7 @@ class Simulator implements EipSimulator {
   readonly #large: boolean;
   readonly #maxFrame: number;
   readonly #signals: ActiveSignal[] = [];
+  readonly #refs = new Map<string, SimRef>();
   readonly #start = Date.now();
   #lastTick = 0;
   #nextSession = 0x1000;
@@ -291,13 +293,7 @@ class Simulator implements EipSimulator {
         if (p.command === EncapCommand.SendRRData) {
           const mr = items.find((i) => i.type === CpfType.UnconnectedData);
           if (!mr) return reply(Buffer.alloc(0), 0x03);
-          const res = this.#message(mr.data, UNCONNECTED_ROOM, session, true);
-          return reply(
-            encodeSendData([
-              { type: CpfType.NullAddress, data: Buffer.alloc(0) },
-              { type: CpfType.UnconnectedData, data: res },
-            ]),
-          );
+          return encodeUnconnectedPacket(session.handle, p.context, this.#message(mr.data, UNCONNECTED_ROOM, session, true));
         }
         const addr = items.find((i) => i.type === CpfType.ConnectedAddress);
         const data = items.find((i) => i.type === CpfType.ConnectedData);
@@ -305,18 +301,7 @@ class Simulator implements EipSimulator {
         const conn = session.connections.get(addr.data.readUInt32LE(0));
         if (!conn) return undefined;
         const seq = data.data.readUInt16LE(0);
-        const res = this.#message(data.data.subarray(2), conn.size - 2, session, false);
-        const toAddr = Buffer.alloc(4);
-        toAddr.writeUInt32LE(conn.toId, 0);
-        const out = Buffer.allocUnsafe(2 + res.length);
-        out.writeUInt16LE(seq, 0);
-        res.copy(out, 2);
-        return reply(
-          encodeSendData([
-            { type: CpfType.ConnectedAddress, data: toAddr },
-            { type: CpfType.ConnectedData, data: out },
-          ]),
-        );
+        return encodeConnectedPacket(session.handle, conn.toId, seq, this.#message(data.data.subarray(2), conn.size - 2, session, false));
       }
       default:
         return reply(Buffer.alloc(0), 0x01);
@@ -360,9 +345,47 @@ class Simulator implements EipSimulator {
   /** Handles one Message Router request; `room` is the largest reply the connection carries. */
   #message(mr: Buffer, room: number, session: SessionState, unconnected: boolean): Buffer {
     const service = mr[0] ?? 0;
+    if (service === Service.ReadTag && mr[2] === 0x91) {
+      const fast = this.#fastRead(mr, room);
+      if (fast) return fast;
+    }
     const r = this.#dispatch(mr, room, session, unconnected);
     if (r.passThrough && r.data) return r.data;
     return encodeResponse({ service: service | 0x80, status: r.status, extended: r.extended, data: r.data ?? Buffer.alloc(0) });
+  }
+
+  /**
+   * Read Tag of one atomic element by symbolic path in one allocation, with resolved paths cached
+   * (a polling client repeats its paths). Anything else goes the general way.
+   */
+  #fastRead(mr: Buffer, room: number): Buffer | undefined {
+    const pathEnd = 2 + (mr[1] as number) * 2;
+    if (mr.length !== pathEnd + 2) return undefined;
+    const key = mr.toString('latin1', 2, pathEnd);
+    let ref = this.#refs.get(key);
+    if (ref === undefined) {
+      let resolved: SimRef | SimStatus;
+      try {
+        resolved = this.db.resolve(decodeEpath(mr.subarray(2, pathEnd)));
+      } catch {
+        return undefined;
+      }
+      if (isStatus(resolved)) return undefined;
+      ref = resolved;
+      if (this.#refs.size < 100_000) this.#refs.set(key, ref);
+    }
+    const count = mr.readUInt16LE(pathEnd);
+    if (ref.type.kind !== 'atomic' || ref.bit !== undefined || count !== 1) return undefined;
+    const size = ref.type.size;
+    if (4 + 2 + size > room) return undefined;
+    const out = Buffer.allocUnsafe(4 + 2 + size);
+    out[0] = Service.ReadTag | 0x80;
+    out[1] = 0;
+    out[2] = 0;
+    out[3] = 0;
+    out.writeUInt16LE(ref.type.code, 4);
+    ref.tag.data.copy(out, 6, ref.offset, ref.offset + size);
+    return out;
   }
 
   #dispatch(mr: Buffer, room: number, session: SessionState, unconnected: boolean): Status {
