@@ -32,7 +32,8 @@ export interface ScanGroupOptions {
 /** Events of the scheduler. */
 export interface ScanEvents {
   overrun: [{ group: string; device: string }];
-  error: [{ group: string; device: string; error: unknown }];
+  /** A scan threw. (Not named `error`: an EventEmitter throws an unheard `error` event.) */
+  scanError: [{ group: string; device: string; error: unknown }];
 }
 
 interface Group extends ScanGroupOptions {
@@ -116,8 +117,11 @@ export class ScanScheduler extends EventEmitter<ScanEvents> {
       try {
         await g.scan(this.#abort.signal);
       } catch (error) {
-        g.stats.errors++;
-        this.emit('error', { group: g.name, device: g.device, error });
+        // A scan ended by stop() is not an error of the scan.
+        if (!this.#abort.signal.aborted) {
+          g.stats.errors++;
+          this.emit('scanError', { group: g.name, device: g.device, error });
+        }
       } finally {
         const d = Date.now() - started;
         g.stats.scans++;

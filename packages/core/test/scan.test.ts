@@ -66,7 +66,7 @@ describe('ScanScheduler', () => {
   it('counts scan errors and keeps scanning', async () => {
     const s = new ScanScheduler();
     const errors: unknown[] = [];
-    s.on('error', (e) => errors.push(e.error));
+    s.on('scanError', (e) => errors.push(e.error));
     s.add({
       name: 'e',
       device: 'd',

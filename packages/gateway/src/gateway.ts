@@ -97,7 +97,8 @@ export interface GatewayEvents {
   write: [{ request: WriteRequest; result?: WriteResult; error?: BifrostError }];
   /** Anything a pipeline emits (aggregates, anomalies, alarm events). */
   pipeline: [{ pipeline: string; event: unknown }];
-  error: [{ where: string; error: BifrostError }];
+  /** A non-fatal problem (a scan that threw, a sink failure). Not named `error`: an unheard EventEmitter `error` throws. */
+  warning: [{ where: string; error: BifrostError }];
 }
 
 interface TagRuntime {
@@ -222,6 +223,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     await this.#startSinks(this.#config);
     this.#startPipelines(this.#config, c);
     for (const d of this.#config.devices) if (d.enabled) await this.#startDevice(d);
+    this.#scheduler.on('scanError', ({ device, error }) => {
+      const rt = this.#devices.get(device);
+      if (rt) rt.stats.errors++;
+      this.emit('warning', { where: `scan of ${device}`, error: toBifrostError(error) });
+    });
     this.#scheduler.on('overrun', ({ device }) => {
       const rt = this.#devices.get(device);
       if (rt) rt.stats.overruns++;
@@ -235,7 +241,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       const name = s.name ?? `${s.type}-${i}`;
       const key = JSON.stringify(s);
       const sink = await c.createSink(s, { name, baseDir: this.#baseDir, gateway: config.gateway });
-      sink.on?.('error', (error: unknown) => this.emit('error', { where: `sink ${name}`, error: toBifrostError(error) }));
+      sink.on?.('error', (error: unknown) => this.emit('warning', { where: `sink ${name}`, error: toBifrostError(error) }));
       await sink.start();
       this.#sinks.set(name, { key, sink });
     }
@@ -357,9 +363,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     for (const { sink } of this.#sinks.values()) {
       try {
         const r = sink.publish(record);
-        if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch((error) => this.emit('error', { where: `sink ${sink.name}`, error: toBifrostError(error) }));
+        if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch((error) => this.emit('warning', { where: `sink ${sink.name}`, error: toBifrostError(error) }));
       } catch (error) {
-        this.emit('error', { where: `sink ${sink.name}`, error: toBifrostError(error) });
+        this.emit('warning', { where: `sink ${sink.name}`, error: toBifrostError(error) });
       }
     }
   }

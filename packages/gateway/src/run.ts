@@ -44,7 +44,7 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
     if (e.state === 'disconnected') log.warn({ device: e.device, state: e.state, error: e.error?.code, reason: e.error?.message }, msg);
     else log.info({ device: e.device, state: e.state }, msg);
   });
-  gateway.on('error', (e) => log.warn({ where: e.where, code: e.error.code }, e.error.message));
+  gateway.on('warning', (e) => log.warn({ where: e.where, code: e.error.code }, e.error.message));
   gateway.on('write', (w) => log.info({ device: w.request.device, tag: w.request.tag, user: w.request.user, source: w.request.source, ok: !w.error, code: w.error?.code }, 'write'));
   await gateway.start();
   log.info({ devices: config.devices.length, pipelines: config.pipelines.length, sinks: config.sinks.length }, `gateway ${config.gateway.name} started from ${file}`);

@@ -163,7 +163,10 @@ const analytics = {
     summary: 'A pipeline definition is not valid; the message names the pipeline, the step index and the field.',
     hint: 'See packages/analytics/README.md for the steps and their fields.',
   },
-  BIFROST_ANALYTICS_NOT_NUMERIC: { area: 'analytics', summary: 'A numeric pipeline step received a value that is not a finite number (a string, null, NaN or an infinity); the event goes to the rejected side output.' },
+  BIFROST_ANALYTICS_NOT_NUMERIC: {
+    area: 'analytics',
+    summary: 'A numeric pipeline step received a value that is not a finite number (a string, null, NaN or an infinity); the event goes to the rejected side output.',
+  },
   BIFROST_ANALYTICS_OUT_OF_ORDER: { area: 'analytics', summary: 'A timestamp is not after the previous one of its series (out of order or duplicate) where a strictly increasing time is required.' },
   BIFROST_ANALYTICS_LATE: { area: 'analytics', summary: 'An event arrived after its window was closed (watermark past the window end plus the allowed lateness); it goes to the late side output.' },
   BIFROST_ANALYTICS_BUDGET_TOO_SMALL: { area: 'analytics', summary: 'The time-series store memory budget cannot hold even one chunk.', hint: 'Raise store.memory or lower store.chunkPoints.' },
@@ -178,22 +181,42 @@ const cloud = {
     summary: 'The durable queue reached its disk budget and its policy is reject-new; the record was not queued.',
     hint: 'Raise buffer.maxBytes, restore the sink connection, or use policy: drop-oldest.',
   },
-  BIFROST_CLOUD_DISK_FULL: { area: 'cloud', summary: 'The file system holding the durable queue is full (ENOSPC); the batch was not queued, queued data is kept.', hint: 'Free disk space or move buffer.dir.' },
+  BIFROST_CLOUD_DISK_FULL: {
+    area: 'cloud',
+    summary: 'The file system holding the durable queue is full (ENOSPC); the batch was not queued, queued data is kept.',
+    hint: 'Free disk space or move buffer.dir.',
+  },
   BIFROST_CLOUD_QUEUE_IO: { area: 'cloud', summary: 'Reading or writing a durable queue file failed.' },
   BIFROST_CLOUD_RECORD_TOO_LARGE: { area: 'cloud', summary: 'A record is larger than the queue accepts (maxRecordBytes).', hint: 'Raise maxRecordBytes or send smaller records.' },
   BIFROST_CLOUD_CORRUPT_RECORD: { area: 'cloud', summary: 'A queue segment holds a block or record whose CRC-32C does not match; it was skipped and counted.' },
   BIFROST_CLOUD_TORN_TAIL: { area: 'cloud', summary: 'A queue segment ended in a partly written block (crash during a write); the tail was truncated.' },
   BIFROST_CLOUD_CURSOR_INVALID: { area: 'cloud', summary: 'The consumer cursor file is unreadable or points outside the queue; delivery restarts at the oldest queued record.' },
-  BIFROST_CLOUD_AUTH_FAILED: { area: 'cloud', summary: 'The broker refused the credentials (bad username/password, SAS token or client certificate).', hint: 'Check username, password/passwordFile/passwordEnv, the device key or the certificate.' },
-  BIFROST_CLOUD_TLS: { area: 'cloud', summary: 'The TLS handshake with the broker failed (untrusted or invalid certificate).', hint: 'Check tls.ca, tls.cert and tls.key, and that the host name matches the server certificate.' },
-  BIFROST_CLOUD_PUBLISH_REJECTED: { area: 'cloud', summary: 'The broker rejected a publish (topic not allowed, or an MQTT 5 reason code >= 0x80).', hint: 'Check the topic template and the broker ACL.' },
+  BIFROST_CLOUD_AUTH_FAILED: {
+    area: 'cloud',
+    summary: 'The broker refused the credentials (bad username/password, SAS token or client certificate).',
+    hint: 'Check username, password/passwordFile/passwordEnv, the device key or the certificate.',
+  },
+  BIFROST_CLOUD_TLS: {
+    area: 'cloud',
+    summary: 'The TLS handshake with the broker failed (untrusted or invalid certificate).',
+    hint: 'Check tls.ca, tls.cert and tls.key, and that the host name matches the server certificate.',
+  },
+  BIFROST_CLOUD_PUBLISH_REJECTED: {
+    area: 'cloud',
+    summary: 'The broker rejected a publish (topic not allowed, or an MQTT 5 reason code >= 0x80).',
+    hint: 'Check the topic template and the broker ACL.',
+  },
   BIFROST_CLOUD_SECRET: { area: 'cloud', summary: 'A secret (password, device key) could not be read from its file or environment variable.' },
   BIFROST_CLOUD_SPARKPLUG: { area: 'cloud', summary: 'A Sparkplug B payload could not be encoded or decoded.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 // ── discovery ── (owned by packages/discovery)
 const discovery = {
-  BIFROST_DISCOVERY_BAD_RANGE: { area: 'discovery', summary: 'A network range, host, port or protocol given to discovery is malformed.', hint: 'Ranges look like 192.168.1.0/24; ports like 502 or modbus=5020.' },
+  BIFROST_DISCOVERY_BAD_RANGE: {
+    area: 'discovery',
+    summary: 'A network range, host, port or protocol given to discovery is malformed.',
+    hint: 'Ranges look like 192.168.1.0/24; ports like 502 or modbus=5020.',
+  },
   BIFROST_DISCOVERY_RANGE_TOO_LARGE: { area: 'discovery', summary: 'The range is larger than a /16; discovery refuses it without --force.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
