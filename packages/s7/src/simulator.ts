@@ -112,7 +112,7 @@ const size = (v: unknown, dflt: number, what: string, where: string) => {
  * await using sim = await startSimulator({ port: 0 });
  * await using plc = await connect(sim.url);
  */
-export const startSimulator: StartSimulator = async (options: SimulatorOptions = {}): Promise<S7Simulator> => {
+export async function startSimulator(options: SimulatorOptions = {}): Promise<S7Simulator> {
   const { cfg, where } = await loadConfig(options.config);
   const memory: S7Memory = {
     dbs: new Map(),
@@ -216,7 +216,10 @@ export const startSimulator: StartSimulator = async (options: SimulatorOptions =
     close,
     [Symbol.asyncDispose]: close,
   };
-};
+}
+
+// The CLI starts every protocol's simulator through the one core contract.
+startSimulator satisfies StartSimulator;
 
 function write(mem: Uint8Array, a: S7Address, value: unknown): void {
   const bytes = encodeS7Value(a, value);

@@ -345,7 +345,8 @@ describe('properties', () => {
         const bytes = encodeS7Pdu(pdu);
         onlyBifrostErrors(() => decodeS7Pdu(bytes.subarray(0, cut % (bytes.length + 1))));
         const mutated = bytes.slice();
-        mutated[flip % mutated.length] ^= 0xff;
+        const at = flip % mutated.length;
+        mutated[at] = (mutated[at] as number) ^ 0xff;
         onlyBifrostErrors(() => decodeS7Pdu(mutated));
       }),
       { numRuns: 1000 },
