@@ -8,7 +8,7 @@
  * subscription. node-opcua is loaded when the first device connects.
  */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BaseDevice,
@@ -148,7 +148,9 @@ export class OpcUaDevice extends BaseDevice {
       privateKeyFile: pki.privateKeyFile,
       securityPolicy: POLICY_URI[securityPolicy] as never,
       securityMode: MODE_NUMBER[securityMode] as never,
-      endpointMustExist: true,
+      // Servers advertise their host name; a client that dials an IP address must still find the endpoint
+      // (node-opcua then matches on security mode and policy alone).
+      endpointMustExist: false,
       keepSessionAlive: true,
       requestedSessionTimeout: s.sessionTimeoutMs,
       // Bifrost reconnects (BaseDevice backoff); node-opcua's own retry loop would hide a dead server.
@@ -175,6 +177,7 @@ export class OpcUaDevice extends BaseDevice {
       try {
         session = await client.createSession(this.#identity(s));
       } catch (e) {
+        if (/End point must exist/.test(e instanceof Error ? e.message : '')) throw await this.#connectError(e, certificateManager, pki.certificateFile);
         const st = statusOf(e);
         if (st && /Identity|UserAccessDenied|UserSignature|SecurityChecks/.test(st.name)) {
           throw new BifrostError('BIFROST_OPCUA_BAD_CREDENTIALS', `${this.name} rejected the ${s.identity.type} user identity: ${st.name}`, {
@@ -231,7 +234,7 @@ export class OpcUaDevice extends BaseDevice {
     const message = e instanceof Error ? e.message : String(e);
     const st = statusOf(e);
     const s = this.#settings;
-    if (/Cannot find an Endpoint matching|endpoint.*not found|BadSecurityPolicyRejected|BadSecurityModeRejected/i.test(message)) {
+    if (/End point must exist|Cannot find an Endpoint matching|endpoint.*not found|BadSecurityPolicyRejected|BadSecurityModeRejected/i.test(message)) {
       return new BifrostError('BIFROST_OPCUA_SECURITY', `${this.name} has no endpoint with securityPolicy=${s.securityPolicy} and securityMode=${s.securityMode}`, {
         device: this.name,
         statusName: st?.name ?? 'BadSecurityPolicyRejected',
@@ -242,12 +245,18 @@ export class OpcUaDevice extends BaseDevice {
     // We did not trust the server: node-opcua-pki saved its certificate to our rejected/ folder.
     if (/server certificate|BadCertificateUntrusted|BadCertificateInvalid|certificate.*(untrusted|rejected)/i.test(message) && st?.name !== 'BadSecurityChecksFailed') {
       const rejected = certificateManager.rejectedFolder;
-      const serverCert = this.#client?.endpoint?.serverCertificate;
       let file = rejected;
-      if (serverCert) {
-        const thumb = thumbprintOf(new X509Certificate(serverCert as Buffer));
-        const hit = readdirSync(rejected).find((f) => f.includes(thumb));
+      const client = this.#client;
+      const serverCert = client?.knowsServerEndpoint
+        ? client.findEndpointForSecurity(MODE_NUMBER[s.securityMode === 'None' ? 'Sign' : s.securityMode] as never, client.securityPolicy)?.serverCertificate
+        : undefined;
+      try {
+        const names = readdirSync(rejected);
+        const thumb = serverCert ? thumbprintOf(new X509Certificate(serverCert as Buffer)) : undefined;
+        const hit = thumb ? names.find((f) => f.includes(thumb)) : names.map((f) => ({ f, t: statSync(join(rejected, f)).mtimeMs })).sort((a, b) => b.t - a.t)[0]?.f;
         if (hit) file = join(rejected, hit);
+      } catch {
+        // the folder is named instead of the file
       }
       return new BifrostError('BIFROST_OPCUA_CERTIFICATE_UNTRUSTED', `the certificate of ${this.name} is not trusted; it was saved to ${file}; trust it with: bifrost pki trust ${file}`, {
         device: this.name,
@@ -258,7 +267,10 @@ export class OpcUaDevice extends BaseDevice {
         cause: e,
       });
     }
-    if (st?.name === 'BadSecurityChecksFailed' || /BadSecurityChecksFailed|security checks failed/i.test(message)) {
+    // The server did not trust us. node-opcua servers answer BadSecurityChecksFailed or just close the socket
+    // (OPC 10000-6 §6.7.6 lets a server close without a reason to avoid helping an attacker).
+    const closedBySecureServer = s.securityMode !== 'None' && /rejected by server|disconnected by third party|socket has been disconnected/i.test(message);
+    if (st?.name === 'BadSecurityChecksFailed' || /BadSecurityChecksFailed|security checks failed/i.test(message) || closedBySecureServer) {
       let thumb = '';
       try {
         thumb = thumbprintOf(new X509Certificate(readFileSync(ownCertificateFile)));
@@ -267,7 +279,7 @@ export class OpcUaDevice extends BaseDevice {
       }
       return new BifrostError(
         'BIFROST_OPCUA_CERTIFICATE_UNTRUSTED',
-        `${this.name} does not trust this client's certificate (${ownCertificateFile}, thumbprint ${thumb}); the server saved it to its rejected certificates folder (a Bifrost server: <pki>/rejected/); on the server run: bifrost pki trust ${thumb}`,
+        `${this.name} refused the secure channel: it does not trust this client's certificate ${ownCertificateFile} (thumbprint ${thumb}); the server saved it to its rejected certificates (a Bifrost server: <pki>/rejected/); on the server run: bifrost pki trust ${thumb}`,
         {
           device: this.name,
           statusName: 'BadSecurityChecksFailed',
@@ -308,7 +320,13 @@ export class OpcUaDevice extends BaseDevice {
       V.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall,
       V.Server_NamespaceArray,
     ];
-    const dvs = await session.read(ids.map((i) => ({ nodeId: ua.makeNodeId(i, 0), attributeId: ua.AttributeIds.Value })));
+    const nodes = ids.map((i) => ({ nodeId: ua.makeNodeId(i, 0), attributeId: ua.AttributeIds.Value }));
+    // The limits are not known yet: a server with MaxNodesPerRead below 5 refuses the batch (BadTooManyOperations), so fall back to one by one.
+    const dvs = await session.read(nodes).catch(async () => {
+      const one: DataValue[] = [];
+      for (const n of nodes) one.push(await session.read(n));
+      return one;
+    });
     const n = (i: number) => {
       const v = dvs[i]?.statusCode.value === 0 ? Number(dvs[i]?.value.value) : 0;
       return Number.isFinite(v) && v > 0 ? v : 0;
@@ -465,10 +483,27 @@ export class OpcUaDevice extends BaseDevice {
     await this.ensureConnected(options);
     const [e] = await this.#resolve([address]);
     if (e instanceof BifrostError) throw e;
-    return (e as NodeEntry).nodeId.toString();
+    return nodeIdText((e as NodeEntry).nodeId);
   }
 
   // ── read / write ────────────────────────────────────────────────────────────────────────────
+
+  /** One Read service call per MaxNodesPerRead nodes (OPC 10000-5 §6.3.11), results in order. */
+  async #readChunked(what: string, nodesToRead: { nodeId: NodeId; attributeId: number }[], address?: string): Promise<DataValue[]> {
+    const chunk = this.#limits.maxNodesPerRead || UNLIMITED_CHUNK;
+    if (nodesToRead.length <= chunk) {
+      if (requests.hasSubscribers) requests.publish({ device: this.name, service: 'Read', nodes: nodesToRead.length });
+      return this.#call(what, (session) => session.read(nodesToRead, 0), address);
+    }
+    const out: DataValue[] = [];
+    for (let start = 0; start < nodesToRead.length; start += chunk) {
+      const part = nodesToRead.slice(start, start + chunk);
+      if (requests.hasSubscribers) requests.publish({ device: this.name, service: 'Read', nodes: part.length });
+      const dvs = await this.#call(what, (session) => session.read(part, 0), address);
+      for (const dv of dvs) out.push(dv);
+    }
+    return out;
+  }
 
   protected async doReadMany(addresses: readonly string[], _signal: AbortSignal): Promise<TagValue[]> {
     const entries = await this.#resolve(addresses);
@@ -484,16 +519,12 @@ export class OpcUaDevice extends BaseDevice {
         nodesToRead.push({ nodeId: e.nodeId, attributeId: 13 });
       }
     }
-    const chunk = this.#limits.maxNodesPerRead || UNLIMITED_CHUNK;
-    for (let start = 0; start < nodesToRead.length; start += chunk) {
-      const part = nodesToRead.slice(start, start + chunk);
-      if (requests.hasSubscribers) requests.publish({ device: this.name, service: 'Read', nodes: part.length });
-      const dvs = await this.#call('read', (session) => session.read(part, 0));
-      const ts = Date.now();
-      for (let k = 0; k < dvs.length; k++) {
-        const i = index[start + k] as number;
-        out[i] = this.#toTagValue(addresses[i] as string, dvs[k] as DataValue, ts);
-      }
+    if (nodesToRead.length === 0) return out;
+    const dvs = await this.#readChunked('read', nodesToRead);
+    const ts = Date.now();
+    for (let k = 0; k < dvs.length; k++) {
+      const i = index[k] as number;
+      out[i] = this.#toTagValue(addresses[i] as string, dvs[k] as DataValue, ts);
     }
     return out;
   }
@@ -575,7 +606,10 @@ export class OpcUaDevice extends BaseDevice {
       V.Server_ServerStatus_BuildInfo_BuildDate,
       V.Server_ServerArray,
     ];
-    const dvs = await this.#call('identify', (session) => session.read(ids.map((i) => ({ nodeId: ua.makeNodeId(i, 0), attributeId: 13 }))));
+    const dvs = await this.#readChunked(
+      'identify',
+      ids.map((i) => ({ nodeId: ua.makeNodeId(i, 0), attributeId: 13 })),
+    );
     const v = (i: number) => (dvs[i]?.statusCode.value === 0 ? dvs[i]?.value.value : undefined);
     const out: DeviceIdentity = { protocol: 'opcua', endpointUrl: this.#settings.endpointUrl };
     const set = (k: string, x: unknown) => {
@@ -621,7 +655,7 @@ export class OpcUaDevice extends BaseDevice {
         for (const ref of results[i] ?? []) {
           const nodeId = ref.nodeId as unknown as NodeId;
           const kind = ref.nodeClass === ua.NodeClass.Variable ? 'tag' : ref.nodeClass === ua.NodeClass.Method ? 'method' : 'folder';
-          const node: BrowseNode = { name: ref.browseName.name ?? '', address: nodeId.toString(), kind };
+          const node: BrowseNode = { name: ref.browseName.name ?? '', address: nodeIdText(nodeId), kind };
           const text = ref.displayName?.text;
           if (text && text !== node.name) node.description = text;
           parent.into.push(node);
@@ -649,10 +683,12 @@ export class OpcUaDevice extends BaseDevice {
     const ua = this.#ua as NodeOpcua;
     const A = ua.AttributeIds;
     const attrs = [A.DataType, A.ValueRank, A.ArrayDimensions, A.AccessLevel];
-    const chunk = Math.max(4, Math.floor((this.#limits.maxNodesPerRead || UNLIMITED_CHUNK) / attrs.length));
-    for (let i = 0; i < vars.length; i += chunk) {
-      const part = vars.slice(i, i + chunk);
-      const dvs = await this.#call('browse', (session) => session.read(part.flatMap((v) => attrs.map((attributeId) => ({ nodeId: v.nodeId, attributeId })))));
+    {
+      const part = vars;
+      const dvs = await this.#readChunked(
+        'browse',
+        part.flatMap((v) => attrs.map((attributeId) => ({ nodeId: v.nodeId, attributeId }))),
+      );
       part.forEach((v, k) => {
         const [dt, vr, dims, access] = dvs.slice(k * attrs.length, (k + 1) * attrs.length);
         const typeId = dt?.statusCode.value === 0 ? (dt.value.value as NodeId) : undefined;
@@ -773,6 +809,18 @@ export class OpcUaDevice extends BaseDevice {
     }
   }
 
+  /** A lost connection also ends the native subscriptions: their tags turn bad until the new session re-creates them. */
+  protected override connectionLost(error?: unknown): void {
+    const was = this.isConnected;
+    super.connectionLost(error);
+    if (!was) return;
+    const err = toBifrostError(error ?? new Error('connection lost'), 'BIFROST_CONNECTION_LOST', { device: this.name });
+    for (const sub of this.#subscriptions) {
+      sub.native = undefined;
+      this.#pushBad(sub, err);
+    }
+  }
+
   #pushBad(sub: LiveSubscription, e: unknown): void {
     const err = toBifrostError(e, 'BIFROST_OPCUA_BAD_STATUS', { device: this.name });
     const now = Date.now();
@@ -858,6 +906,12 @@ export class OpcUaDevice extends BaseDevice {
     }
     sub.wake?.();
   }
+}
+
+/** A NodeId in its canonical text form: namespace 0 is left out (OPC 10000-6 §5.3.1.10), as users write it. */
+function nodeIdText(nodeId: NodeId): string {
+  const t = nodeId.toString();
+  return t.startsWith('ns=0;') ? t.slice(5) : t;
 }
 
 function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
