@@ -1,13 +1,25 @@
 /**
  * @module
- * The `s7://` driver: `s7://host[:port]?rack=0&slot=1` (or `localTsap`/`remoteTsap` for LOGO! and
- * other TSAP-addressed partners), with `pdu`, `type` (pg, op, basic), `timeout`, `maxItems` and
- * `maxGap` options. A device is a {@link S7Client} under core's BaseDevice (reconnect, health,
+ * The `s7://` driver: `s7://host[:port]?rack=0&slot=1` (or `plc=s7-300|s7-400|s7-1200|s7-1500|logo`
+ * for the usual slot or TSAPs, or `localTsap`/`remoteTsap` for any TSAP-addressed partner), with
+ * `pdu`, `type` (pg, op, basic), `timeout`, `maxItems` and `maxGap` options. A device is a {@link S7Client} under core's BaseDevice (reconnect, health,
  * subscribe, close).
  */
 import { BaseDevice, BifrostError, bad, type ConnectOptions, type Device, type DeviceIdentity, type Driver, good, queryChoice, queryInt, type TagValue, type Value } from '@bifrost/core';
 import { parseS7Address } from './address.js';
 import { S7Client, type S7ClientOptions } from './client.js';
+
+/** PLC families the `plc` URL option knows: their usual slot, or TSAPs (Siemens FAQ "S7 communication: TSAP"; snap7 docs for LOGO!). */
+const PLC_FAMILIES = ['any', 's7-300', 's7-400', 's7-1200', 's7-1500', 'logo'] as const;
+const PRESETS: Record<(typeof PLC_FAMILIES)[number], { slot?: number; localTsap?: number; remoteTsap?: number }> = {
+  any: {},
+  's7-300': { slot: 2 },
+  's7-400': { slot: 3 },
+  's7-1200': { slot: 1 },
+  's7-1500': { slot: 1 },
+  // LOGO! 0BA7/0BA8 as a server: the client connects from TSAP 01.00 to TSAP 02.00.
+  logo: { localTsap: 0x0100, remoteTsap: 0x0200 },
+};
 
 function tsap(url: URL, name: string): number | undefined {
   const raw = url.searchParams.get(name);
@@ -25,11 +37,13 @@ function tsap(url: URL, name: string): number | undefined {
  */
 export function clientOptionsFromUrl(url: URL, name?: string): S7ClientOptions {
   if (!url.hostname) throw new BifrostError('BIFROST_INVALID_URL', `${url} needs a host, e.g. s7://10.0.0.5?rack=0&slot=1`);
+  const plc = queryChoice(url, 'plc', 'any', PLC_FAMILIES);
+  const preset = PRESETS[plc];
   const o: S7ClientOptions = {
     host: url.hostname.replace(/^\[|\]$/g, ''),
     port: url.port ? Number(url.port) : 102,
     rack: queryInt(url, 'rack', 0, { min: 0, max: 7 }),
-    slot: queryInt(url, 'slot', 1, { min: 0, max: 31 }),
+    slot: queryInt(url, 'slot', preset.slot ?? 1, { min: 0, max: 31 }),
     connectionType: queryChoice(url, 'type', 'pg', ['pg', 'op', 'basic'] as const),
     pduLength: queryInt(url, 'pdu', 960, { min: 240, max: 65535 }),
     maxItemsPerJob: queryInt(url, 'maxItems', 20, { min: 1, max: 255 }),
@@ -37,8 +51,8 @@ export function clientOptionsFromUrl(url: URL, name?: string): S7ClientOptions {
   };
   const gap = url.searchParams.get('maxGap');
   if (gap !== null && gap !== '' && gap !== 'auto') o.maxGap = queryInt(url, 'maxGap', 0, { min: -1, max: 4096 });
-  const local = tsap(url, 'localTsap');
-  const remote = tsap(url, 'remoteTsap');
+  const local = tsap(url, 'localTsap') ?? preset.localTsap;
+  const remote = tsap(url, 'remoteTsap') ?? preset.remoteTsap;
   if (local !== undefined) o.localTsap = local;
   if (remote !== undefined) o.remoteTsap = remote;
   if (name !== undefined) o.name = name;

@@ -1,7 +1,7 @@
 import { createServer, type Server, Socket } from 'node:net';
 import { BifrostError, connect } from '@bifrost/core';
 import { driverSuite, freePort } from '@bifrost/core/test-fixtures';
-import { decodeIsoPacket, decodeS7Pdu, encodeIsoPacket, encodeS7Pdu, peek, S7Client, type S7Simulator, startSimulator, TpktAssembler } from '@bifrost/s7';
+import { clientOptionsFromUrl, decodeIsoPacket, decodeS7Pdu, encodeIsoPacket, encodeS7Pdu, peek, S7Client, type S7Simulator, startSimulator, TpktAssembler } from '@bifrost/s7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 driverSuite({
@@ -110,6 +110,20 @@ describe('S7 client against the simulator', () => {
     const comp = await c.readSzl(0x001c);
     expect(comp.records.length).toBe(8);
     await expect(c.readSzl(0x0424)).rejects.toMatchObject({ code: 'BIFROST_S7_SZL_ERROR', status: 0xd401, statusName: 'INVALID_SZL_ID' });
+  });
+});
+
+describe('URL options', () => {
+  it('maps rack/slot, PLC families and TSAPs', () => {
+    expect(clientOptionsFromUrl(new URL('s7://10.0.0.5'))).toMatchObject({ host: '10.0.0.5', port: 102, rack: 0, slot: 1, connectionType: 'pg', pduLength: 960 });
+    expect(clientOptionsFromUrl(new URL('s7://10.0.0.5:1102?plc=s7-300'))).toMatchObject({ port: 1102, slot: 2 });
+    expect(clientOptionsFromUrl(new URL('s7://10.0.0.5?plc=s7-300&slot=3'))).toMatchObject({ slot: 3 });
+    expect(clientOptionsFromUrl(new URL('s7://logo?plc=logo'))).toMatchObject({ localTsap: 0x0100, remoteTsap: 0x0200 });
+    expect(clientOptionsFromUrl(new URL('s7://x?localTsap=0x1000&remoteTsap=03.01&type=op&maxGap=0'))).toMatchObject({ localTsap: 0x1000, remoteTsap: 0x0301, connectionType: 'op', maxGap: 0 });
+    expect(new S7Client(clientOptionsFromUrl(new URL('s7://x?rack=1&slot=3&type=basic'))).remoteTsap).toBe(0x0323);
+    for (const bad of ['s7://x?slot=40', 's7://x?remoteTsap=zz', 's7://x?plc=s5', 's7://x?type=hmi', 's7://x?pdu=100']) {
+      expect(() => clientOptionsFromUrl(new URL(bad)), bad).toThrow(expect.objectContaining({ code: 'BIFROST_INVALID_URL' }));
+    }
   });
 });
 
