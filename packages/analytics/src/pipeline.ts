@@ -75,6 +75,7 @@ export class Pipeline {
   readonly #rejects: Listener<RejectedEvent>[] = [];
   #head: Stage | undefined;
   #stats: PipelineStats = { in: 0, out: 0, late: 0, rejected: 0 };
+  #in = 0;
   #queue: PipelineEvent[] | undefined;
   #qHead = 0;
   #wakeReader: (() => void) | undefined;
@@ -231,7 +232,7 @@ export class Pipeline {
    */
   pushValue(series: string, timestamp: number, value: unknown, quality: Quality = 'good'): void {
     const head = this.#head ?? this.#start();
-    this.#stats.in++;
+    this.#in++;
     let id = this.#ids.get(series);
     if (id === undefined) {
       if (typeof series !== 'string') throw new BifrostError('BIFROST_INVALID_ARGUMENT', `pipeline "${this.name}": series must be a string, got ${typeof series}`);
@@ -292,7 +293,7 @@ export class Pipeline {
 
   /** Counters: events in, outputs, late and rejected events. */
   stats(): PipelineStats {
-    return { ...this.#stats };
+    return { ...this.#stats, in: this.#in };
   }
 
   /**

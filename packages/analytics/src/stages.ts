@@ -110,6 +110,7 @@ export class MapStage extends Stage {
 
 export class FilterStage extends Stage {
   readonly #fn: ((v: unknown, e: StepContext) => boolean) | undefined;
+  readonly #unary: boolean;
   readonly #min: number;
   readonly #max: number;
   readonly #numeric: boolean;
@@ -119,6 +120,8 @@ export class FilterStage extends Stage {
   constructor(ctx: StageContext, index: number, spec: Extract<StepSpec, { type: 'filter' }>) {
     super(ctx, index);
     this.#fn = spec.fn;
+    // A predicate of one parameter does not need the context filled in (hot path).
+    this.#unary = spec.fn !== undefined && spec.fn.length < 2;
     this.#min = spec.spec?.min ?? Number.NEGATIVE_INFINITY;
     this.#max = spec.spec?.max ?? Number.POSITIVE_INFINITY;
     this.#numeric = spec.spec?.min !== undefined || spec.spec?.max !== undefined;
@@ -127,6 +130,10 @@ export class FilterStage extends Stage {
   }
   value(sid: number, t: number, v: unknown, q: Quality, agg: AggregateEvent | undefined): void {
     if (this.#fn !== undefined) {
+      if (this.#unary) {
+        if ((this.#fn as (v: unknown) => boolean)(v)) this.next.value(sid, t, v, q, agg);
+        return;
+      }
       const e = this.#e;
       e.series = this.ctx.names[sid] as string;
       e.timestamp = t;
@@ -161,7 +168,7 @@ export class ScaleStage extends Stage {
     return Math.min(Math.max(y, this.#lo), this.#hi);
   }
   value(sid: number, t: number, v: unknown, q: Quality, agg: AggregateEvent | undefined): void {
-    const x = this.num(sid, t, v, q);
+    const x = typeof v === 'number' && v - v === 0 ? v : this.num(sid, t, v, q);
     if (Number.isNaN(x)) return;
     const y = this.#scale(x);
     if (agg === undefined) {
@@ -190,7 +197,7 @@ export class DeadbandStage extends Stage {
     this.#db = deadband;
   }
   value(sid: number, t: number, v: unknown, q: Quality, agg: AggregateEvent | undefined): void {
-    const x = this.num(sid, t, v, q);
+    const x = typeof v === 'number' && v - v === 0 ? v : this.num(sid, t, v, q);
     if (Number.isNaN(x)) return;
     if (sid >= this.#last.length) {
       const n = new Float64Array(Math.max(sid + 1, this.#last.length * 2));
@@ -217,7 +224,7 @@ export class RateOfChangeStage extends Stage {
     this.#per = per;
   }
   value(sid: number, t: number, v: unknown, q: Quality, agg: AggregateEvent | undefined): void {
-    const x = this.num(sid, t, v, q);
+    const x = typeof v === 'number' && v - v === 0 ? v : this.num(sid, t, v, q);
     if (Number.isNaN(x)) return;
     const pt = this.#t[sid];
     if (pt !== undefined && !(t > pt)) {
@@ -266,24 +273,35 @@ export class WindowStage extends Stage {
   readonly #needs: ReturnType<typeof needsOf>;
   readonly #names: string[];
   readonly #primary: string;
+  readonly #tumbling: boolean;
+  readonly #size: number;
+  readonly #offset: number;
+  readonly #lateness: number;
+  readonly #outOfOrder: number;
   constructor(ctx: StageContext, index: number, spec: Extract<StepSpec, { type: 'window' }>) {
     super(ctx, index);
     this.#spec = spec;
+    this.#tumbling = spec.window === 'tumbling';
+    this.#size = spec.size;
+    this.#offset = spec.offset;
+    this.#lateness = spec.allowedLateness;
+    this.#outOfOrder = spec.outOfOrder;
     this.#needs = needsOf(spec.aggregates);
     this.#names = spec.aggregates;
     this.#primary = spec.aggregates[0] as string;
   }
 
   value(sid: number, t: number, v: unknown, q: Quality): void {
-    const x = this.num(sid, t, v, q);
+    const x = typeof v === 'number' && v - v === 0 ? v : this.num(sid, t, v, q);
     if (Number.isNaN(x)) return;
     let st = this.#series[sid];
     if (st === undefined) this.#series[sid] = st = { wm: Number.NEGATIVE_INFINITY, open: [] };
     const s = this.#spec;
-    if (s.window === 'tumbling') {
-      const start = t - mod(t - s.offset, s.size);
-      const end = start + s.size;
-      if (end + s.allowedLateness <= st.wm) {
+    if (this.#tumbling) {
+      const size = this.#size;
+      const start = t - mod(t - this.#offset, size);
+      const end = start + size;
+      if (end + this.#lateness <= st.wm) {
         this.#late(sid, t, v, q, st.wm);
         return;
       }
@@ -312,7 +330,7 @@ export class WindowStage extends Stage {
       }
       this.#session(sid, st, t, x, q);
     }
-    const w = t - s.outOfOrder;
+    const w = t - this.#outOfOrder;
     if (w > st.wm) {
       st.wm = w;
       this.#close(sid, st);
@@ -451,7 +469,7 @@ export class AnomalyStage extends Stage {
     this.#threshold = thresholdOf(spec);
   }
   value(sid: number, t: number, v: unknown, q: Quality, agg: AggregateEvent | undefined): void {
-    const x = this.num(sid, t, v, q);
+    const x = typeof v === 'number' && v - v === 0 ? v : this.num(sid, t, v, q);
     if (Number.isNaN(x)) return;
     let d = this.#detectors[sid];
     if (d === undefined) this.#detectors[sid] = d = createDetector(this.#spec);
@@ -492,7 +510,7 @@ export class AlarmStage extends Stage {
     this.#spec = spec;
   }
   value(sid: number, t: number, v: unknown, q: Quality, agg: AggregateEvent | undefined): void {
-    const x = this.num(sid, t, v, q);
+    const x = typeof v === 'number' && v - v === 0 ? v : this.num(sid, t, v, q);
     if (Number.isNaN(x)) return;
     const s = this.#spec;
     this.next.value(sid, t, v, q, agg);
