@@ -266,7 +266,7 @@ export class EipClient extends EventEmitter<EipClientEvents> {
         connectionSerial: this.#connectionSerial,
         vendorId: 0x1337,
         originatorSerial: this.#originatorSerial,
-        timeoutMultiplier: 3,
+        timeoutMultiplier: 5,
         otRpi: 2_000_000,
         otParams: connectionParams(size, large),
         toRpi: 2_000_000,
@@ -299,15 +299,7 @@ export class EipClient extends EventEmitter<EipClientEvents> {
     const t = this.#transport;
     if (!t || t.closed) throw new BifrostError('BIFROST_NOT_CONNECTED', `${this.name} is not connected`, { device: this.name });
     const service = mr[0] as number;
-    const bytes = await withTimeout(
-      (s) => {
-        if (connected) return t.sendUnitData(this.#otConnectionId, mr, s);
-        // Forward Open/Close go to the local Connection Manager, which routes along the connection path itself.
-        const direct = this.#opts.route.length === 0 || ((service === Service.ForwardOpen || service === Service.LargeForwardOpen || service === Service.ForwardClose) && isConnectionManager(mr));
-        return t.sendRRData(direct ? mr : encodeUnconnectedSend(mr, this.#opts.route), s);
-      },
-      { timeoutMs: this.#opts.timeoutMs, what: `request to ${this.name}`, ...(signal ? { signal } : {}) },
-    );
+    const bytes = await this.#exchange(t, mr, service, connected, signal);
     const res = decodeResponse(bytes);
     if (res.service !== (service | 0x80)) {
       // An Unconnected Send that could not be delivered answers as itself (0xD2) with the routing error.
@@ -315,6 +307,25 @@ export class EipClient extends EventEmitter<EipClientEvents> {
       throw new BifrostError('BIFROST_MALFORMED_FRAME', `reply service 0x${res.service.toString(16)} does not answer request service 0x${service.toString(16)} on ${this.name}`, { device: this.name });
     }
     return res;
+  }
+
+  async #exchange(t: EipTransport, mr: Buffer, service: number, connected: boolean, signal?: AbortSignal): Promise<Buffer> {
+    try {
+      return await withTimeout(
+        (s) => {
+          if (connected) return t.sendUnitData(this.#otConnectionId, mr, s);
+          // Forward Open/Close go to the local Connection Manager, which routes along the connection path itself.
+          const direct = this.#opts.route.length === 0 || ((service === Service.ForwardOpen || service === Service.LargeForwardOpen || service === Service.ForwardClose) && isConnectionManager(mr));
+          return t.sendRRData(direct ? mr : encodeUnconnectedSend(mr, this.#opts.route), s);
+        },
+        { timeoutMs: this.#opts.timeoutMs, what: `request to ${this.name}`, ...(signal ? { signal } : {}) },
+      );
+    } catch (e) {
+      // A controller drops a connected session it considers timed out without a word (CIP Vol 1
+      // §3-4.5): a request that times out on it ends the session, so the next one reconnects.
+      if (connected && e instanceof BifrostError && e.code === 'BIFROST_TIMEOUT') t.destroy();
+      throw e;
+    }
   }
 
   #parse(address: string): LogixAddress {
@@ -774,7 +785,10 @@ export class EipClient extends EventEmitter<EipClientEvents> {
   }
 }
 
-/** The Logix name for {@link EipClient}. */
+/**
+ * The Logix name for {@link EipClient}.
+ * @example const plc = new LogixClient({ host: '10.0.0.5', route: '1,0' })
+ */
 export const LogixClient = EipClient;
 /** The Logix name for {@link EipClient}. */
 export type LogixClient = EipClient;

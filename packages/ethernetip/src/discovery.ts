@@ -65,7 +65,10 @@ function toInfo(item: IdentityItem, address: string, port: number): EipDeviceInf
   };
 }
 
-/** Decodes a ListIdentity reply packet into device infos (one per identity item). */
+/**
+ * Decodes a ListIdentity reply packet into device infos (one per identity item).
+ * @example parseListIdentityReply(datagram, rinfo.address, rinfo.port)
+ */
 export function parseListIdentityReply(packet: Buffer, address: string, port: number): EipDeviceInfo[] {
   const p = decodeEncap(packet);
   if (p.command !== EncapCommand.ListIdentity) throw new BifrostError('BIFROST_MALFORMED_FRAME', `expected a ListIdentity reply, got command 0x${p.command.toString(16)}`);

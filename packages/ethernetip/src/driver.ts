@@ -23,7 +23,10 @@ import { EipClient } from './client.js';
 import { parseRoutePath } from './codec/epath.js';
 import { parseLogixAddress } from './codec/logix.js';
 
-/** A Logix controller as a Bifrost device. */
+/**
+ * A Logix controller as a Bifrost device.
+ * @example const plc = await driver.connect(new URL('eip://10.0.0.5?path=1,0'))
+ */
 export class EipDevice extends BaseDevice {
   readonly protocol = 'eip';
   readonly #host: string;

@@ -8,7 +8,10 @@ import { BifrostError, type ErrorCode } from '@bifrost/core';
 import { decodeEpath, encodeEpath, type Segment } from './epath.js';
 import { ByteReader, malformed } from './reader.js';
 
-/** CIP service codes used here (Vol 1 Appendix A; Logix services from 1756-PM020). */
+/**
+ * CIP service codes used here (Vol 1 Appendix A; Logix services from 1756-PM020).
+ * @example encodeRequest({ service: Service.ReadTag, path, data })
+ */
 export const Service = {
   GetAttributesAll: 0x01,
   GetAttributeList: 0x03,
@@ -26,10 +29,16 @@ export const Service = {
   LargeForwardOpen: 0x5b,
 } as const;
 
-/** CIP object classes used here. */
+/**
+ * CIP object classes used here.
+ * @example encodeEpath([{ type: 'class', id: ClassId.Identity }, { type: 'instance', id: 1 }])
+ */
 export const ClassId = { Identity: 0x01, MessageRouter: 0x02, ConnectionManager: 0x06, Symbol: 0x6b, Template: 0x6c } as const;
 
-/** CIP general status names (Vol 1 Appendix B, Table B-1.1). */
+/**
+ * CIP general status names (Vol 1 Appendix B, Table B-1.1).
+ * @example GENERAL_STATUS[0x04] // 'PATH_SEGMENT_ERROR'
+ */
 export const GENERAL_STATUS: Readonly<Record<number, string>> = {
   0: 'SUCCESS',
   1: 'CONNECTION_FAILURE',
@@ -58,7 +67,10 @@ export const GENERAL_STATUS: Readonly<Record<number, string>> = {
   255: 'GENERAL_ERROR',
 };
 
-/** Extended status names that matter to a Logix client (1756-PM020 "Error Codes"; Vol 1 Table 3-5.29). */
+/**
+ * Extended status names that matter to a Logix client (1756-PM020 "Error Codes"; Vol 1 Table 3-5.29).
+ * @example EXTENDED_STATUS[0x2107] // 'DATA_TYPE_MISMATCH'
+ */
 export const EXTENDED_STATUS: Readonly<Record<number, string>> = {
   256: 'CONNECTION_IN_USE',
   265: 'INVALID_CONNECTION_SIZE',
@@ -221,12 +233,18 @@ export function decodeMultipleServiceData(buf: Uint8Array): Buffer[] {
   return out;
 }
 
-/** The Message Router path (class 2, instance 1). */
+/**
+ * The Message Router path (class 2, instance 1).
+ * @example encodeRequest({ service: Service.MultipleServicePacket, path: MESSAGE_ROUTER_PATH, data })
+ */
 export const MESSAGE_ROUTER_PATH = encodeEpath([
   { type: 'class', id: ClassId.MessageRouter },
   { type: 'instance', id: 1 },
 ]);
-/** The Connection Manager path (class 6, instance 1). */
+/**
+ * The Connection Manager path (class 6, instance 1).
+ * @example encodeRequest({ service: Service.ForwardOpen, path: CONNECTION_MANAGER_PATH, data })
+ */
 export const CONNECTION_MANAGER_PATH = encodeEpath([
   { type: 'class', id: ClassId.ConnectionManager },
   { type: 'instance', id: 1 },
@@ -309,7 +327,10 @@ export function connectionParams(size: number, large: boolean): number {
   return large ? ((0x4200 << 16) | (size & 0xffff)) >>> 0 : 0x4200 | (size & 0x1ff);
 }
 
-/** The connection size in bytes encoded in network connection parameters. */
+/**
+ * The connection size in bytes encoded in network connection parameters.
+ * @example connectionSizeOf(0x43f8, false) // 504
+ */
 export function connectionSizeOf(params: number, large: boolean): number {
   return large ? params & 0xffff : params & 0x1ff;
 }

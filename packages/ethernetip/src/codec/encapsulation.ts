@@ -7,10 +7,16 @@
 import { BifrostError } from '@bifrost/core';
 import { ByteReader, malformed } from './reader.js';
 
-/** Length of the encapsulation header (CIP Vol 2 §2-3.1). */
+/**
+ * Length of the encapsulation header (CIP Vol 2 §2-3.1).
+ * @example const total = ENCAP_HEADER_SIZE + buf.readUInt16LE(2)
+ */
 export const ENCAP_HEADER_SIZE = 24;
 
-/** Encapsulation commands (CIP Vol 2 Table 2-3.2). */
+/**
+ * Encapsulation commands (CIP Vol 2 Table 2-3.2).
+ * @example encodeEncap({ command: EncapCommand.ListIdentity, session: 0, status: 0, context: 0n, options: 0, data: Buffer.alloc(0) })
+ */
 export const EncapCommand = {
   NOP: 0x0000,
   ListServices: 0x0004,
@@ -22,7 +28,10 @@ export const EncapCommand = {
   SendUnitData: 0x0070,
 } as const;
 
-/** Encapsulation status codes (CIP Vol 2 Table 2-3.3). */
+/**
+ * Encapsulation status codes (CIP Vol 2 Table 2-3.3).
+ * @example EncapStatus[0x64] // 'INVALID_SESSION_HANDLE'
+ */
 export const EncapStatus: Readonly<Record<number, string>> = {
   0: 'SUCCESS',
   1: 'INVALID_COMMAND',
@@ -33,7 +42,10 @@ export const EncapStatus: Readonly<Record<number, string>> = {
   105: 'UNSUPPORTED_PROTOCOL_REVISION',
 };
 
-/** Common Packet Format item type ids (CIP Vol 2 Table 2-6.3). */
+/**
+ * Common Packet Format item type ids (CIP Vol 2 Table 2-6.3).
+ * @example items.find((i) => i.type === CpfType.UnconnectedData)
+ */
 export const CpfType = {
   NullAddress: 0x0000,
   ListIdentity: 0x000c,
@@ -214,7 +226,10 @@ export function registerSessionData(version = 1): Buffer {
   return b;
 }
 
-/** Throws BIFROST_EIP_ENCAPSULATION for a non-zero encapsulation status. */
+/**
+ * Throws BIFROST_EIP_ENCAPSULATION for a non-zero encapsulation status.
+ * @example checkEncapStatus(decodeEncap(frame), '10.0.0.5')
+ */
 export function checkEncapStatus(p: EncapPacket, device?: string): void {
   if (p.status === 0) return;
   const name = EncapStatus[p.status] ?? 'UNKNOWN';

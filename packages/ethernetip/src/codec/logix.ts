@@ -10,7 +10,10 @@ import { BifrostError, type DataType, decodeValue, encodeValueInto, parseDataTyp
 import { encodeEpath, type Segment } from './epath.js';
 import { ByteReader, malformed } from './reader.js';
 
-/** CIP elementary type codes (CIP Vol 1 §C-6.1; 1756-PM020 "Atomic Data Types"). */
+/**
+ * CIP elementary type codes (CIP Vol 1 §C-6.1; 1756-PM020 "Atomic Data Types").
+ * @example writeTagData({ code: CipType.DINT }, 1, data)
+ */
 export const CipType = {
   BOOL: 0xc1,
   SINT: 0xc2,
@@ -31,11 +34,20 @@ export const CipType = {
   STRUCT: 0x02a0,
 } as const;
 
-/** The structure handle of the predefined Logix STRING (LEN DINT, DATA SINT[82]). */
+/**
+ * The structure handle of the predefined Logix STRING (LEN DINT, DATA SINT[82]).
+ * @example encodeTypeId({ code: CipType.STRUCT, handle: STRING_HANDLE }) // a0 02 ce 0f
+ */
 export const STRING_HANDLE = 0x0fce;
-/** Bytes of a Logix STRING: 4 (LEN) + 82 (DATA) + 2 padding to a 4-byte boundary. */
+/**
+ * Bytes of a Logix STRING: 4 (LEN) + 82 (DATA) + 2 padding to a 4-byte boundary.
+ * @example Buffer.alloc(STRING_SIZE * count)
+ */
 export const STRING_SIZE = 88;
-/** Characters a Logix STRING holds. */
+/**
+ * Characters a Logix STRING holds.
+ * @example if (s.length > STRING_CAPACITY) …
+ */
 export const STRING_CAPACITY = 82;
 
 const CODE_TO_TYPE: Record<number, DataType> = {
@@ -70,7 +82,10 @@ const TYPE_TO_CODE: Partial<Record<DataType, number>> = {
 };
 const CODE_NAME: Record<number, string> = { 209: 'WORD', 210: 'DWORD', 211: 'BIT_STRING', 212: 'LWORD' };
 
-/** Size in bytes of an atomic type code, or 0 if it is not atomic. */
+/**
+ * Size in bytes of an atomic type code, or 0 if it is not atomic.
+ * @example atomicSize(0xca) // 4
+ */
 export function atomicSize(code: number): number {
   if (code === 0xc1 || code === 0xc2 || code === 0xc6) return 1;
   if (code === 0xc3 || code === 0xc7 || code === 0xd1) return 2;
@@ -95,7 +110,10 @@ export function cipTypeOf(type: DataType): number | undefined {
   return TYPE_TO_CODE[type];
 }
 
-/** The Logix name of a type code, e.g. `DINT`, `BIT_STRING`. */
+/**
+ * The Logix name of a type code, e.g. `DINT`, `BIT_STRING`.
+ * @example typeName(0xd3) // 'BIT_STRING'
+ */
 export function typeName(code: number): string {
   return CODE_NAME[code] ?? CODE_TO_TYPE[code] ?? `0x${code.toString(16)}`;
 }
@@ -223,7 +241,10 @@ export function readTagFragmentedData(count: number, offset: number): Buffer {
   return b;
 }
 
-/** Bytes a type id takes at the start of Read Tag reply data or Write Tag request data. */
+/**
+ * Bytes a type id takes at the start of Read Tag reply data or Write Tag request data.
+ * @example typeIdSize({ code: 0x02a0, handle: 0x0fce }) // 4
+ */
 export function typeIdSize(t: TagType): number {
   return t.code === CipType.STRUCT ? 4 : 2;
 }
@@ -353,14 +374,20 @@ function decodeAtomic(type: DataType, data: Buffer, offset: number): Scalar {
   }
 }
 
-/** Decodes a Logix STRING (LEN DINT, then characters) at `offset`. */
+/**
+ * Decodes a Logix STRING (LEN DINT, then characters) at `offset`.
+ * @example decodeLogixString(data, 0) // 'Hello'
+ */
 export function decodeLogixString(data: Buffer, offset = 0): string {
   if (offset + 4 > data.length) malformed('Logix STRING is shorter than its LEN field');
   const len = Math.max(0, Math.min(data.readInt32LE(offset), STRING_CAPACITY, data.length - offset - 4));
   return data.toString('latin1', offset + 4, offset + 4 + len);
 }
 
-/** Encodes a Logix STRING into its 88-byte layout; throws BIFROST_VALUE_OUT_OF_RANGE above 82 characters. */
+/**
+ * Encodes a Logix STRING into its 88-byte layout; throws BIFROST_VALUE_OUT_OF_RANGE above 82 characters.
+ * @example encodeLogixString('Hello').length // 88
+ */
 export function encodeLogixString(s: string): Buffer {
   const chars = Buffer.from(s, 'latin1');
   if (chars.length > STRING_CAPACITY) throw new BifrostError('BIFROST_VALUE_OUT_OF_RANGE', `a Logix STRING holds ${STRING_CAPACITY} characters; got ${chars.length}`);
@@ -420,7 +447,10 @@ export function decodeSymbolType(word: number): SymbolTypeInfo {
   return { structure, dimensionCount, system, code: word & 0x0fff };
 }
 
-/** Symbol attributes a Get Instance Attribute List asks for: 1 name, 2 type, 8 dimensions. */
+/**
+ * Symbol attributes a Get Instance Attribute List asks for: 1 name, 2 type, 8 dimensions.
+ * @example instanceAttributeListData(SYMBOL_ATTRIBUTES)
+ */
 export const SYMBOL_ATTRIBUTES = [1, 2, 8] as const;
 
 /**
@@ -519,7 +549,10 @@ export function encodeTemplateDefinition(t: Template): Buffer {
   return Buffer.concat([defs, ...names]);
 }
 
-/** Object definition size (attribute 4, in 32-bit words) for a definition of `bytes` bytes; a reader asks for size·4 − 23 bytes (1756-PM020). */
+/**
+ * Object definition size (attribute 4, in 32-bit words) for a definition of `bytes` bytes; a reader asks for size·4 − 23 bytes (1756-PM020).
+ * @example objectDefinitionSize(encodeTemplateDefinition(t).length)
+ */
 export function objectDefinitionSize(bytes: number): number {
   return Math.ceil((bytes + 23) / 4);
 }
@@ -604,7 +637,10 @@ export function decodeTemplateAttributes(buf: Uint8Array): TemplateAttributes {
   return out;
 }
 
-/** Template read request data (service 0x4C on class 0x6C): byte offset and byte count. */
+/**
+ * Template read request data (service 0x4C on class 0x6C): byte offset and byte count.
+ * @example encodeRequest({ service: Service.ReadTag, path: templatePath, data: readTemplateData(0, 200) })
+ */
 export function readTemplateData(offset: number, bytes: number): Buffer {
   const b = Buffer.allocUnsafe(6);
   b.writeUInt32LE(offset >>> 0, 0);

@@ -63,7 +63,10 @@ export class ByteReader {
   }
 }
 
-/** Throws BIFROST_MALFORMED_FRAME naming what is wrong. */
+/**
+ * Throws BIFROST_MALFORMED_FRAME naming what is wrong.
+ * @example if (count > 16) malformed(`too many items: ${count}`)
+ */
 export function malformed(message: string): never {
   throw new BifrostError('BIFROST_MALFORMED_FRAME', message);
 }

@@ -42,7 +42,10 @@ export interface EipSimConfig {
   signals?: SignalSpec[];
 }
 
-/** The default plant: a small Logix line with changing signals, documented in the README. */
+/**
+ * The default plant: a small Logix line with changing signals, documented in the README.
+ * @example startSimulator({ config: { ...DEFAULT_CONFIG, slot: 3 } })
+ */
 export const DEFAULT_CONFIG: EipSimConfig = {
   identity: { vendorId: 1, deviceType: 14, productCode: 166, revision: '32.11', serialNumber: 0x00c0ffee, productName: '1756-L83E/B' },
   slot: 0,

@@ -54,7 +54,10 @@ import { EncapFramer } from '../framing.js';
 import { type EipSimConfig, loadSimConfig, type SignalSpec } from './config.js';
 import { LogixTagDb, type SimRef, type SimStatus, type SimType } from './tag-db.js';
 
-/** The EtherNet/IP port (CIP Vol 2 §2-2: TCP and UDP 44818). */
+/**
+ * The EtherNet/IP port (CIP Vol 2 §2-2: TCP and UDP 44818).
+ * @example startSimulator({ port: DEFAULT_PORT })
+ */
 export const DEFAULT_PORT = 44818;
 
 /** Options of the EtherNet/IP simulator. */

@@ -65,7 +65,10 @@ const STRING_TEMPLATE: Template = {
   ],
 };
 
-/** The Logix tag database of the simulator. */
+/**
+ * The Logix tag database of the simulator.
+ * @example const db = new LogixTagDb(); db.addTag({ name: 'Counter', type: 'DINT' })
+ */
 export class LogixTagDb {
   readonly controller: SimScope = { name: '', tags: new Map(), list: [] };
   readonly programs = new Map<string, SimScope>();
