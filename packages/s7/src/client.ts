@@ -555,7 +555,6 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
         const index = ((r[0] as number) << 8) | (r[1] as number);
         if (index === 1) id.model = id.orderCode = text(r, 2, 22);
         if (index === 7 && r.length >= 28 && r[24] === 0x56) id.firmware = `V${r[25]}.${r[26]}.${r[27]}`;
-        if (index === 6 && r.length >= 28) id.hardware = `${r[26]}.${r[27]}`;
       }
     } catch (e) {
       if (!(e instanceof BifrostError) || !e.code.startsWith('BIFROST_S7_')) throw e;
