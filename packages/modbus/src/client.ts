@@ -63,7 +63,6 @@ interface Pending {
   reject: (err: BifrostError) => void;
   timer: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
 }
 
 function onRequestTimeout(p: Pending): void {
@@ -119,6 +118,13 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
   #nextTid = 0;
   // Transaction ids of requests that timed out: a late answer to one of them is dropped quietly.
   readonly #expired: number[] = [];
+  readonly #watched = new Map<AbortSignal, Set<Pending>>();
+  #pumpScheduled = false;
+  readonly #scheduledPump = () => {
+    this.#pumpScheduled = false;
+    this.#pump();
+  };
+  readonly #onAnyAbort = (ev: Event) => this.#signalAborted(ev.target as AbortSignal);
   readonly #tcpHandler = { frame: (tid: number, unit: number, pdu: Uint8Array) => this.#onFrame(tid, unit, pdu), error: (e: BifrostError) => this.#onStreamError(e) };
   readonly #rtuHandler = { frame: (unit: number, pdu: Uint8Array) => this.#onFrame(-1, unit, pdu), error: (e: BifrostError) => this.#onRtuError(e) };
   #assembler: MbapFrameAssembler | RtuFrameAssembler | undefined;
@@ -300,18 +306,23 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
       reject: undefined as unknown as Pending['reject'],
       timer: undefined,
       signal,
-      onAbort: undefined,
     };
     const promise = new Promise<ModbusNormalResponse>((resolve, reject) => {
       p.resolve = resolve;
       p.reject = reject;
     });
     if (signal) {
-      p.onAbort = () => this.#abort(p);
-      signal.addEventListener('abort', p.onAbort, { once: true });
+      // One abort listener per signal, however many requests share it (a batch read shares one).
+      let set = this.#watched.get(signal);
+      if (!set) {
+        set = new Set();
+        this.#watched.set(signal, set);
+        signal.addEventListener('abort', this.#onAnyAbort, { once: true });
+      }
+      set.add(p);
     }
     this.#queue.push(p);
-    if (this.#stream) this.#pump();
+    if (this.#stream) this.#schedulePump();
     else void this.#reconnectAndPump(signal);
     return promise;
   }
@@ -341,6 +352,16 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
     this.#pump();
   }
 
+  /**
+   * Sends on the next microtask, so requests issued together (a batch read), and the requests
+   * that refill the slots freed by one received chunk, leave together in one write.
+   */
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(this.#scheduledPump);
+  }
+
   get #everOpened(): boolean {
     return this.#assembler !== undefined;
   }
@@ -349,6 +370,9 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
   #pump(): void {
     const stream = this.#stream;
     if (!stream) return;
+    // Requests sent in one go leave in one TCP segment.
+    const batch = this.maxInFlight > 1 && this.#queue.length - this.#head > 1;
+    if (batch) stream.cork();
     while (this.#inFlight.size < this.maxInFlight && this.#head < this.#queue.length) {
       const p = this.#queue[this.#head] as Pending | undefined;
       this.#queue[this.#head++] = undefined;
@@ -367,6 +391,7 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
       if (requestChannel.hasSubscribers) requestChannel.publish({ device: this.name, unitId: p.unitId, fc: p.req.fc, transactionId: p.tid, request: p.req });
       stream.write(p.adu);
     }
+    if (batch) stream.uncork();
     if (this.#head === this.#queue.length) {
       this.#queue.length = 0;
       this.#head = 0;
@@ -381,17 +406,29 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
       clearTimeout(p.timer);
       p.timer = undefined;
     }
-    if (p.onAbort) {
-      p.signal?.removeEventListener('abort', p.onAbort);
-      p.onAbort = undefined;
+    const signal = p.signal;
+    if (signal) {
+      p.signal = undefined;
+      const set = this.#watched.get(signal);
+      if (set?.delete(p) && set.size === 0) {
+        this.#watched.delete(signal);
+        signal.removeEventListener('abort', this.#onAnyAbort);
+      }
     }
     if (err) p.reject(err);
     else p.resolve(res as ModbusNormalResponse);
   }
 
-  #abort(p: Pending): void {
-    p.onAbort = undefined;
-    const err = new BifrostError('BIFROST_ABORTED', `${describeRequest(p.req)} on ${this.name} aborted`, { device: this.name, cause: p.signal?.reason });
+  #signalAborted(signal: AbortSignal): void {
+    const set = this.#watched.get(signal);
+    if (!set) return;
+    this.#watched.delete(signal);
+    for (const p of set) this.#abort(p, signal);
+  }
+
+  #abort(p: Pending, signal: AbortSignal): void {
+    p.signal = undefined;
+    const err = new BifrostError('BIFROST_ABORTED', `${describeRequest(p.req)} on ${this.name} aborted`, { device: this.name, cause: signal.reason });
     if (this.#inFlight.get(p.tid) === p) {
       this.#inFlight.delete(p.tid);
       this.#remember(p.tid);
@@ -537,7 +574,7 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
     }
     if (err) this.#settle(p, this.#withRequest(err, p));
     else this.#settle(p, undefined, res);
-    this.#pump();
+    this.#schedulePump();
   }
 
   #unmatched(message: string): void {

@@ -46,6 +46,7 @@ export interface ModbusConnectOptions extends ConnectOptions {
 }
 
 interface CachedPlan {
+  addresses: readonly string[];
   parsed: (ModbusAddress | undefined)[];
   errors: (BifrostError | undefined)[];
   ranges: PlannedRange[];
@@ -81,6 +82,7 @@ export class ModbusDevice extends BaseDevice {
   #client: ModbusClient | undefined;
   readonly #addresses = new Map<string, ModbusAddress | BifrostError>();
   readonly #plans = new Map<string, CachedPlan>();
+  readonly #plansByList = new WeakMap<readonly string[], CachedPlan>();
 
   constructor(url: URL, options: ModbusConnectOptions = {}) {
     super(url, options);
@@ -162,9 +164,16 @@ export class ModbusDevice extends BaseDevice {
   }
 
   #plan(addresses: readonly string[]): CachedPlan {
+    // A poller passes the same array every time: find its plan by identity, checking that the
+    // array still holds the same addresses, before falling back to a key of the addresses.
+    let plan = this.#plansByList.get(addresses);
+    if (plan && sameList(plan.addresses, addresses)) return plan;
     const key = addresses.join('\n');
-    let plan = this.#plans.get(key);
-    if (plan) return plan;
+    plan = this.#plans.get(key);
+    if (plan) {
+      this.#plansByList.set(addresses, plan);
+      return plan;
+    }
     const parsed: (ModbusAddress | undefined)[] = new Array(addresses.length);
     const errors: (BifrostError | undefined)[] = new Array(addresses.length);
     for (let i = 0; i < addresses.length; i++) {
@@ -172,7 +181,8 @@ export class ModbusDevice extends BaseDevice {
       if (a instanceof BifrostError) errors[i] = a;
       else parsed[i] = a;
     }
-    plan = { parsed, errors, ranges: planReads(parsed, this.#limits) };
+    plan = { addresses: addresses.slice(), parsed, errors, ranges: planReads(parsed, this.#limits) };
+    this.#plansByList.set(addresses, plan);
     if (this.#plans.size >= 32) this.#plans.delete(this.#plans.keys().next().value as string);
     this.#plans.set(key, plan);
     return plan;
@@ -357,6 +367,12 @@ export class ModbusDevice extends BaseDevice {
     for (const [k, v] of objects) if (k > 6) id[`object${k}`] = v;
     return id;
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 // One RS-485 line is one serial port: the devices (unit ids) on it share one client, whose
