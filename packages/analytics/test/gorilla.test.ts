@@ -38,11 +38,18 @@ describe('Gorilla chunk encoding', () => {
       bytes: [0, 0, 0, 1, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 0, 0, 0],
     },
     {
-      name: 'two equal points one tick apart: dod=1 → "10"+7 bits (64), same value → "0"',
+      name: 'two equal points one tick apart: dod=1 → "10"+5 bits (1+15), same value → "0"',
       ts: [0, 1],
       vs: [0, 0],
-      // after 20 header bytes: 10 1000000 0 → 1010 0000 00(pad) → 0xA0 0x00
-      bytes: [0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xa0, 0x00],
+      // after 20 header bytes: 10 10000 0 → 1010 0000 → 0xA0
+      bytes: [0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xa0],
+    },
+    {
+      name: 'dod=40 → "110"+7 bits (40+63 = 103), same value → "0"',
+      ts: [0, 40],
+      vs: [0, 0],
+      // 110 1100111 0 → 1101 1001 | 110(0 0000) → 0xD9 0xC0
+      bytes: [0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xd9, 0xc0],
     },
     {
       name: 'value 1.0 → -1.0 flips only the sign bit: "11" + 5 bits leading 0 + 6 bits length 1 + "1"',
