@@ -7,7 +7,10 @@
 import { BifrostError, type DataType } from '@bifrost/core';
 import { AREA } from './codec/s7comm.js';
 
-/** The S7 data types Bifrost reads and writes. */
+/**
+ * The S7 data types Bifrost reads and writes.
+ * @example S7_TYPES.includes('REAL') // true
+ */
 export const S7_TYPES = ['BOOL', 'BYTE', 'WORD', 'DWORD', 'LWORD', 'CHAR', 'SINT', 'USINT', 'INT', 'UINT', 'DINT', 'UDINT', 'LINT', 'ULINT', 'REAL', 'LREAL', 'STRING', 'DATE_AND_TIME'] as const;
 /** An S7 data type. */
 export type S7Type = (typeof S7_TYPES)[number];
@@ -86,7 +89,10 @@ const TYPE_ALIASES: Record<string, S7Type> = { DT: 'DATE_AND_TIME', DATETIME: 'D
 const WIDTH_DEFAULT: Record<string, S7Type> = { B: 'BYTE', W: 'WORD', D: 'DWORD' };
 const AREA_OF: Record<string, S7Area> = { M: 'M', F: 'M', I: 'I', E: 'I', Q: 'Q', A: 'Q' };
 
-/** Largest byte offset an S7ANY pointer can carry (a 24-bit bit address). */
+/**
+ * Largest byte offset an S7ANY pointer can carry (a 24-bit bit address).
+ * @example parseS7Address(`DB1.DBB${MAX_BYTE_OFFSET}`) // the last addressable byte
+ */
 export const MAX_BYTE_OFFSET = 0x1fffff;
 
 const RE_DB = /^DB(\d+)\.DB([XBWD])(\d+)(?:\.(\d+))?$/;

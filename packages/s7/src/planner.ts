@@ -50,7 +50,10 @@ export interface ReadPlan {
 
 const AUTO_GAPS = [0, 4, 8, 16, 24, 32, 48, 64];
 
-/** The largest data an answer with one item can carry (kept even, so a piece never needs a fill byte). */
+/**
+ * The largest data an answer with one item can carry (kept even, so a piece never needs a fill byte).
+ * @example maxItemData(240) // 222
+ */
 export function maxItemData(pduLength: number): number {
   return (pduLength - ACK_HEADER_SIZE - 2 - DATA_ITEM_HEADER_SIZE) & ~1;
 }

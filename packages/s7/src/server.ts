@@ -49,7 +49,10 @@ export interface S7Identity {
   moduleTypeName: string;
 }
 
-/** The identity of the default simulated CPU. */
+/**
+ * The identity of the default simulated CPU.
+ * @example new S7Server(memory, { identity: { ...DEFAULT_IDENTITY, serial: 'S C-123' } })
+ */
 export const DEFAULT_IDENTITY: S7Identity = {
   orderCode: '6ES7 516-3AN02-0AB0',
   firmware: 'V2.9.4',

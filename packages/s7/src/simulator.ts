@@ -12,7 +12,10 @@ import { parseS7Address, type S7Address } from './address.js';
 import { type S7Identity, type S7Memory, S7Server } from './server.js';
 import { decodeS7Value, encodeS7Value } from './values.js';
 
-/** The ISO-on-TCP port of S7 (RFC 1006). */
+/**
+ * The ISO-on-TCP port of S7 (RFC 1006).
+ * @example await startSimulator({ port: DEFAULT_PORT, host: '0.0.0.0' })
+ */
 export const DEFAULT_PORT = 102;
 
 /** A simulated tag: an initial value and an optional generated signal. */
@@ -47,7 +50,10 @@ export interface S7SimConfig {
   tickMs?: number;
 }
 
-/** The plant served when no config is given; the gateway demo reads it. */
+/**
+ * The plant served when no config is given; the gateway demo reads it.
+ * @example await startSimulator({ config: { ...DEFAULT_PLANT, putGet: false } })
+ */
 export const DEFAULT_PLANT: S7SimConfig = {
   pduLength: 480,
   areas: { M: 64, I: 16, Q: 16 },

@@ -6,14 +6,26 @@
  */
 import { BifrostError } from '@bifrost/core';
 
-/** TPKT version, always 3 (RFC 1006 §6). */
+/**
+ * TPKT version, always 3 (RFC 1006 §6).
+ * @example packet[0] === TPKT_VERSION
+ */
 export const TPKT_VERSION = 3;
-/** Size of the TPKT header. */
+/**
+ * Size of the TPKT header.
+ * @example packet.subarray(TPKT_HEADER_SIZE) // the COTP TPDU
+ */
 export const TPKT_HEADER_SIZE = 4;
-/** Size of a COTP DT header (LI, code, TPDU-NR/EOT). */
+/**
+ * Size of a COTP DT header (LI, code, TPDU-NR/EOT).
+ * @example tpdu.subarray(COTP_DT_HEADER_SIZE) // the S7 PDU of a DT
+ */
 export const COTP_DT_HEADER_SIZE = 3;
 
-/** COTP TPDU codes (ISO 8073 §13.2.2.3). */
+/**
+ * COTP TPDU codes (ISO 8073 §13.2.2.3).
+ * @example (tpdu[1] & 0xf0) === COTP_CODE.CC
+ */
 export const COTP_CODE = { CR: 0xe0, CC: 0xd0, DR: 0x80, DT: 0xf0 } as const;
 
 /** A COTP connection request or confirm (ISO 8073 §13.3, §13.4). */
@@ -175,7 +187,10 @@ export function decodeIsoPacket(packet: Uint8Array): CotpTpdu {
   return decodeCotp(decodeTpkt(packet));
 }
 
-/** Connection types (high byte of the remote TSAP): PG, OP, S7 basic (Siemens S7 communication manual, "TSAP"). */
+/**
+ * Connection types (high byte of the remote TSAP): PG, OP, S7 basic (Siemens S7 communication manual, "TSAP").
+ * @example (CONNECTION_TYPE.op << 8) | slot // remote TSAP of an OP connection to rack 0
+ */
 export const CONNECTION_TYPE = { pg: 1, op: 2, basic: 3 } as const;
 /** A connection type name. */
 export type ConnectionType = keyof typeof CONNECTION_TYPE;

@@ -6,7 +6,10 @@
  */
 import { BifrostError, type BifrostErrorOptions, type ErrorCode } from '@bifrost/core';
 
-/** Data item return codes (S7comm read/write var answers). */
+/**
+ * Data item return codes (S7comm read/write var answers).
+ * @example if (item.returnCode !== ITEM_RETURN_CODE.SUCCESS) throw itemError(item.returnCode)
+ */
 export const ITEM_RETURN_CODE = {
   RESERVED: 0x00,
   HARDWARE_FAULT: 0x01,
@@ -57,7 +60,10 @@ export function itemError(rc: number, options: BifrostErrorOptions = {}): Bifros
   return new BifrostError(code, `S7 ${where || 'item'}: ${why} (return code 0x${rc.toString(16).padStart(2, '0')} ${name})`, { ...options, status: rc, statusName: name });
 }
 
-/** Error classes of the Ack_Data header (Wireshark s7comm: "Error class"). */
+/**
+ * Error classes of the Ack_Data header (Wireshark s7comm: "Error class").
+ * @example ERROR_CLASS_NAMES[0x81] // 'APPLICATION_RELATIONSHIP'
+ */
 export const ERROR_CLASS_NAMES: Readonly<Record<number, string>> = {
   0: 'NO_ERROR',
   129: 'APPLICATION_RELATIONSHIP',
@@ -68,7 +74,10 @@ export const ERROR_CLASS_NAMES: Readonly<Record<number, string>> = {
   135: 'ACCESS',
 };
 
-/** Well-known 16-bit class+code values (Wireshark s7comm "param_errcode" table, snap7 s7_types.h). */
+/**
+ * Well-known 16-bit class+code values (Wireshark s7comm "param_errcode" table, snap7 s7_types.h).
+ * @example HEADER_ERROR_NAMES[0x8500] // 'PDU_SIZE_ERROR'
+ */
 export const HEADER_ERROR_NAMES: Readonly<Record<number, string>> = {
   0: 'NO_ERROR',
   272: 'INVALID_BLOCK_NUMBER',

@@ -8,31 +8,61 @@
  */
 import { BifrostError } from '@bifrost/core';
 
-/** The S7comm protocol id, the first byte of every PDU. */
+/**
+ * The S7comm protocol id, the first byte of every PDU.
+ * @example bytes[0] === S7_PROTOCOL_ID
+ */
 export const S7_PROTOCOL_ID = 0x32;
 
-/** Message types (header byte 1, "ROSCTR"). */
+/**
+ * Message types (header byte 1, "ROSCTR").
+ * @example bytes[1] === ROSCTR.ACK_DATA
+ */
 export const ROSCTR = { JOB: 0x01, ACK: 0x02, ACK_DATA: 0x03, USERDATA: 0x07 } as const;
 
-/** Job functions (first parameter byte). */
+/**
+ * Job functions (first parameter byte).
+ * @example bytes[10] === FUNCTION.READ_VAR
+ */
 export const FUNCTION = { READ_VAR: 0x04, WRITE_VAR: 0x05, SETUP_COMMUNICATION: 0xf0 } as const;
 
-/** Memory areas of an S7ANY address. */
+/**
+ * Memory areas of an S7ANY address.
+ * @example { area: AREA.DB, dbNumber: 1, byteOffset: 0, bitOffset: 0, transportSize: TRANSPORT_SIZE.BYTE, count: 4 }
+ */
 export const AREA = { P: 0x80, I: 0x81, Q: 0x82, M: 0x83, DB: 0x84, DI: 0x85, C: 0x1c, T: 0x1d } as const;
 
-/** Transport sizes of a request item (S7ANY "transport size"). */
+/**
+ * Transport sizes of a request item (S7ANY "transport size").
+ * @example { area: AREA.M, dbNumber: 0, byteOffset: 10, bitOffset: 1, transportSize: TRANSPORT_SIZE.BIT, count: 1 }
+ */
 export const TRANSPORT_SIZE = { BIT: 0x01, BYTE: 0x02, CHAR: 0x03, WORD: 0x04, INT: 0x05, DWORD: 0x06, DINT: 0x07, REAL: 0x08 } as const;
 
-/** Transport sizes of a data item (answers and write data). */
+/**
+ * Transport sizes of a data item (answers and write data).
+ * @example { returnCode: 0, transportSize: DATA_TRANSPORT_SIZE.BYTE, data: Uint8Array.of(1, 2) }
+ */
 export const DATA_TRANSPORT_SIZE = { NULL: 0x00, BIT: 0x03, BYTE: 0x04, INT: 0x05, DINT: 0x06, REAL: 0x07, OCTET_STRING: 0x09 } as const;
 
-/** Size of a job / userdata header. */
+/**
+ * Size of a job / userdata header.
+ * @example JOB_HEADER_SIZE + 2 + VAR_SPEC_SIZE * items.length // size of a read job
+ */
 export const JOB_HEADER_SIZE = 10;
-/** Size of an ack / ack-data header (with error class and code). */
+/**
+ * Size of an ack / ack-data header (with error class and code).
+ * @example pduLength - ACK_HEADER_SIZE - 2 // room for data items in an answer
+ */
 export const ACK_HEADER_SIZE = 12;
-/** Size of one S7ANY request item. */
+/**
+ * Size of one S7ANY request item.
+ * @example Math.floor((pduLength - JOB_HEADER_SIZE - 2) / VAR_SPEC_SIZE) // items a job can carry
+ */
 export const VAR_SPEC_SIZE = 12;
-/** Size of a data item header (return code, transport size, length). */
+/**
+ * Size of a data item header (return code, transport size, length).
+ * @example DATA_ITEM_HEADER_SIZE + data.length // bytes one answer item takes
+ */
 export const DATA_ITEM_HEADER_SIZE = 4;
 
 /** One variable of a read or write job: an S7ANY pointer. */
