@@ -5,7 +5,7 @@ import { decodeS7Pdu } from '@bifrost/s7';
 import { expect, it } from 'vitest';
 
 it('a failed item carries no data whatever its length field says', () => {
-  // Three items: good (2 bytes, padded: not last), not found and out of range (length 4, no data).
+  // Three items: good (2 bytes), not found and out of range (length 4, no data).
   const answer = Buffer.from('3203000000030002000e0000' + '0403' + 'ff0400100102' + '0a000004' + '05000004', 'hex');
   expect(decodeS7Pdu(answer)).toEqual({
     kind: 'read-response',
