@@ -223,7 +223,20 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
       securityPolicies: policies.map((p) => POLICY_URI[p]) as never,
       securityModes: modes.map((m) => MODE_NUMBER[m]) as never,
       allowAnonymous: o.allowAnonymous ?? true,
-      ...(check ? { userManager: { isValidUserAsync: async (u: string, p: string) => Boolean(await check(u, p)) } } : {}),
+      ...(check
+        ? {
+            userManager: {
+              isValidUserAsync: (u: string, p: string, done: (err: Error | null, ok?: boolean) => void) => {
+                Promise.resolve()
+                  .then(() => check(u, p))
+                  .then(
+                    (ok) => done(null, Boolean(ok)),
+                    () => done(null, false),
+                  );
+              },
+            },
+          }
+        : {}),
       serverCapabilities: {
         operationLimits: {
           maxNodesPerRead: limits.maxNodesPerRead ?? 0,
