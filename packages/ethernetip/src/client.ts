@@ -634,6 +634,35 @@ export class EipClient extends EventEmitter<EipClientEvents> {
   }
 
   /**
+   * Get_Attributes_All (0x01) of any object instance; returns the raw attribute data.
+   * @example const raw = await plc.getAttributesAll(0x01, 1) // Identity object
+   */
+  async getAttributesAll(classId: number, instance: number, signal?: AbortSignal): Promise<Buffer> {
+    const path = encodeEpath([
+      { type: 'class', id: classId },
+      { type: 'instance', id: instance },
+    ]);
+    const res = await this.#send(encodeRequest({ service: Service.GetAttributesAll, path, data: Buffer.alloc(0) }), this.#connected, signal);
+    if (res.status !== 0) throw cipError(res.status, res.extended, { device: this.name, what: `Get_Attributes_All of class 0x${classId.toString(16)} instance ${instance}` });
+    return res.data;
+  }
+
+  /**
+   * Get_Attribute_Single (0x0E) of any object attribute; returns the raw attribute value.
+   * @example (await plc.getAttributeSingle(0x01, 1, 7)).toString('latin1', 1) // product name
+   */
+  async getAttributeSingle(classId: number, instance: number, attribute: number, signal?: AbortSignal): Promise<Buffer> {
+    const path = encodeEpath([
+      { type: 'class', id: classId },
+      { type: 'instance', id: instance },
+      { type: 'attribute', id: attribute },
+    ]);
+    const res = await this.#send(encodeRequest({ service: Service.GetAttributeSingle, path, data: Buffer.alloc(0) }), this.#connected, signal);
+    if (res.status !== 0) throw cipError(res.status, res.extended, { device: this.name, what: `Get_Attribute_Single of class 0x${classId.toString(16)} instance ${instance} attribute ${attribute}` });
+    return res.data;
+  }
+
+  /**
    * Lists the symbols of the controller, or of one program (`program` = `Main` or `Program:Main`),
    * with Get Instance Attribute List on the Symbol Object, continuing after a partial transfer.
    * @example const symbols = await plc.listSymbols()

@@ -149,6 +149,17 @@ for (const connected of [true, false]) {
       expect(typeof (await c.readTag('Counter'))).toBe('number');
     });
 
+    it('reads object attributes with Get_Attribute_Single and Get_Attributes_All', async () => {
+      const name = await c.getAttributeSingle(0x01, 1, 7);
+      expect(name.toString('latin1', 1, 1 + (name[0] as number))).toBe('1756-L83E/B');
+      expect((await c.getAttributeSingle(0x01, 1, 1)).readUInt16LE(0)).toBe(1);
+      expect((await c.getAttributesAll(0x01, 1)).length).toBeGreaterThan(15);
+      const missing = await c.getAttributeSingle(0x01, 1, 99).catch((e: unknown) => e);
+      expect(missing).toMatchObject({ code: 'BIFROST_EIP_CIP_ERROR', status: 0x14, statusName: 'ATTRIBUTE_NOT_SUPPORTED' });
+      const noObject = await c.getAttributesAll(0x99, 1).catch((e: unknown) => e);
+      expect(noObject).toMatchObject({ code: 'BIFROST_EIP_CIP_ERROR', status: 0x05, statusName: 'PATH_DESTINATION_UNKNOWN' });
+    });
+
     it('identifies the controller', async () => {
       const id = await c.identify();
       expect(id).toMatchObject({

@@ -176,7 +176,8 @@ export function cipError(status: number, extended: readonly number[], ctx: CipEr
   const statusName = GENERAL_STATUS[status] ?? `0x${status.toString(16).padStart(2, '0')}`;
   const extName = ext === undefined ? undefined : (EXTENDED_STATUS[ext] ?? `0x${ext.toString(16).padStart(4, '0')}`);
   let code: ErrorCode = 'BIFROST_EIP_CIP_ERROR';
-  if (status === 0x04 || status === 0x05 || status === 0x16) code = 'BIFROST_EIP_TAG_NOT_FOUND';
+  // Path errors mean "no such tag" only for tag requests; for an object path they stay generic.
+  if ((status === 0x04 || status === 0x05 || status === 0x16) && ctx.address !== undefined) code = 'BIFROST_EIP_TAG_NOT_FOUND';
   else if (status === 0x08) code = 'BIFROST_EIP_SERVICE_NOT_SUPPORTED';
   else if (status === 0xff && ext === 0x2107) code = 'BIFROST_EIP_TYPE_MISMATCH';
   else if (status === 0xff && (ext === 0x2104 || ext === 0x2105)) code = 'BIFROST_EIP_INDEX_OUT_OF_RANGE';
