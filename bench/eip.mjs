@@ -3,12 +3,12 @@
 // Multiple Service Packets packed up to the 4002-byte Large Forward Open connection) beside
 // st-ethernet-ip (TagGroup read, its own MSP packing over a 500-byte Forward Open), both with
 // connected messaging, against the same simulator in one process. Build first: npx tsc -b packages/ethernetip
-// The simulator binds 127.0.0.5:44818 because st-ethernet-ip only dials port 44818.
+// The simulator binds 127.0.0.45:44818 because st-ethernet-ip only dials port 44818.
 import { performance } from 'node:perf_hooks';
 import { EipClient, startSimulator } from '@bifrost/ethernetip';
 import st from 'st-ethernet-ip';
 
-const HOST = process.env.EIP_BENCH_HOST ?? '127.0.0.5';
+const HOST = process.env.EIP_BENCH_HOST ?? '127.0.0.45';
 const N = 500;
 const SECONDS = Number(process.env.EIP_BENCH_SECONDS ?? 8);
 const names = Array.from({ length: N }, (_, i) => `Bench${i}`);

@@ -7,7 +7,7 @@ import st from 'st-ethernet-ip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const { Controller, Tag, TagGroup } = st;
-const HOST = '127.0.0.4';
+const HOST = '127.0.0.44';
 
 let sim: EipSimulator;
 beforeAll(async () => {
