@@ -8,7 +8,10 @@
 import type { Quality } from '@bifrost/core';
 import type { AggregateName } from './events.js';
 
-/** True when `name` is an aggregate a window step can compute. */
+/**
+ * True when `name` is an aggregate a window step can compute.
+ * @example isAggregateName('p99.9') // true
+ */
 export function isAggregateName(name: unknown): name is AggregateName {
   if (typeof name !== 'string') return false;
   if (['count', 'sum', 'mean', 'min', 'max', 'first', 'last', 'stddev', 'median'].includes(name)) return true;
@@ -24,12 +27,18 @@ export interface AccumulatorNeeds {
   values: boolean;
 }
 
-/** Needs of a list of aggregates. */
+/**
+ * Needs of a list of aggregates.
+ * @example needsOf(['mean', 'p95']) // { stddev: false, values: true }
+ */
 export function needsOf(aggregates: readonly string[]): AccumulatorNeeds {
   return { stddev: aggregates.includes('stddev'), values: aggregates.some((a) => a === 'median' || a.startsWith('p')) };
 }
 
-/** The running state of one window. */
+/**
+ * The running state of one window.
+ * @example const a = new Accumulator(0, 1000, needsOf(['mean'])); a.add(10, 21.5, 'good'); a.results(['mean'])
+ */
 export class Accumulator {
   start: number;
   end: number;

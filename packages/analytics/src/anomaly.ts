@@ -145,14 +145,8 @@ class Baseline {
   #m2 = 0;
   constructor(center: number | undefined, sigma: number | undefined, warmup: number) {
     this.#warmup = warmup;
-    if (center !== undefined && sigma !== undefined) {
-      this.center = center;
-      this.sigma = sigma;
-    } else {
-      this.center = center;
-      this.sigma = sigma;
-      if (center === undefined || sigma === undefined) this.#n = 0;
-    }
+    this.center = center;
+    this.sigma = sigma;
   }
   /** True when ready; otherwise learns from `x`. */
   ready(x: number, givenCenter: number | undefined, givenSigma: number | undefined): boolean {
@@ -251,7 +245,10 @@ class WesternElectric implements Detector {
   }
 }
 
-/** A new per-series detector for a spec. */
+/**
+ * A new per-series detector for a spec (the anomaly step makes one per series).
+ * @example const d = createDetector({ method: 'zscore', window: 300, threshold: 3, minSamples: 300 }); d.test(t, x)
+ */
 export function createDetector(spec: AnomalySpec): Detector {
   switch (spec.method) {
     case 'zscore':

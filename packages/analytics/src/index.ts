@@ -5,7 +5,7 @@
  * It knows nothing of protocols.
  */
 
-export { Accumulator, isAggregateName, percentile } from './aggregates.js';
+export { Accumulator, type AccumulatorNeeds, isAggregateName, needsOf, percentile } from './aggregates.js';
 export { AlarmManager, type AlarmRaise } from './alarms.js';
 export type { AnomalyHit, AnomalySpec, Detector } from './anomaly.js';
 export { createDetector } from './anomaly.js';
@@ -13,7 +13,7 @@ export type { AggregateEvent, AggregateName, AlarmEvent, AlarmState, AnalyticsEv
 export { type DecodedChunk, decodeChunk, encodeChunk, MAX_CHUNK_POINTS } from './gorilla.js';
 export { type CompileOptions, compilePipeline, Pipeline, type PipelineOptions, type PipelineStats, pipeline } from './pipeline.js';
 export type { AlarmOptions, AnomalyOptions, DeadbandOptions, FilterFn, FilterSpec, MapFn, MergeOptions, ScaleOptions, StepContext, StepSpec, WindowOptions } from './steps.js';
-export { DEFAULT_AGGREGATES, parseStep, STEP_KEYS } from './steps.js';
+export { DEFAULT_AGGREGATES, type Fail, parseStep, pipelineFail, STEP_KEYS } from './steps.js';
 export {
   type Bucket,
   type BucketAggregate,

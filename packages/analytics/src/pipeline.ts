@@ -371,6 +371,8 @@ export function pipeline(options: PipelineOptions = {}): Pipeline {
 /** Options of {@link compilePipeline}. */
 export interface CompileOptions extends Omit<PipelineOptions, 'name'> {
   name: string;
+  /** The pipeline's inputs (the gateway's `from`); a `merge` step without `inputs` waits for these. */
+  from?: string[];
   /**
    * Builds the error for a bad field; `path` is relative to the step list (`[1, 'window', 'size']`).
    * The gateway passes `(p, e, g) => source.errorAt(['pipelines', i, 'steps', ...p], e, g)` so the
@@ -386,7 +388,7 @@ export interface CompileOptions extends Omit<PipelineOptions, 'name'> {
  * const p = compilePipeline([{ window: { type: 'tumbling', size: '10s' }, aggregate: ['mean', 'max'] }, { anomaly: { method: 'zscore', window: 300, threshold: 3 } }], { name: 'temp-stats' });
  */
 export function compilePipeline(steps: unknown[], options: CompileOptions): Pipeline {
-  const { errorAt, ...rest } = options;
+  const { errorAt, from, ...rest } = options;
   const p = new Pipeline(rest);
   if (!Array.isArray(steps)) {
     if (errorAt) throw errorAt([], 'a list of steps', steps);
@@ -398,7 +400,9 @@ export function compilePipeline(steps: unknown[], options: CompileOptions): Pipe
           throw errorAt([i, ...path], expected, got);
         }
       : pipelineFail(p.name, i);
-    p.addStep(parseStep(raw, fail, false));
+    const step = parseStep(raw, fail, false);
+    if (step.type === 'merge' && step.inputs.length === 0 && from !== undefined) step.inputs = [...from];
+    p.addStep(step);
   });
   return p;
 }

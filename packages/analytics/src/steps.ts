@@ -169,6 +169,7 @@ function parseAggregates(v: unknown, path: (string | number)[], fail: Fail): Agg
 /**
  * Validates one step object (`{ window: {...}, aggregate: [...] }`, `{ deadband: {...} }`, …).
  * Function-valued fields (`map`, a predicate `filter`) are accepted only when `allowFunctions`.
+ * @example parseStep({ deadband: { absolute: 0.5 } }, pipelineFail('p', 0)) // { type: 'deadband', deadband: 0.5 }
  */
 export function parseStep(raw: unknown, fail: Fail, allowFunctions = false): StepSpec {
   if (!isObject(raw)) return fail([], `a step: a mapping with one of ${STEP_KEYS.join(', ')}`, raw);
@@ -368,7 +369,10 @@ function parseAnomaly(body: unknown, p: (string | number)[], fail: Fail): Anomal
   }
 }
 
-/** A `Fail` that throws BIFROST_ANALYTICS_INVALID_PIPELINE naming the pipeline and step. */
+/**
+ * A `Fail` that throws BIFROST_ANALYTICS_INVALID_PIPELINE naming the pipeline and step.
+ * @example parseStep(raw, pipelineFail('temp-stats', 2))
+ */
 export function pipelineFail(pipeline: string, index: number): Fail {
   return (path, expected, got) => {
     const field = path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : `${s}.${k}`), `steps[${index}]`);

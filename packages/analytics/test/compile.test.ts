@@ -81,6 +81,18 @@ describe('compilePipeline', () => {
     });
   }
 
+  it('gives a merge step the pipeline inputs to wait for', () => {
+    const p = compilePipeline([{ merge: { as: 'line' } }], { name: 'm', from: ['a', 'b'] });
+    expect(p.steps[0]).toMatchObject({ type: 'merge', as: 'line', inputs: ['a', 'b'] });
+    const out: number[] = [];
+    p.on('output', (e) => out.push(e.timestamp));
+    p.pushValue('a', 10, 1);
+    p.pushValue('a', 20, 1);
+    expect(out).toEqual([]); // b not heard from yet
+    p.pushValue('b', 15, 1);
+    expect(out).toEqual([10, 15]);
+  });
+
   it('without errorAt, throws BIFROST_ANALYTICS_INVALID_PIPELINE naming pipeline, step and field', () => {
     const steps = parse('- scale: { gain: 2 }\n- window: { type: sliding, size: 1s, slide: 2s }\n') as unknown[];
     expect(() => compilePipeline(steps, { name: 'line1' })).toThrow(

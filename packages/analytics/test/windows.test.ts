@@ -203,4 +203,41 @@ describe('windowed aggregates equal a naive recomputation (property)', () => {
       { numRuns: 150 },
     );
   });
+
+  it('mean, sample stddev, median, p90, first and last (tumbling, shuffled within outOfOrder)', () => {
+    fc.assert(
+      fc.property(eventsArb, fc.integer({ min: 50, max: 3000 }), (raw, size) => {
+        let t = 0;
+        const events = raw.map((r) => ({ t: (t += r.dt + 1), v: r.v / 8 }));
+        const shuffled = events.slice().reverse(); // fully reversed: the watermark must trail by the whole span
+        const p = pipeline()
+          .window({ type: 'tumbling', size, outOfOrder: t + 1 })
+          .aggregate(['mean', 'stddev', 'median', 'p90', 'first', 'last']);
+        const c = collect(p);
+        for (const e of shuffled) p.pushValue('s', e.t, e.v);
+        p.end();
+        expect(c.late).toEqual([]);
+        for (const g of c.aggs()) {
+          const inW = events.filter((e) => e.t >= g.start && e.t < g.end);
+          const vs = inW.map((e) => e.v);
+          const n = vs.length;
+          const mean = vs.reduce((a, b) => a + b, 0) / n;
+          const sd = n < 2 ? 0 : Math.sqrt(vs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
+          const sorted = vs.slice().sort((a, b) => a - b);
+          const rank = (q: number) => {
+            const h = (n - 1) * q;
+            const lo = Math.floor(h);
+            return sorted[lo]! + (h - lo) * (sorted[Math.min(lo + 1, n - 1)]! - sorted[lo]!);
+          };
+          expect(g.mean).toBeCloseTo(mean, 9);
+          expect(g.stddev).toBeCloseTo(sd, 9);
+          expect(g.median).toBeCloseTo(rank(0.5), 9);
+          expect(g.p90).toBeCloseTo(rank(0.9), 9);
+          expect(g.first).toBe(inW[0]!.v);
+          expect(g.last).toBe(inW[n - 1]!.v);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
 });
