@@ -70,5 +70,7 @@ await plc.disconnect().catch(() => {});
 await sim.close();
 
 console.log('');
-console.log(`500 DINT tags | bifrost p50 ${bifrost.p50.toFixed(3)} ms | st-ethernet-ip p50 ${peer.p50.toFixed(3)} ms | ratio ${(peer.p50 / bifrost.p50).toFixed(1)}x | p95 ratio ${(peer.p95 / bifrost.p95).toFixed(1)}x | throughput ratio ${(peer.mean / bifrost.mean).toFixed(1)}x`);
+console.log(
+  `500 DINT tags | bifrost p50 ${bifrost.p50.toFixed(3)} ms | st-ethernet-ip p50 ${peer.p50.toFixed(3)} ms | ratio ${(peer.p50 / bifrost.p50).toFixed(1)}x | p95 ratio ${(peer.p95 / bifrost.p95).toFixed(1)}x | throughput ratio ${(peer.mean / bifrost.mean).toFixed(1)}x`,
+);
 process.exit(0);
