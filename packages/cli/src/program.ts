@@ -46,7 +46,10 @@ export function buildProgram(io: CliIO, signal: AbortSignal, onExit: (code: numb
       writeErr: (s) => void io.stderr.write(s),
       outputError: (s, write) => {
         const palette = createPalette(colorEnabled({ flag: argvColor, env: io.env, isTTY: io.stderr.isTTY === true }));
-        const message = s.replace(/^error:\s*/i, '').trim();
+        const message = s
+          .replace(/^error:\s*/i, '')
+          .replace(/\s*\n\s*/g, ' ')
+          .trim();
         write(`${palette.error(`${SYMBOLS.error} BIFROST_CLI_USAGE ${message} — hint: run bifrost <command> --help for usage and examples`)}\n`);
       },
     })
@@ -100,9 +103,10 @@ export async function main(argv: readonly string[], io: CliIO = processIO(), sig
     await program.parseAsync([...argv]);
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
-      // `bifrost` alone prints help (to stderr) and is a usage error.
-      return err.code === 'commander.executeSubCommandAsync' ? EXIT.ERROR : EXIT.USAGE;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;
+      // `bifrost` (or `bifrost pki`) without a command prints help to stderr: a usage error.
+      if (err.code === 'commander.help') return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      return EXIT.USAGE;
     }
     throw err;
   }

@@ -42,6 +42,15 @@ describe('bifrost skeleton', () => {
     expect(lines[0]).toContain('— hint:');
   });
 
+  it('no command prints help to stderr and is a usage error; a misspelt command gets a suggestion on one line', async () => {
+    const none = await runCli([]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('Usage: bifrost');
+    const typo = await runCli(['reed', 'x']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr.trimEnd().split('\n')).toEqual(["✖ BIFROST_CLI_USAGE unknown command 'reed' (Did you mean read?) — hint: run bifrost <command> --help for usage and examples"]);
+  });
+
   it('NO_COLOR and --no-color turn escapes off even when FORCE_COLOR is set', async () => {
     const a = await runCli(['read', 'foo://x', 'HR0'], { env: { NO_COLOR: '1', FORCE_COLOR: '1' } });
     const b = await runCli(['--no-color', 'read', 'foo://x', 'HR0'], { env: { FORCE_COLOR: '1' } });

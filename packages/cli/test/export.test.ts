@@ -2,6 +2,7 @@
  * `bifrost export` against the Modbus simulator: row counts, timestamps and values match what
  * the simulator serves; Parquet is read back by an independent reader (DuckDB).
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvField } from '../src/export/writers.js';
-import { runCli, type SimProcess, startSimulatorProcess, Tmux } from './helpers.js';
+import { BIN, ensureBuilt, runCli, type SimProcess, startSimulatorProcess, Tmux } from './helpers.js';
 
 const CONFIG = join(import.meta.dirname, 'fixtures-sim.yaml');
 const dir = mkdtempSync(join(tmpdir(), 'bifrost-export-'));
@@ -169,6 +170,26 @@ describe('bifrost export', () => {
     } finally {
       t.kill();
     }
+  });
+
+  it('Ctrl-C closes a valid Parquet file with the samples taken so far and exits 130', async () => {
+    const out = join(dir, 'interrupted.parquet');
+    ensureBuilt();
+    const child = spawn(process.execPath, [BIN, 'export', sim.url, 'HR2:UINT16', '--samples', '100000', '--interval', '20ms', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).not.toContain('✖');
+    const m = /wrote (\d+) rows/.exec(stderr);
+    const rows = Number(m?.[1]);
+    expect(rows).toBeGreaterThan(0);
+    expect(rows).toBeLessThan(100000);
+    const back = await duck<{ n: bigint; v: number }>(`SELECT count(*) AS n, min("HR2:UINT16") AS v FROM read_parquet('${out}')`);
+    expect(Number(back[0]?.n)).toBe(rows);
+    expect(back[0]?.v).toBe(1234);
   });
 
   it('needs exactly one of --duration and --samples (usage, exit 2)', async () => {

@@ -80,7 +80,14 @@ export const exportCommand: CommandModule = {
           const start = Date.now();
           try {
             for (; done < total && !ctx.signal.aborted; ) {
-              const rows = await set.readAll(ctx.signal);
+              let rows: Awaited<ReturnType<typeof set.readAll>>;
+              try {
+                rows = await set.readAll(ctx.signal);
+              } catch (e) {
+                // Ctrl-C during a read: keep what was sampled, close the file, exit 130.
+                if (ctx.signal.aborted) break;
+                throw e;
+              }
               if (ctx.signal.aborted) break;
               const cells = rows.map((r) => ({ value: r.value.value, quality: r.value.quality, timestamp: r.value.sourceTimestamp ?? r.value.timestamp }));
               bad += cells.filter((c) => c.quality === 'bad').length;
