@@ -554,9 +554,8 @@ export class EipClient extends EventEmitter<EipClientEvents> {
     if (hinted !== undefined && a.bit === undefined) return { code: hinted };
     const known = this.#types.get(a.tag);
     if (known) return known;
-    const probe = a.bit === undefined ? a.tag : a.tag;
     const res = await this.#send(encodeRequest({ service: Service.ReadTag, path: a.path, data: readTagData(1) }), this.#connected, signal);
-    if (res.status !== 0 && res.status !== 0x06) throw cipError(res.status, res.extended, { device: this.name, address: a.address, what: `type lookup of ${probe}` });
+    if (res.status !== 0 && res.status !== 0x06) throw cipError(res.status, res.extended, { device: this.name, address: a.address, what: 'write' });
     const { type } = decodeTypeId(res.data);
     this.#types.set(a.tag, type);
     return type;
