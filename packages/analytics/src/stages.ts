@@ -298,16 +298,20 @@ export class WindowStage extends Stage {
     if (st === undefined) this.#series[sid] = st = { wm: Number.NEGATIVE_INFINITY, open: [] };
     const s = this.#spec;
     if (this.#tumbling) {
-      const size = this.#size;
-      const start = t - mod(t - this.#offset, size);
-      const end = start + size;
-      if (end + this.#lateness <= st.wm) {
-        this.#late(sid, t, v, q, st.wm);
-        return;
-      }
       const open = st.open;
-      const lastAcc = open[open.length - 1];
-      const acc = lastAcc !== undefined && lastAcc.start === start ? lastAcc : this.#find(st, start, end);
+      let acc = open[open.length - 1];
+      // Most events fall in their series' newest window: skip the (floating-point) modulo then.
+      // Any window still held has end + allowedLateness > watermark, so it cannot be late.
+      if (acc === undefined || t < acc.start || t >= acc.end) {
+        const size = this.#size;
+        const start = t - mod(t - this.#offset, size);
+        const end = start + size;
+        if (end + this.#lateness <= st.wm) {
+          this.#late(sid, t, v, q, st.wm);
+          return;
+        }
+        acc = this.#find(st, start, end);
+      }
       acc.add(t, x, q);
       if (acc.fired) this.#fire(sid, acc);
     } else if (s.window === 'sliding') {
