@@ -39,7 +39,10 @@ const AREAS: Record<string, ModbusArea> = {
   DI: 'discreteInputs',
 };
 
-/** Short names of the areas, as addresses spell them. */
+/**
+ * Short names of the areas, as addresses spell them.
+ * @example AREA_PREFIX.holdingRegisters // 'HR'
+ */
 export const AREA_PREFIX: Readonly<Record<ModbusArea, string>> = { holdingRegisters: 'HR', inputRegisters: 'IR', coils: 'C', discreteInputs: 'DI' };
 
 const MODICON: Record<string, ModbusArea> = { '0': 'coils', '1': 'discreteInputs', '3': 'inputRegisters', '4': 'holdingRegisters' };
@@ -53,7 +56,10 @@ function bad(text: string, why: string): BifrostError {
   });
 }
 
-/** True for an area of 16-bit registers. */
+/**
+ * True for an area of 16-bit registers.
+ * @example isRegisterArea('coils') // false
+ */
 export function isRegisterArea(area: ModbusArea): boolean {
   return area === 'holdingRegisters' || area === 'inputRegisters';
 }

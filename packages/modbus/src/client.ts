@@ -99,6 +99,7 @@ function requestAddress(req: ModbusRequest): number | undefined {
 /**
  * The shared machinery of the three Modbus clients: queueing, pipelining, timeouts and matching.
  * Use {@link ModbusTcpClient}, {@link ModbusRtuClient} or {@link ModbusRtuOverTcpClient}.
+ * @example const client: ModbusClient = new ModbusTcpClient({ host: '127.0.0.1', port: 5020 }); await client.readCoils(0, 8);
  */
 export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
   readonly name: string;
@@ -685,7 +686,10 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
   }
 }
 
-/** Registers given as numbers or bytes, as bytes. */
+/**
+ * Registers given as numbers or bytes, as bytes.
+ * @example registersToBytes([0x4248, 1]) // <42 48 00 01>
+ */
 export function registersToBytes(values: readonly number[] | Uint8Array): Uint8Array {
   if (values instanceof Uint8Array) return values;
   const out = Buffer.allocUnsafe(values.length * 2);

@@ -5,7 +5,10 @@
  */
 import type { ErrorCode } from '@bifrost/core';
 
-/** Function codes Bifrost speaks (MB App Protocol v1.1b3 §5.1, §6). */
+/**
+ * Function codes Bifrost speaks (MB App Protocol v1.1b3 §5.1, §6).
+ * @example FunctionCode.ReadHoldingRegisters // 3
+ */
 export const FunctionCode = {
   ReadCoils: 0x01,
   ReadDiscreteInputs: 0x02,
@@ -20,10 +23,16 @@ export const FunctionCode = {
   EncapsulatedInterfaceTransport: 0x2b,
 } as const;
 
-/** MEI type of Read Device Identification (§6.21). */
+/**
+ * MEI type of Read Device Identification (§6.21).
+ * @example { fc: 43, meiType: MEI_READ_DEVICE_ID, readDeviceIdCode: 1, objectId: 0 }
+ */
 export const MEI_READ_DEVICE_ID = 0x0e;
 
-/** Exception codes (§7) with the names the specification gives them. */
+/**
+ * Exception codes (§7) with the names the specification gives them.
+ * @example EXCEPTION_NAMES[2] // 'ILLEGAL_DATA_ADDRESS'
+ */
 export const EXCEPTION_NAMES: Readonly<Record<number, string>> = {
   1: 'ILLEGAL_FUNCTION',
   2: 'ILLEGAL_DATA_ADDRESS',
@@ -36,7 +45,10 @@ export const EXCEPTION_NAMES: Readonly<Record<number, string>> = {
   11: 'GATEWAY_TARGET_DEVICE_FAILED_TO_RESPOND',
 };
 
-/** Exception codes as constants. */
+/**
+ * Exception codes as constants.
+ * @example unit.handle(req) // may answer { fc: 3, exception: ExceptionCode.IllegalDataAddress }
+ */
 export const ExceptionCode = {
   IllegalFunction: 0x01,
   IllegalDataAddress: 0x02,
@@ -48,7 +60,10 @@ export const ExceptionCode = {
   GatewayTargetFailed: 0x0b,
 } as const;
 
-/** The Bifrost error code for a Modbus exception code. */
+/**
+ * The Bifrost error code for a Modbus exception code.
+ * @example exceptionErrorCode(2) // 'BIFROST_MODBUS_ILLEGAL_ADDRESS'
+ */
 export function exceptionErrorCode(exception: number): ErrorCode {
   switch (exception) {
     case 0x01:
@@ -70,7 +85,10 @@ export function exceptionErrorCode(exception: number): ErrorCode {
   }
 }
 
-/** The readable name of an exception code (`EXCEPTION_0x0C` for codes the specification does not name). */
+/**
+ * The readable name of an exception code (`EXCEPTION_0x0C` for codes the specification does not name).
+ * @example exceptionName(6) // 'SERVER_DEVICE_BUSY'
+ */
 export function exceptionName(exception: number): string {
   return EXCEPTION_NAMES[exception] ?? `EXCEPTION_0x${exception.toString(16).padStart(2, '0').toUpperCase()}`;
 }
@@ -78,6 +96,7 @@ export function exceptionName(exception: number): string {
 /**
  * Protocol limits. A PDU is at most 253 bytes (§4.1: 256-byte RS485 ADU minus address and CRC);
  * the quantities follow from it (§6.1–§6.17).
+ * @example if (quantity > Limits.maxReadRegisters) split()
  */
 export const Limits = {
   maxPdu: 253,

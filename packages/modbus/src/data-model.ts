@@ -8,9 +8,12 @@
 import { BifrostError, type DataType, encodeValueInto, type WordOrder } from '@bifrost/core';
 import type { ModbusArea } from './address.js';
 import { ExceptionCode, Limits } from './constants.js';
-import { type DeviceIdObject, type ModbusRequest, type ModbusResponse, packBitsInto } from './pdu.js';
+import type { DeviceIdObject, ModbusRequest, ModbusResponse } from './pdu.js';
 
-/** Device identification object ids (§6.21 Table 2). */
+/**
+ * Device identification object ids (§6.21 Table 2).
+ * @example unit.identification.set(DEVICE_ID_OBJECTS.vendorName, 'ACME')
+ */
 export const DEVICE_ID_OBJECTS = {
   vendorName: 0x00,
   productCode: 0x01,
@@ -224,13 +227,4 @@ export class ModbusUnit {
     }
     return { fc: 43, meiType: 14, readDeviceIdCode: code, conformityLevel, moreFollows: next !== 0, nextObjectId: next, objects };
   }
-}
-
-/** Packs a run of 0/1 bytes into Modbus bit order (exported for tests and tools). */
-export function packBitBytes(bits: Uint8Array, start: number, count: number): Uint8Array {
-  const values = new Array<boolean>(count);
-  for (let i = 0; i < count; i++) values[i] = bits[start + i] === 1;
-  const out = new Uint8Array((count + 7) >> 3);
-  packBitsInto(values, out, 0);
-  return out;
 }

@@ -8,7 +8,10 @@
 import { BifrostError } from '@bifrost/core';
 import { Limits } from './constants.js';
 
-/** The MBAP header is 7 bytes: transaction id, protocol id (0), length, unit id. */
+/**
+ * The MBAP header is 7 bytes: transaction id, protocol id (0), length, unit id.
+ * @example const pdu = frame.subarray(MBAP_HEADER_LENGTH)
+ */
 export const MBAP_HEADER_LENGTH = 7;
 
 /** A decoded Modbus TCP frame. */
@@ -54,7 +57,10 @@ export function encodeTcpFrame(transactionId: number, unitId: number, pdu: Uint8
   return buf;
 }
 
-/** Writes the 7-byte MBAP header for a PDU of `pduLength` bytes at the start of `buf`. */
+/**
+ * Writes the 7-byte MBAP header for a PDU of `pduLength` bytes at the start of `buf`.
+ * @example writeMbapHeader(buf, 1, 0x11, 5) // 00 01 00 00 00 06 11
+ */
 export function writeMbapHeader(buf: Buffer, transactionId: number, unitId: number, pduLength: number): void {
   buf[0] = (transactionId >> 8) & 0xff;
   buf[1] = transactionId & 0xff;
@@ -102,7 +108,10 @@ export function encodeRtuFrame(unitId: number, pdu: Uint8Array): Buffer {
   return buf;
 }
 
-/** Writes the CRC of `buf[0, end)` at `end` (low byte first). */
+/**
+ * Writes the CRC of `buf[0, end)` at `end` (low byte first).
+ * @example writeCrc(frame, frame.length - 2) // fills the last two bytes
+ */
 export function writeCrc(buf: Uint8Array, end: number): void {
   const crc = crc16(buf, 0, end);
   buf[end] = crc & 0xff;
@@ -225,6 +234,7 @@ export type RtuSide = 'request' | 'response';
  * The total length of the RTU frame starting at `o`, or 0 when more bytes are needed to know it;
  * -1 when the function code is unknown. Serial lines have no length field: the length follows
  * from the function code and byte counts of each PDU (MB App Protocol §6).
+ * @example rtuFrameLength(Buffer.from('0103006b0003', 'hex'), 0, 'request') // 8
  */
 export function rtuFrameLength(buf: Uint8Array, o: number, side: RtuSide): number {
   const avail = buf.length - o;

@@ -327,7 +327,10 @@ export function encodeRequest(req: ModbusRequest): Buffer {
   return buf;
 }
 
-/** Packs booleans LSB first into bytes (§6.1: "the LSB of the first data byte contains the output addressed in the query"). */
+/**
+ * Packs booleans LSB first into bytes (§6.1: "the LSB of the first data byte contains the output addressed in the query").
+ * @example packBitsInto([true, true], buf, 6) // buf[6] = 0x03
+ */
 export function packBitsInto(values: readonly boolean[], buf: Uint8Array, offset: number): void {
   const bytes = (values.length + 7) >> 3;
   buf.fill(0, offset, offset + bytes);

@@ -13,7 +13,10 @@ import { type DeviceIdentification, ModbusUnit } from './data-model.js';
 import { ModbusServer } from './server.js';
 import type { SerialOptions } from './transport.js';
 
-/** The simulator's default TCP port for the CLI (502 needs root). */
+/**
+ * The simulator's default TCP port for the CLI (502 needs root).
+ * @example await startSimulator({ port: DEFAULT_PORT })
+ */
 export const DEFAULT_PORT = 5020;
 
 /** A generated signal. Times are in seconds. */
@@ -65,6 +68,7 @@ export interface RunningModbusSimulator extends RunningSimulator {
  * (writable, zero), IR0..IR9 analog inputs (IR0 temperature ×10, IR1 pressure ×100, IR2..IR9
  * ramps and sines), C0..C7 coils (C0 motor run = on), DI0..DI7 discrete inputs (DI0 heartbeat
  * toggling every second, DI1 high-temperature alarm above 78 degC, DI2 door closed).
+ * @example await startModbusSimulator({ config: { ...DEFAULT_SIMULATOR_CONFIG, updateMs: 1000 } })
  */
 export const DEFAULT_SIMULATOR_CONFIG: ModbusSimulatorConfig = {
   updateMs: 100,

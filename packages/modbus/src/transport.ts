@@ -64,7 +64,10 @@ interface SerialPortCtor {
 
 let serialPortCtor: Promise<SerialPortCtor> | undefined;
 
-/** Loads `serialport` lazily, with an error that names the package when it is missing. */
+/**
+ * Loads `serialport` lazily, with an error that names the package when it is missing.
+ * @example const SerialPort = await loadSerialPort() // throws BIFROST_DRIVER_NOT_INSTALLED without serialport
+ */
 export function loadSerialPort(): Promise<SerialPortCtor> {
   serialPortCtor ??= import('serialport').then(
     (m) => (m as unknown as { SerialPort: SerialPortCtor }).SerialPort,
