@@ -1,7 +1,7 @@
 /**
  * @module
  * The `eip://` driver: a Bifrost Device over {@link EipClient}. URL options: `path` (routing,
- * default none), `connected` (default true), `large` (Large Forward Open, default true),
+ * default none; `slot=N` is short for `path=1,N`), `connected` (default true), `large` (Large Forward Open, default true),
  * `timeout` (ms). The URL port defaults to 44818.
  */
 import {
@@ -41,7 +41,9 @@ export class EipDevice extends BaseDevice {
     this.#host = url.hostname.replace(/^\[|\]$/g, '');
     if (!this.#host) throw new BifrostError('BIFROST_INVALID_URL', `${url} has no host; expected eip://host[:port]?path=1,0`);
     this.#port = url.port ? Number(url.port) : 44818;
-    this.#route = url.searchParams.get('path') ?? '';
+    // `slot=N` is shorthand for the backplane route `path=1,N` (CIP Vol 1 §C-1.4.1: port 1 = backplane).
+    const slot = url.searchParams.has('slot') ? queryInt(url, 'slot', 0, { min: 0, max: 255 }) : undefined;
+    this.#route = url.searchParams.get('path') ?? (slot === undefined ? '' : `1,${slot}`);
     try {
       parseRoutePath(this.#route);
     } catch (e) {

@@ -55,6 +55,8 @@ describe('simulator from a YAML config', () => {
     expect(tree?.find((n) => n.name === 'Levels')).toMatchObject({ type: 'INT', dimensions: [20] });
     const filler = await plc.browse?.('Program:Filler');
     expect(filler?.map((n) => n.address)).toEqual(['Program:Filler.Step']);
+    await using bySlot = await connect(`eip://127.0.0.1:${port}?slot=2`);
+    expect((await bySlot.read('Speed')).value).toBe(1.5);
     // path=1,0 is an empty slot in this rack.
     const wrong = await connect(`eip://127.0.0.1:${port}?path=1,0`).catch((e: unknown) => e);
     expect((wrong as BifrostError).code).toBe('BIFROST_EIP_ROUTE_FAILED');
