@@ -6,8 +6,11 @@
  * once it is both cleared and acknowledged. A raise while cleared-but-unacknowledged re-activates
  * it. Every transition is an `AlarmEvent` to the manager's listeners.
  */
-import { BifrostError } from '@bifrost/core';
+import { BifrostError, channel } from '@bifrost/core';
 import type { AlarmEvent, AlarmState } from './events.js';
+
+/** `bifrost:analytics:alarm` carries every AlarmEvent (raise, clear, ack) of every manager. */
+export const alarmChannel = channel('analytics', 'alarm');
 
 /** What an alarm step tells the manager when it raises an alarm. */
 export interface AlarmRaise {
@@ -94,6 +97,7 @@ export class AlarmManager {
   }
 
   #emit(e: AlarmEvent): AlarmEvent {
+    if (alarmChannel.hasSubscribers) alarmChannel.publish(e);
     for (const l of this.#listeners) l(e);
     return e;
   }

@@ -11,7 +11,7 @@ export type { AnomalyHit, AnomalySpec, Detector } from './anomaly.js';
 export { createDetector } from './anomaly.js';
 export type { AggregateEvent, AggregateName, AlarmEvent, AlarmState, AnalyticsEvent, AnomalyEvent, LateEvent, OutputEvent, PipelineEvent, RejectedEvent, ValueEvent } from './events.js';
 export { type DecodedChunk, decodeChunk, encodeChunk, MAX_CHUNK_POINTS } from './gorilla.js';
-export { type CompileOptions, compilePipeline, Pipeline, type PipelineOptions, type PipelineStats, pipeline } from './pipeline.js';
+export { type CompileOptions, compilePipeline, lateChannel, Pipeline, type PipelineOptions, type PipelineStats, pipeline, rejectedChannel } from './pipeline.js';
 export type { AlarmOptions, AnomalyOptions, DeadbandOptions, FilterFn, FilterSpec, MapFn, MergeOptions, ScaleOptions, StepContext, StepSpec, WindowOptions } from './steps.js';
 export { DEFAULT_AGGREGATES, type Fail, parseStep, pipelineFail, STEP_KEYS } from './steps.js';
 export {

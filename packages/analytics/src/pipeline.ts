@@ -11,7 +11,7 @@
  * (as a Node stream waits for 'drain'). So the producer is slowed to the reader's pace, and
  * memory stays bounded, end to end.
  */
-import { BifrostError, type Quality, type TagValue } from '@bifrost/core';
+import { BifrostError, channel, type Quality, type TagValue } from '@bifrost/core';
 import { AlarmManager } from './alarms.js';
 import type { AnalyticsEvent, LateEvent, OutputEvent, PipelineEvent, RejectedEvent } from './events.js';
 import { buildStages, type Stage, type StageContext } from './stages.js';
@@ -30,6 +30,13 @@ import {
   type StepSpec,
   type WindowOptions,
 } from './steps.js';
+
+/**
+ * `bifrost:analytics:late` and `bifrost:analytics:rejected` carry every pipeline's side-output
+ * events (with a `pipeline` field), so an app can log them without subscribing to each pipeline.
+ */
+export const lateChannel = channel('analytics', 'late');
+export const rejectedChannel = channel('analytics', 'rejected');
 
 /** Pipeline options. */
 export interface PipelineOptions {
@@ -180,13 +187,13 @@ export class Pipeline {
         this.#stats.late++;
         const e: LateEvent = { kind: 'late', series: this.#names[sid] as string, timestamp: t, value: v, quality: q, step, watermark, error };
         for (const l of this.#lates) l(e);
+        if (lateChannel.hasSubscribers) lateChannel.publish({ pipeline: this.name, ...e });
         this.#enqueue(e);
       },
       reject: (sid, t, v, q, step, error) => {
         this.#stats.rejected++;
         const e: RejectedEvent = { kind: 'rejected', series: this.#names[sid] as string, timestamp: t, value: v, quality: q, step, error };
-        for (const l of this.#rejects) l(e);
-        this.#enqueue(e);
+        this.#publishRejected(e);
       },
       alarms: this.alarms,
       alarmIds: this.#alarmIds,
@@ -196,6 +203,12 @@ export class Pipeline {
       if (e.type === 'ack' && this.#alarmIds.has(e.id)) this.#emit(e);
     });
     return this.#head;
+  }
+
+  #publishRejected(e: RejectedEvent): void {
+    for (const l of this.#rejects) l(e);
+    if (rejectedChannel.hasSubscribers) rejectedChannel.publish({ pipeline: this.name, ...e });
+    this.#enqueue(e);
   }
 
   #emit(e: OutputEvent): void {
@@ -242,8 +255,7 @@ export class Pipeline {
       const ctxReject = new BifrostError('BIFROST_INVALID_ARGUMENT', `pipeline "${this.name}": ${series}: timestamp ${String(timestamp)} is not a finite number of ms`, { address: series });
       this.#stats.rejected++;
       const e: RejectedEvent = { kind: 'rejected', series, timestamp, value, quality, step: -1, error: ctxReject };
-      for (const l of this.#rejects) l(e);
-      this.#enqueue(e);
+      this.#publishRejected(e);
       return;
     }
     head.value(id, timestamp, value, quality, undefined);

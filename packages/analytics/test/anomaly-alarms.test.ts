@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import { seededRandom } from '@bifrost/core';
 import { describe, expect, it } from 'vitest';
 import { AlarmManager, type AnomalyEvent, type AnomalyOptions, type OutputEvent, pipeline } from '../src/index.js';
@@ -184,6 +185,12 @@ describe('alarms', () => {
     expect(alarms.acknowledge(id, 'operator2', 5)?.type).toBe('ack');
     expect(alarms.active()).toEqual([]);
     expect(seen).toEqual(['raise@1', 'ack@42 by operator1', 'clear@2', 'raise@3', 'clear@4', 'ack@5 by operator2']);
+    const published: string[] = [];
+    const onMsg = (m: unknown) => published.push((m as { type: string }).type);
+    diagnostics.subscribe('bifrost:analytics:alarm', onMsg);
+    p.pushValue('s', 6, 99);
+    diagnostics.unsubscribe('bifrost:analytics:alarm', onMsg);
+    expect(published).toEqual(['raise']);
     expect(() => alarms.acknowledge('nope', 'x')).toThrow(expect.objectContaining({ code: 'BIFROST_ANALYTICS_UNKNOWN_ALARM' }));
   });
 

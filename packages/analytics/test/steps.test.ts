@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import { BifrostError } from '@bifrost/core';
 import { describe, expect, it } from 'vitest';
 import { type OutputEvent, pipeline, type RejectedEvent } from '../src/index.js';
@@ -144,6 +145,26 @@ describe('bad input has defined behavior', () => {
     }
     expect(rejected[0]?.error.message).toBe('pipeline "p1" step 0: a at 0: value is a string, not a finite number (quality good)');
     expect(rejected[2]?.error.message).toContain('value is NaN');
+  });
+
+  it('publishes side outputs on diagnostics channels, never printing', () => {
+    const seen: unknown[] = [];
+    const onMsg = (m: unknown) => seen.push(m);
+    diagnostics.subscribe('bifrost:analytics:rejected', onMsg);
+    diagnostics.subscribe('bifrost:analytics:late', onMsg);
+    try {
+      const p = pipeline({ name: 'diag' }).window({ type: 'tumbling', size: 10 });
+      p.pushValue('a', 100, 'x');
+      p.pushValue('a', 100, 1);
+      p.pushValue('a', 5, 1);
+    } finally {
+      diagnostics.unsubscribe('bifrost:analytics:rejected', onMsg);
+      diagnostics.unsubscribe('bifrost:analytics:late', onMsg);
+    }
+    expect(seen).toMatchObject([
+      { pipeline: 'diag', kind: 'rejected', series: 'a', timestamp: 100 },
+      { pipeline: 'diag', kind: 'late', series: 'a', timestamp: 5 },
+    ]);
   });
 
   it('a timestamp that is not a finite number is rejected before the first step', () => {
