@@ -108,25 +108,73 @@ class ZScore implements Detector {
 class Mad implements Detector {
   readonly #ring: Ring;
   readonly #spec: Extract<AnomalySpec, { method: 'mad' }>;
+  /** The ring's values kept sorted, so median and MAD need no sort per point. */
+  readonly #sorted: Float64Array;
+  #n = 0;
   constructor(spec: Extract<AnomalySpec, { method: 'mad' }>) {
     this.#spec = spec;
     this.#ring = new Ring(spec.window);
+    this.#sorted = new Float64Array(spec.window);
   }
   test(_t: number, x: number): AnomalyHit | undefined {
-    const n = this.#ring.n;
+    const n = this.#n;
     let hit: AnomalyHit | undefined;
     if (n >= this.#spec.minSamples && n >= 1) {
-      const sorted = this.#ring.buf.slice(0, n).sort();
+      const sorted = this.#sorted.subarray(0, n);
       const med = median(sorted);
-      const dev = sorted.map((v) => Math.abs(v - med)).sort();
-      const mad = median(dev);
+      const mad = medianAbsoluteDeviation(sorted, med);
       const d = x - med;
       const z = mad === 0 ? (d === 0 ? 0 : Math.sign(d) * Number.POSITIVE_INFINITY) : (0.6745 * d) / mad;
       if (Math.abs(z) > this.#spec.threshold) hit = { score: z, message: `robust z ${fmt(z)} beyond ±${this.#spec.threshold} (median ${fmt(med)}, MAD ${fmt(mad)})` };
     }
-    this.#ring.push(x);
+    const old = this.#ring.push(x);
+    const s = this.#sorted;
+    let len = this.#n;
+    if (old !== undefined) {
+      const i = lowerBound(s, len, old);
+      s.copyWithin(i, i + 1, len);
+      len--;
+    }
+    const j = lowerBound(s, len, x);
+    s.copyWithin(j + 1, j, len);
+    s[j] = x;
+    this.#n = len + 1;
     return hit;
   }
+}
+
+function lowerBound(a: Float64Array, len: number, x: number): number {
+  let lo = 0;
+  let hi = len;
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if ((a[m] as number) < x) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
+}
+
+/**
+ * The median of |a[i] − med| over sorted `a`, in O(n) without sorting: the deviations below the
+ * median (read leftwards) and above it (read rightwards) are each ascending, so a two-way merge
+ * finds the middle ones.
+ */
+function medianAbsoluteDeviation(a: Float64Array, med: number): number {
+  const n = a.length;
+  let r = lowerBound(a, n, med); // first index with a[r] >= med
+  let l = r - 1;
+  const want = n >> 1; // 0-based rank of the upper middle
+  let prev = 0;
+  for (let k = 0; k <= want; k++) {
+    const dl = l >= 0 ? med - (a[l] as number) : Number.POSITIVE_INFINITY;
+    const dr = r < n ? (a[r] as number) - med : Number.POSITIVE_INFINITY;
+    const d = dl <= dr ? dl : dr;
+    if (dl <= dr) l--;
+    else r++;
+    if (k === want - 1) prev = d;
+    if (k === want) return n % 2 === 1 ? d : (prev + d) / 2;
+  }
+  return 0;
 }
 
 function median(sorted: Float64Array): number {

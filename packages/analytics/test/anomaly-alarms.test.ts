@@ -210,3 +210,29 @@ describe('alarms', () => {
     expect(kinds).toEqual(['aggregate', 'alarm', 'aggregate', 'alarm']);
   });
 });
+
+describe('mad detector internals', () => {
+  it('scores exactly as a naive median/MAD recomputation (property)', async () => {
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -20, max: 20 }), { minLength: 1, maxLength: 120 }), fc.integer({ min: 2, max: 15 }), (vals, window) => {
+        const med = (a: number[]) => {
+          const s = a.slice().sort((x, y) => x - y);
+          const h = s.length >> 1;
+          return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
+        };
+        const expected: number[] = [];
+        vals.forEach((x, i) => {
+          if (i < window) return;
+          const w = vals.slice(i - window, i);
+          const m = med(w);
+          const mad = med(w.map((v) => Math.abs(v - m)));
+          const z = mad === 0 ? (x === m ? 0 : Math.sign(x - m) * Number.POSITIVE_INFINITY) : (0.6745 * (x - m)) / mad;
+          if (Math.abs(z) > 3.5) expected.push(i);
+        });
+        expect(anomalies({ method: 'mad', window }, vals).map((h) => h.timestamp / 1000)).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
