@@ -36,6 +36,8 @@ export interface ModbusClientOptions {
   reconnect?: boolean | BackoffOptions;
   /** A name for messages (default host:port or the serial path). */
   name?: string;
+  /** RTU: the delay after a broadcast (unit 0) write before the next request, in ms (default 100; Serial Line §2.4.1 "turnaround delay"). */
+  turnaroundMs?: number;
 }
 
 /** Options of one request. */
@@ -68,6 +70,28 @@ interface Pending {
 function onRequestTimeout(p: Pending): void {
   p.timer = undefined;
   p.client._timeout(p);
+}
+
+function onBroadcastDone(p: Pending): void {
+  p.timer = undefined;
+  p.client._broadcastDone(p);
+}
+
+/** The response a broadcast write would have had: its echo (MB App Protocol §6.5, §6.6, §6.11, §6.12, §6.16). */
+function broadcastEcho(req: ModbusRequest): ModbusNormalResponse {
+  switch (req.fc) {
+    case 5:
+    case 6:
+      return { fc: req.fc, address: req.address, value: req.value } as ModbusNormalResponse;
+    case 15:
+      return { fc: 15, address: req.address, quantity: req.values.length };
+    case 16:
+      return { fc: 16, address: req.address, quantity: req.data.length >> 1 };
+    case 22:
+      return { fc: 22, address: req.address, andMask: req.andMask, orMask: req.orMask };
+    default:
+      throw new BifrostError('BIFROST_INVALID_ARGUMENT', `FC ${req.fc} cannot be broadcast: only writes go to unit 0`);
+  }
 }
 
 function describeRequest(req: ModbusRequest): string {
@@ -106,6 +130,8 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
   readonly unitId: number;
   readonly timeoutMs: number;
   readonly maxInFlight: number;
+  /** RTU: how long a broadcast (unit 0) write waits before the next request (default 100 ms). */
+  readonly turnaroundMs: number;
   protected readonly maxFrameSize: number | undefined;
   #stream: Duplex | undefined;
   #connecting: Promise<void> | undefined;
@@ -136,6 +162,11 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
   };
   #lastError: BifrostError | undefined;
   #lastDataAt = 0;
+  #silenceTimer: NodeJS.Timeout | undefined;
+  readonly #afterSilence = () => {
+    this.#silenceTimer = undefined;
+    this.#pump();
+  };
 
   protected constructor(name: string, options: ModbusClientOptions, rtu: boolean) {
     super();
@@ -144,6 +175,7 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
     this.timeoutMs = options.timeoutMs ?? 2000;
     this.maxInFlight = rtu ? 1 : (options.maxInFlight ?? 1);
     this.maxFrameSize = options.maxFrameSize;
+    this.turnaroundMs = options.turnaroundMs ?? 100;
     this.#rtu = rtu;
     if (!Number.isInteger(this.unitId) || this.unitId < 0 || this.unitId > 255) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `unit id ${this.unitId} is not in 0..255`);
     if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1 || this.maxInFlight > 1024) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `maxInFlight ${this.maxInFlight} is not in 1..1024`);
@@ -216,6 +248,7 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#silenceTimer) clearTimeout(this.#silenceTimer);
     await this.#connecting?.catch(() => {});
     this.#failAll(new BifrostError('BIFROST_CLOSED', `${this.name} is closed`, { device: this.name }));
     const s = this.#stream;
@@ -284,6 +317,13 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
       return Promise.reject(e);
     }
     const unitId = options.unitId ?? this.unitId;
+    if (unitId === 0 && this.#rtu) {
+      try {
+        broadcastEcho(req);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     if (this.#closed) return Promise.reject(new BifrostError('BIFROST_CLOSED', `${this.name} is closed`, { device: this.name }));
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(new BifrostError('BIFROST_ABORTED', `${describeRequest(req)} on ${this.name} aborted`, { device: this.name, cause: signal.reason }));
@@ -371,6 +411,17 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
   #pump(): void {
     const stream = this.#stream;
     if (!stream) return;
+    if (this.#rtu && this.#inFlight.size === 0 && this.#head < this.#queue.length) {
+      // Serial Line §2.5.1.1: frames are separated by at least t3.5 of silence on the line.
+      const silent = this.silentIntervalMs();
+      if (silent > 0) {
+        const wait = this.#lastDataAt + silent - performance.now();
+        if (wait > 0) {
+          if (!this.#silenceTimer) this.#silenceTimer = setTimeout(this.#afterSilence, Math.ceil(wait));
+          return;
+        }
+      }
+    }
     // Requests sent in one go leave in one TCP segment.
     const batch = this.maxInFlight > 1 && this.#queue.length - this.#head > 1;
     if (batch) stream.cork();
@@ -388,7 +439,9 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
         writeMbapHeader(p.adu, p.tid, p.unitId, p.adu.length - 7);
       }
       this.#inFlight.set(p.tid, p);
-      p.timer = setTimeout(onRequestTimeout, p.timeoutMs, p);
+      // Serial Line §2.1: a broadcast (unit 0) write is answered by no one; the master waits a
+      // turnaround delay so the units can execute it, then goes on.
+      p.timer = p.unitId === 0 && this.#rtu ? setTimeout(onBroadcastDone, this.turnaroundMs, p) : setTimeout(onRequestTimeout, p.timeoutMs, p);
       if (requestChannel.hasSubscribers) requestChannel.publish({ device: this.name, unitId: p.unitId, fc: p.req.fc, transactionId: p.tid, request: p.req });
       stream.write(p.adu);
     }
@@ -443,6 +496,14 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
       this.#queue[i] = undefined;
       this.#settle(p, err);
     }
+  }
+
+  /** Called when the turnaround delay of a broadcast has passed. @internal */
+  _broadcastDone(p: Pending): void {
+    if (this.#inFlight.get(p.tid) !== p) return;
+    this.#inFlight.delete(p.tid);
+    this.#settle(p, undefined, broadcastEcho(p.req));
+    this.#pump();
   }
 
   /** Called by the timer of a request. @internal */

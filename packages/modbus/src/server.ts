@@ -128,6 +128,11 @@ export class ModbusServer extends EventEmitter<ModbusServerEvents> {
         stream.cork();
         assembler.push(chunk);
         stream.uncork();
+        // A client that sends faster than it reads: stop reading until our answers drain.
+        if (stream.writableNeedDrain) {
+          stream.pause();
+          stream.once('drain', () => stream.resume());
+        }
       });
       return;
     }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { connect } from '@bifrost/core';
 import { driverSuite, type SuiteTag, waitFor } from '@bifrost/core/test-fixtures';
-import { type RunningModbusSimulator, startModbusSimulator } from '@bifrost/modbus';
+import { ModbusRtuClient, type RunningModbusSimulator, startModbusSimulator } from '@bifrost/modbus';
 import ModbusRTU from 'modbus-serial';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -60,6 +60,19 @@ describe('RTU through a socat pty pair', () => {
     expect((await one.read('IR9')).value).toBe(42);
     const clash = await connect(`modbus+rtu://${pair.b}?baud=9600&parity=even&unit=2`).catch((e: unknown) => e);
     expect((clash as { code?: string }).code).toBe('BIFROST_INVALID_URL');
+  });
+
+  it('a broadcast write (unit 0) reaches the units without an answer; reads cannot be broadcast', async () => {
+    const client = new ModbusRtuClient({ ...serial(pair.b), unitId: 0, turnaroundMs: 50 });
+    await client.connect();
+    try {
+      await client.writeSingleRegister(48, 4321);
+      const err = await client.readHoldingRegisters(48, 1).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).toBe('BIFROST_INVALID_ARGUMENT');
+      expect(Buffer.from(await client.readHoldingRegisters(48, 1, { unitId: 1 })).readUInt16BE(0)).toBe(4321);
+    } finally {
+      await client.close();
+    }
   });
 
   it('mbpoll (RTU) reads and writes the simulator', async () => {
