@@ -168,7 +168,7 @@ function medianAbsoluteDeviation(a: Float64Array, med: number): number {
   for (let k = 0; k <= want; k++) {
     const dl = l >= 0 ? med - (a[l] as number) : Number.POSITIVE_INFINITY;
     const dr = r < n ? (a[r] as number) - med : Number.POSITIVE_INFINITY;
-    const d = dl <= dr ? dl : dr;
+    const d = Math.min(dl, dr);
     if (dl <= dr) l--;
     else r++;
     if (k === want - 1) prev = d;
