@@ -163,11 +163,12 @@ export interface AckPdu extends Ref, AckError {
 /** Any S7comm PDU this codec knows. */
 export type S7Pdu = SetupRequest | SetupResponse | ReadRequest | ReadResponse | WriteRequest | WriteResponse | SzlRequest | SzlResponse | AckPdu;
 
-/** A plain Uint8Array copy (Buffer#slice would return a view). */
-function copy(src: Uint8Array, from: number, to: number): Uint8Array {
-  const out = new Uint8Array(to - from);
-  out.set(src.subarray(from, to));
-  return out;
+/**
+ * A plain Uint8Array view of part of the telegram: no copy on the hot path, and never a Buffer
+ * (Buffer#subarray/slice of a socket chunk would hand out Buffers).
+ */
+function view(src: Uint8Array, from: number, to: number): Uint8Array {
+  return new Uint8Array(src.buffer, src.byteOffset + from, to - from);
 }
 
 function malformed(why: string): BifrostError {
@@ -407,7 +408,7 @@ function writePdu(pdu: S7Pdu, w: Writer): Writer {
 
 /**
  * Decodes an S7comm PDU. Any inconsistency (lengths, counts, unknown functions) throws
- * BIFROST_MALFORMED_FRAME; nothing else is ever thrown.
+ * BIFROST_MALFORMED_FRAME; nothing else is ever thrown. Data items are views of `bytes`.
  * @example decodeS7Pdu(bytes).kind // 'read-response'
  */
 export function decodeS7Pdu(bytes: Uint8Array): S7Pdu {
@@ -474,7 +475,7 @@ function decodeDataItems(bytes: Uint8Array, start: number, end: number, count: n
     const len = answer && returnCode !== 0xff ? 0 : dataItemByteLength(transportSize, ((bytes[o + 2] as number) << 8) | (bytes[o + 3] as number));
     o += DATA_ITEM_HEADER_SIZE;
     if (o + len > end) throw malformed(`data item ${i + 1} announces ${len} bytes, ${end - o} left`);
-    items.push({ returnCode, transportSize, data: copy(bytes, o, o + len) });
+    items.push({ returnCode, transportSize, data: view(bytes, o, o + len) });
     o += len;
     if (i < count - 1 && len & 1) o++;
   }
@@ -511,7 +512,7 @@ function decodeUserdata(bytes: Uint8Array, pduRef: number, p: number, paramLen: 
     lastUnit: bytes[p + 9] === 0x00,
     errorCode: ((bytes[p + 10] as number) << 8) | (bytes[p + 11] as number),
     returnCode,
-    data: copy(bytes, d + DATA_ITEM_HEADER_SIZE, end),
+    data: view(bytes, d + DATA_ITEM_HEADER_SIZE, end),
   };
 }
 
@@ -535,7 +536,7 @@ export function decodeSzlList(data: Uint8Array): SzlList {
   const count = u16(6);
   if (8 + recordLength * count > data.length) throw malformed(`SZL announces ${count} records of ${recordLength} bytes, ${data.length - 8} bytes received`);
   const records: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) records.push(copy(data, 8 + i * recordLength, 8 + (i + 1) * recordLength));
+  for (let i = 0; i < count; i++) records.push(view(data, 8 + i * recordLength, 8 + (i + 1) * recordLength));
   return { szlId: u16(0), szlIndex: u16(2), recordLength, records };
 }
 
