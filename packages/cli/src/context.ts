@@ -63,7 +63,16 @@ export function createContext(opts: GlobalOptions, io: CliIO, signal: AbortSigna
   };
 }
 
-/** The process's own streams. */
+let pipeWatched = false;
+
+/** The process's own streams. A reader that goes away (`bifrost … | head`) ends the CLI quietly, as `yes | head` does. */
 export function processIO(): CliIO {
+  if (!pipeWatched) {
+    pipeWatched = true;
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
+  }
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
 }

@@ -9,22 +9,37 @@ import { loadPackage } from '../protocols.js';
 import { SYMBOLS } from '../ui/palette.js';
 import { renderTable } from '../ui/table.js';
 
-type PkiFn = (options: Record<string, unknown>) => Promise<unknown>;
+/** What @bifrost/opcua's PKI functions return (the fields the CLI shows). */
+interface CertificateInfo {
+  file: string;
+  thumbprint: string;
+  subject: string;
+  applicationUri?: string;
+  validTo: string;
+  expired: boolean;
+}
 interface OpcuaPki {
-  pkiInit?: PkiFn;
-  pkiList?: PkiFn;
-  pkiTrust?: PkiFn;
-  pkiReject?: PkiFn;
+  pkiInit?: (o: {
+    dir: string;
+    applicationUri?: string;
+    commonName?: string;
+    dns?: string[];
+    validityDays?: number;
+    renew?: boolean;
+  }) => Promise<{ dir: string; certificateFile: string; created: boolean; certificate: CertificateInfo }>;
+  pkiList?: (o: { dir: string }) => Promise<{ dir: string; own: CertificateInfo | null; trusted: CertificateInfo[]; rejected: CertificateInfo[]; issuers: CertificateInfo[] }>;
+  pkiTrust?: (o: { dir: string; thumbprintOrFile: string }) => Promise<{ thumbprint: string; file: string; certificate: CertificateInfo }>;
+  pkiReject?: (o: { dir: string; thumbprintOrFile: string }) => Promise<{ thumbprint: string; file: string; certificate: CertificateInfo }>;
 }
 
-async function pki(name: keyof OpcuaPki): Promise<PkiFn> {
+async function pki<K extends keyof OpcuaPki>(name: K): Promise<NonNullable<OpcuaPki[K]>> {
   const mod = await loadPackage<OpcuaPki>('@bifrost/opcua');
   const fn = mod[name];
   if (typeof fn !== 'function') {
     const { BifrostError } = await import('@bifrost/core');
     throw new BifrostError('BIFROST_NOT_SUPPORTED', `@bifrost/opcua does not export ${name}`);
   }
-  return fn;
+  return fn as NonNullable<OpcuaPki[K]>;
 }
 
 /** `bifrost pki`. */
@@ -34,36 +49,57 @@ export const pkiCommand: CommandModule = {
     const cmd: Command = program
       .command('pki')
       .description('manage the OPC UA certificate store (init, list, trust, reject)')
-      .addHelpText('after', examples(['bifrost pki init --dir ./pki', 'bifrost pki list --dir ./pki', 'bifrost pki trust 3f2a…c1 --dir ./pki', 'bifrost pki reject 3f2a…c1']));
-    const dir = ['--dir <dir>', 'PKI directory', './pki'] as const;
+      .addHelpText(
+        'after',
+        examples(['bifrost pki init --dir ./data/pki --application-uri urn:acme:bifrost', 'bifrost pki list', 'bifrost pki trust ./server-cert.der', 'bifrost pki reject 3f2a…c1']),
+      );
+    const dir = ['--dir <dir>', 'PKI directory', './data/pki'] as const;
     cmd
       .command('init')
-      .description('create the store and an application instance certificate')
+      .description('create the store, a private key and a self-signed application instance certificate')
       .option(...dir)
       .option('--application-uri <uri>', 'application URI for the certificate')
-      .option('--subject <dn>', 'certificate subject, e.g. /CN=bifrost/O=Acme')
+      .option('--common-name <cn>', 'certificate common name')
+      .option('--dns <names>', 'comma-separated DNS names for the certificate')
+      .option('--validity-days <n>', 'certificate validity in days', (v) => Number(v))
+      .option('--renew', 'replace an existing certificate')
       .action(
-        run(async (ctx, opts: { dir: string; applicationUri?: string; subject?: string }) => {
-          const result = await (await pki('pkiInit'))({ ...opts });
-          if (ctx.json) ctx.printJson(result ?? { dir: opts.dir });
-          else ctx.out(`${ctx.palette.success(SYMBOLS.ok)} PKI ready in ${opts.dir}${describe(result)}`);
+        run(async (ctx, opts: { dir: string; applicationUri?: string; commonName?: string; dns?: string; validityDays?: number; renew?: boolean }) => {
+          const args: Parameters<NonNullable<OpcuaPki['pkiInit']>>[0] = { dir: opts.dir };
+          if (opts.applicationUri !== undefined) args.applicationUri = opts.applicationUri;
+          if (opts.commonName !== undefined) args.commonName = opts.commonName;
+          if (opts.dns !== undefined) args.dns = opts.dns.split(',').map((d) => d.trim());
+          if (opts.validityDays !== undefined) args.validityDays = opts.validityDays;
+          if (opts.renew) args.renew = true;
+          const result = await (await pki('pkiInit'))(args);
+          if (ctx.json) return void ctx.printJson(result);
+          const p = ctx.palette;
+          ctx.out(`${p.success(SYMBOLS.ok)} PKI ready in ${result.dir}: ${result.created ? 'created' : 'kept'} ${result.certificateFile}`);
+          ctx.out(`  ${p.dim('subject')} ${result.certificate.subject}  ${p.dim('thumbprint')} ${result.certificate.thumbprint}  ${p.dim('valid to')} ${result.certificate.validTo}`);
         }),
       );
     cmd
       .command('list')
-      .description('list trusted, rejected and own certificates')
+      .description('list the own, trusted, rejected and issuer certificates')
       .option(...dir)
       .action(
         run(async (ctx, opts: { dir: string }) => {
-          const result = await (await pki('pkiList'))({ dir: opts.dir });
-          if (ctx.json) return void ctx.printJson(result);
-          const rows = Array.isArray(result) ? (result as Record<string, unknown>[]) : [];
-          if (rows.length === 0) return void ctx.out(ctx.palette.dim('no certificates'));
-          const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+          const listing = await (await pki('pkiList'))({ dir: opts.dir });
+          if (ctx.json) return void ctx.printJson(listing);
+          const p = ctx.palette;
+          const rows: [string, CertificateInfo][] = [
+            ...(listing.own ? [['own', listing.own] as [string, CertificateInfo]] : []),
+            ...listing.trusted.map((c) => ['trusted', c] as [string, CertificateInfo]),
+            ...listing.rejected.map((c) => ['rejected', c] as [string, CertificateInfo]),
+            ...listing.issuers.map((c) => ['issuer', c] as [string, CertificateInfo]),
+          ];
+          if (rows.length === 0) return void ctx.out(p.dim(`no certificates in ${listing.dir} (bifrost pki init --dir ${opts.dir})`));
+          const status = (s: string) => (s === 'rejected' ? p.error(s) : s === 'own' ? p.special(s) : s === 'trusted' ? p.success(s) : p.info(s));
           for (const l of renderTable(
-            keys.map((k) => ({ header: k.toUpperCase() })),
-            rows.map((r) => keys.map((k) => paintStatus(k, r[k], ctx.palette))),
-            ctx.palette,
+            [{ header: 'STATUS' }, { header: 'SUBJECT', minWidth: 12 }, { header: 'THUMBPRINT' }, { header: 'VALID TO' }],
+            rows.map(([s, c]) => [status(s), c.subject, c.thumbprint, c.expired ? p.error(`${c.validTo} expired`) : c.validTo]),
+            p,
+            ctx.io.stdout.columns ?? 160,
           ))
             ctx.out(l);
         }),
@@ -79,28 +115,14 @@ export const pkiCommand: CommandModule = {
         .option(...dir)
         .action(
           run(async (ctx, certificate: string, opts: { dir: string }) => {
-            const result = await (await pki(fn))({ dir: opts.dir, certificate });
-            if (ctx.json) ctx.printJson(result ?? { certificate, result: verb });
-            else ctx.out(`${verb === 'trust' ? ctx.palette.success(SYMBOLS.ok) : ctx.palette.warning(SYMBOLS.warn)} ${verb === 'trust' ? 'trusted' : 'rejected'} ${certificate}${describe(result)}`);
+            const result = await (await pki(fn))({ dir: opts.dir, thumbprintOrFile: certificate });
+            if (ctx.json) ctx.printJson(result);
+            else
+              ctx.out(
+                `${verb === 'trust' ? ctx.palette.success(SYMBOLS.ok) : ctx.palette.warning(SYMBOLS.warn)} ${verb === 'trust' ? 'trusted' : 'rejected'} ${result.certificate.subject} (${result.thumbprint}) → ${result.file}`,
+              );
           }),
         );
     }
   },
 };
-
-function describe(result: unknown): string {
-  if (result === undefined || result === null) return '';
-  if (typeof result === 'string') return `: ${result}`;
-  if (typeof result === 'object') {
-    const r = result as Record<string, unknown>;
-    const parts = ['certificateFile', 'certificate', 'thumbprint', 'file'].filter((k) => typeof r[k] === 'string').map((k) => `${k} ${String(r[k])}`);
-    return parts.length ? ` (${parts.join(', ')})` : '';
-  }
-  return '';
-}
-
-function paintStatus(key: string, v: unknown, p: import('../ui/palette.js').Palette): string {
-  const s = v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  if (key !== 'status' && key !== 'state') return s;
-  return s === 'trusted' || s === 'own' ? p.success(s) : s === 'rejected' ? p.error(s) : p.warning(s);
-}
