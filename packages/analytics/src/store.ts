@@ -321,12 +321,8 @@ export class TimeSeriesStore {
     return [...this.#series.keys()];
   }
 
-  /** Calls `visit(t, v)` for every stored point with from <= t <= to, in time order. */
-  #scan(series: string, from: number, to: number, visit: (t: number, v: number) => void): void {
-    const s = this.#series.get(series);
-    if (s === undefined) return;
-    const lo = Math.max(from, this.#cutoff());
-    // Binary search for the first chunk whose end is >= lo.
+  /** Index of the first chunk of `s` whose newest point is at or after `lo` (binary search). */
+  #firstChunk(s: SeriesState, lo: number): number {
     let a = s.head;
     let b = s.chunks.length;
     while (a < b) {
@@ -334,7 +330,15 @@ export class TimeSeriesStore {
       if ((s.chunks[m] as Chunk).end < lo) a = m + 1;
       else b = m;
     }
-    for (let i = a; i < s.chunks.length; i++) {
+    return a;
+  }
+
+  /** Calls `visit(t, v)` for every stored point with from <= t <= to, in time order. */
+  #scan(series: string, from: number, to: number, visit: (t: number, v: number) => void): void {
+    const s = this.#series.get(series);
+    if (s === undefined) return;
+    const lo = Math.max(from, this.#cutoff());
+    for (let i = this.#firstChunk(s, lo); i < s.chunks.length; i++) {
       const c = s.chunks[i] as Chunk;
       if (c.start > to) return;
       const { timestamps, values } = decodeChunk(c.bytes);
@@ -355,7 +359,12 @@ export class TimeSeriesStore {
    */
   range(series: string, from: number, to: number): PointColumns {
     const s = this.#series.get(series);
-    const cap = s === undefined ? 0 : s.points;
+    // Size the result from the chunks that overlap the range, not from the whole series.
+    let cap = 0;
+    if (s !== undefined) {
+      cap = s.n;
+      for (let i = this.#firstChunk(s, Math.max(from, this.#cutoff())); i < s.chunks.length && (s.chunks[i] as Chunk).start <= to; i++) cap += (s.chunks[i] as Chunk).count;
+    }
     const timestamps = new Float64Array(cap);
     const values = new Float64Array(cap);
     let n = 0;

@@ -71,6 +71,34 @@ describe('TimeSeriesStore', () => {
     expect(() => store.downsample('s', 0, 10, 0, ['mean'])).toThrow(expect.objectContaining({ code: 'BIFROST_INVALID_ARGUMENT' }));
   });
 
+  it('range equals a naive filter of the accepted points (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: -5, max: 50 }), fc.double({ noNaN: true })), { maxLength: 300 }),
+        fc.integer({ min: 2, max: 40 }),
+        fc.integer({ min: 0, max: 6000 }),
+        fc.integer({ min: 0, max: 6000 }),
+        (steps, chunkPoints, a, b) => {
+          const store = new TimeSeriesStore({ memoryBytes: MB, chunkPoints });
+          const kept: [number, number][] = [];
+          let t = 0;
+          for (const [dt, v] of steps) {
+            t += dt; // dt <= 0: a duplicate or out-of-order point, which is refused
+            const ok = store.append('s', t, v);
+            expect(ok).toBe(kept.length === 0 || t > kept[kept.length - 1]![0]);
+            if (ok) kept.push([t, v]);
+          }
+          const [from, to] = a <= b ? [a, b] : [b, a];
+          const r = store.range('s', from, to);
+          const want = kept.filter(([pt]) => pt >= from && pt <= to);
+          expect(Array.from(r.timestamps)).toEqual(want.map((p) => p[0]));
+          expect(Array.from(r.values)).toEqual(want.map((p) => p[1]));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('downsample equals a naive recomputation (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: -1000, max: 1000 }), { minLength: 1, maxLength: 300 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 2, max: 50 }), (vals, buckets, chunkPoints) => {

@@ -241,3 +241,14 @@ describe('windowed aggregates equal a naive recomputation (property)', () => {
     );
   });
 });
+
+describe('duplicate timestamps in windows', () => {
+  it('are separate events: both counted, the later arrival is the last', () => {
+    const p = pipeline().window({ type: 'tumbling', size: 100 }).aggregate(['count', 'first', 'last', 'sum']);
+    const c = collect(p);
+    p.pushValue('a', 10, 1);
+    p.pushValue('a', 10, 2);
+    p.end();
+    expect(c.aggs()).toEqual([{ start: 0, end: 100, revision: 0, count: 2, first: 1, last: 2, sum: 3 }]);
+  });
+});
