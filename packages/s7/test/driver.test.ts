@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import { createServer, type Server, Socket } from 'node:net';
 import { BifrostError, connect } from '@bifrost/core';
 import { driverSuite, freePort } from '@bifrost/core/test-fixtures';
@@ -92,6 +93,22 @@ describe('S7 client against the simulator', () => {
     expect(peek(sim.server, 'DB3.DBD1000:REAL[500]')).toEqual(values);
     await expect(c.write('DB3.DBW2999', 1)).rejects.toMatchObject({ code: 'BIFROST_S7_ADDRESS_OUT_OF_RANGE', status: 5, address: 'DB3.DBW2999' });
     await expect(c.write('DB1.DBW0:INT', 70000)).rejects.toMatchObject({ code: 'BIFROST_VALUE_OUT_OF_RANGE' });
+  });
+
+  it('publishes every job on the bifrost:s7:request diagnostics channel', async () => {
+    await using c = new S7Client({ host: '127.0.0.1', port: sim.port });
+    await c.connect();
+    const seen: { kind: string; size: number }[] = [];
+    const onMessage = (m: unknown) => seen.push(m as { kind: string; size: number });
+    diagnostics.subscribe('bifrost:s7:request', onMessage);
+    try {
+      await c.readMany(['DB1.DBD0:REAL']);
+      await c.write('DB1.DBW4', 7);
+    } finally {
+      diagnostics.unsubscribe('bifrost:s7:request', onMessage);
+    }
+    expect(seen.map((m) => m.kind)).toEqual(['read-request', 'write-request']);
+    expect(seen[0]?.size).toBe(24);
   });
 
   it('refuses a job larger than the negotiated PDU before sending it', async () => {

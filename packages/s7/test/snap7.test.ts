@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { connect } from '@bifrost/core';
-import { freePort } from '@bifrost/core/test-fixtures';
+import { driverSuite, freePort } from '@bifrost/core/test-fixtures';
 import { peek, S7Client, type S7Simulator, startSimulator } from '@bifrost/s7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -101,6 +101,44 @@ const EXPECTED: [string, unknown][] = [
   ['IB0', 0x81],
   ['QW2:INT', 4242],
 ];
+
+// The conformance suite against an independent server: snap7's, restarted on the same port.
+driverSuite({
+  name: 's7 (snap7 server)',
+  async start() {
+    const port = await freePort();
+    const server = new snap7.S7Server();
+    server.SetParam(server.LocalPort, port);
+    server.RegisterArea(server.srvAreaDB, 1, knownDb1());
+    server.RegisterArea(server.srvAreaDB, 2, Buffer.alloc(64));
+    server.RegisterArea(server.srvAreaMK, Buffer.alloc(32));
+    if (!server.StartTo('127.0.0.1')) throw new Error('snap7 server did not start');
+    return {
+      url: `s7://127.0.0.1:${port}?plc=s7-300`,
+      stop: async () => {
+        server.Stop();
+      },
+      restart: async () => {
+        if (!server.StartTo('127.0.0.1')) throw new Error('snap7 server did not restart');
+      },
+    };
+  },
+  tags: [
+    { address: 'DB1.DBD0:REAL', type: 'REAL' },
+    { address: 'DB2.DBX0.1', type: 'BOOL', write: true },
+    { address: 'DB2.DBW2:INT', type: 'INT', write: -300 },
+    { address: 'DB2.DBD4:DINT', type: 'DINT', write: 123456 },
+    { address: 'DB2.DBD8:REAL', type: 'REAL', write: 2.25 },
+    { address: 'DB2.DBB12:LREAL', type: 'LREAL', write: -1.5e-300 },
+    { address: 'DB2.DBB20:STRING[16]', type: 'STRING', write: 'snap7' },
+    { address: 'DB2.DBB40:DT', type: 'DATETIME', write: new Date('2031-07-04T12:00:00.250Z') },
+    { address: 'MW4', type: 'UINT', write: 4321 },
+  ],
+  badAddress: 'DB9.DBW0',
+  badAddressCode: 'BIFROST_S7_OBJECT_NOT_FOUND',
+  invalidAddress: 'DB2.DBX0',
+  deadbandAddress: 'DB2.DBW50:INT',
+});
 
 describe('Bifrost S7Client against the snap7 server', () => {
   let server: Snap7Server;
