@@ -245,6 +245,7 @@ export class Pipeline {
    */
   pushValue(series: string, timestamp: number, value: unknown, quality: Quality = 'good'): void {
     const head = this.#head ?? this.#start();
+    if (this.#ended) throw new BifrostError('BIFROST_CLOSED', `pipeline "${this.name}" has ended; it takes no more events`);
     this.#in++;
     let id = this.#ids.get(series);
     if (id === undefined) {

@@ -252,3 +252,52 @@ describe('duplicate timestamps in windows', () => {
     expect(c.aggs()).toEqual([{ start: 0, end: 100, revision: 0, count: 2, first: 1, last: 2, sum: 3 }]);
   });
 });
+
+describe('session windows equal a naive split at gaps (property)', () => {
+  it('in any arrival order within outOfOrder', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ dt: fc.integer({ min: 1, max: 3000 }), v: fc.integer({ min: -100, max: 100 }) }), { minLength: 1, maxLength: 80 }),
+        fc.integer({ min: 100, max: 2500 }),
+        fc.boolean(),
+        (raw, gap, reverse) => {
+          let t = 0;
+          const events = raw.map((r) => ({ t: (t += r.dt), v: r.v }));
+          const p = pipeline()
+            .window({ type: 'session', gap, outOfOrder: reverse ? t + 1 : 0 })
+            .aggregate(['count', 'sum', 'first', 'last']);
+          const c = collect(p);
+          for (const e of reverse ? events.slice().reverse() : events) p.pushValue('s', e.t, e.v);
+          p.end();
+          const sessions: { t: number; v: number }[][] = [];
+          for (const e of events) {
+            const cur = sessions[sessions.length - 1];
+            if (cur !== undefined && e.t - cur[cur.length - 1]!.t < gap) cur.push(e);
+            else sessions.push([e]);
+          }
+          const want = sessions.map((s) => ({
+            start: s[0]!.t,
+            end: s[s.length - 1]!.t + gap,
+            revision: 0,
+            count: s.length,
+            sum: s.reduce((a, e) => a + e.v, 0),
+            first: s[0]!.v,
+            last: s[s.length - 1]!.v,
+          }));
+          expect(c.aggs().sort((a, b) => a.start - b.start)).toEqual(want);
+          expect(c.late).toEqual([]);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('a pipeline after end()', () => {
+  it('refuses more events with BIFROST_CLOSED', () => {
+    const p = pipeline();
+    p.end();
+    p.end(); // idempotent
+    expect(() => p.pushValue('a', 1, 1)).toThrow(expect.objectContaining({ code: 'BIFROST_CLOSED' }));
+  });
+});
