@@ -224,6 +224,16 @@ const discovery = {
 const gateway = {
   BIFROST_GATEWAY_UNKNOWN_TAG: { area: 'gateway', summary: 'The device or tag is not defined in the gateway config.', hint: 'List tags with GET /api/tags or bifrost monitor gateway.yaml.' },
   BIFROST_GATEWAY_NOT_RUNNING: { area: 'gateway', summary: 'The gateway is not running (not started yet, or stopped).' },
+  BIFROST_WEB_BAD_REQUEST: { area: 'web', summary: 'The HTTP request is malformed: bad JSON, a missing or wrong field, or a bad query parameter (HTTP 400).' },
+  BIFROST_WEB_UNAUTHORIZED: {
+    area: 'web',
+    summary: 'The API token is missing, unknown or malformed (HTTP 401).',
+    hint: 'Send Authorization: Bearer <token>; create one with createToken() from @bifrost/web (bifrost token).',
+  },
+  BIFROST_WEB_FORBIDDEN: { area: 'web', summary: "The token's role may not do this: writes need operator, configuration needs admin (HTTP 403)." },
+  BIFROST_WEB_NOT_FOUND: { area: 'web', summary: 'No such API route, device, tag, series or alarm (HTTP 404).', hint: 'The routes are listed in GET /api/openapi.json.' },
+  BIFROST_WEB_PAYLOAD_TOO_LARGE: { area: 'web', summary: 'The request body or WebSocket message exceeds the configured maximum size (HTTP 413).' },
+  BIFROST_WEB_RATE_LIMITED: { area: 'web', summary: 'Too many login attempts or writes in the rate-limit window (HTTP 429).', hint: 'Wait for the number of seconds in the Retry-After header.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** Every Bifrost error code with its summary and hint. */
