@@ -1,7 +1,7 @@
 /**
  * @module
- * ListIdentity (CIP Vol 2 §2-4.2) for network discovery: unicast over UDP or TCP, or a UDP
- * broadcast that collects every answer until the timeout. No session is needed.
+ * ListIdentity (CIP Vol 2 §2-4.2) for network discovery: unicast over TCP (default) or UDP, or a
+ * UDP broadcast that collects every answer until the timeout. No session is needed.
  */
 import { createSocket } from 'node:dgram';
 import { createConnection } from 'node:net';
@@ -18,7 +18,7 @@ export interface ListIdentityOptions {
   timeoutMs?: number;
   /** Send a UDP broadcast (host is then a broadcast address such as 255.255.255.255) and collect every answer. */
   broadcast?: boolean;
-  /** `udp` (default) or `tcp` (unicast only). */
+  /** `tcp` (default for unicast: a closed port fails at once) or `udp` (always used for a broadcast). */
   transport?: 'udp' | 'tcp';
   signal?: AbortSignal;
 }
@@ -41,6 +41,10 @@ export interface EipDeviceInfo {
   revision: string;
   status: number;
   state: number;
+  /** The same facts under the names of a Bifrost DeviceIdentity (vendor, product, firmware). */
+  vendor: string;
+  product: string;
+  firmware: string;
 }
 
 function request(): Buffer {
@@ -62,6 +66,9 @@ function toInfo(item: IdentityItem, address: string, port: number): EipDeviceInf
     revision: `${item.revision.major}.${item.revision.minor}`,
     status: item.status,
     state: item.state,
+    vendor: vendorName(item.vendorId),
+    product: item.productName,
+    firmware: `${item.revision.major}.${item.revision.minor}`,
   };
 }
 
@@ -87,7 +94,7 @@ export function parseListIdentityReply(packet: Buffer, address: string, port: nu
 export function listIdentity(host: string, options: ListIdentityOptions = {}): Promise<EipDeviceInfo[]> {
   const port = options.port ?? 44818;
   const timeoutMs = options.timeoutMs ?? 1000;
-  if (options.transport === 'tcp') return listIdentityTcp(host, port, timeoutMs, options.signal);
+  if (!options.broadcast && (options.transport ?? 'tcp') === 'tcp') return listIdentityTcp(host, port, timeoutMs, options.signal);
   return new Promise<EipDeviceInfo[]>((resolve, reject) => {
     const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
     const found: EipDeviceInfo[] = [];

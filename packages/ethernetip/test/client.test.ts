@@ -114,7 +114,7 @@ for (const connected of [true, false]) {
         ['Motor1.Faults', 7],
         ['Motor1.Running', false],
         ['Program:Main.Step', 9],
-        ['Temperatures[2]', 1.5],
+        ['Data[5]', -77],
       ];
       for (const [a, v] of writes) await c.writeTag(a, v as never);
       const r = await c.readTags(writes.map(([a]) => a));
@@ -300,9 +300,11 @@ describe('ListIdentity', () => {
     }
   });
 
-  it('times out with BIFROST_TIMEOUT when nothing answers', async () => {
+  it('fails fast on a closed TCP port and times out on a silent UDP one', async () => {
     const port = await freePort();
-    const err = await listIdentity('127.0.0.1', { port, timeoutMs: 200 }).catch((e: unknown) => e);
-    expect((err as BifrostError).code).toMatch(/BIFROST_TIMEOUT|BIFROST_CONNECTION_REFUSED/);
+    const tcp = await listIdentity('127.0.0.1', { port, timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect((tcp as BifrostError).code).toBe('BIFROST_CONNECTION_REFUSED');
+    const udp = await listIdentity('127.0.0.1', { port, timeoutMs: 200, transport: 'udp' }).catch((e: unknown) => e);
+    expect((udp as BifrostError).code).toMatch(/BIFROST_TIMEOUT|BIFROST_CONNECTION_REFUSED/);
   });
 });
