@@ -114,6 +114,7 @@ export class OpcUaDevice extends BaseDevice {
   readonly #subscriptions = new Set<LiveSubscription>();
   #negotiated: { securityPolicy: string; securityMode: SecurityModeName } | undefined;
   #pki: PkiInitResult | undefined;
+  #preparing: Promise<void> | undefined;
 
   constructor(url: URL, options: OpcUaConnectOptions = {}) {
     super(url, options);
@@ -131,6 +132,25 @@ export class OpcUaDevice extends BaseDevice {
   }
 
   // ── connection ──────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Loads node-opcua and creates the PKI once, outside the connect timeout: both are local work
+   * that can take seconds on a busy machine (module load, RSA key generation), not network time.
+   */
+  override async ensureConnected(options: OperationOptions = {}): Promise<void> {
+    this.#preparing ??= (async () => {
+      this.#ua ??= await loadNodeOpcua();
+      const s = this.#settings;
+      this.#pki ??= await pkiInit({ dir: s.pkiDir, ...(s.applicationUri ? { applicationUri: s.applicationUri } : {}) });
+    })();
+    try {
+      await this.#preparing;
+    } catch (e) {
+      this.#preparing = undefined;
+      throw e;
+    }
+    return super.ensureConnected(options);
+  }
 
   protected async doConnect(signal: AbortSignal): Promise<void> {
     const ua = (this.#ua ??= await loadNodeOpcua());
