@@ -274,8 +274,12 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
    * @example client.destroy()
    */
   destroy(err?: BifrostError): void {
+    const s = this.#stream;
+    if (!s) return;
     if (err) this.#lastError = err;
-    if (this.#stream) this.closeTransport(this.#stream);
+    // Detach now, so a request made before the socket reports `close` goes to a new connection.
+    this.#transportClosed();
+    this.closeTransport(s);
   }
 
   #transportClosed(): void {
@@ -431,6 +435,8 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
       if (!p) continue;
       if (this.#rtu) {
         p.tid = 0;
+        // The answer starts after the request: bytes still buffered are noise from before.
+        this.#assembler?.reset();
       } else {
         // Transaction ids cycle through 1..65535, skipping ids still in flight.
         do this.#nextTid = this.#nextTid >= 0xffff ? 1 : this.#nextTid + 1;
@@ -523,9 +529,16 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
     this.#pump();
   }
 
-  /** After a lost request on RTU a late answer could be taken for the next one's: drop partial bytes. */
+  /**
+   * After a lost request, bytes of an unfinished frame cannot be trusted. RTU drops them (a late
+   * answer must not be taken for the next one's); on TCP the MBAP stream may be out of step, so
+   * the connection is dropped and the next request reconnects.
+   */
   #afterLoss(): void {
-    if (this.#rtu) this.#assembler?.reset();
+    const a = this.#assembler;
+    if (!a || a.buffered === 0) return;
+    if (this.#rtu) a.reset();
+    else this.destroy(new BifrostError('BIFROST_MALFORMED_FRAME', `${this.name} left an MBAP frame unfinished; reconnecting to resynchronise`, { device: this.name }));
   }
 
   #remember(tid: number): void {

@@ -5,6 +5,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { BifrostError, connect } from '@bifrost/core';
 import { decodeRequest, encodeResponse, encodeRtuFrame, encodeTcpFrame, type ModbusRequest, ModbusRtuOverTcpClient, ModbusTcpClient, ModbusUnit, startModbusSimulator } from '@bifrost/modbus';
+import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 /** What the peer does with one request: answer these bytes, stay silent, or close the socket. */
@@ -195,6 +196,22 @@ describe('Modbus TCP client against a misbehaving peer', () => {
     await expectRecovers();
   });
 
+  it('random bytes from the peer give only BifrostErrors, and the client recovers (fast-check)', async () => {
+    await open({ timeoutMs: 100 });
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 40 }), async (junk) => {
+        peer.script = () => Buffer.from(junk);
+        const outcome = await client.readHoldingRegisters(0, 1).then(
+          () => undefined, // random bytes can, rarely, be a valid answer
+          (e: unknown) => e,
+        );
+        if (outcome !== undefined) expect(outcome).toBeInstanceOf(BifrostError);
+        await expectRecovers();
+      }),
+      { numRuns: 25 },
+    );
+  });
+
   it('aborting a request rejects it with BIFROST_ABORTED', async () => {
     await open();
     peer.script = () => 'silent';
@@ -275,6 +292,22 @@ describe('RTU over TCP client against a misbehaving peer', () => {
     expect((await rejection(client.readHoldingRegisters(0, 1))).code).toBe('BIFROST_TIMEOUT');
     peer.script = undefined;
     expect(Buffer.from(await client.readHoldingRegisters(3, 1)).toString('hex')).toBe('0067');
+  });
+
+  it('random bytes on the line give only BifrostErrors, and the next request works (fast-check)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 40 }), async (junk) => {
+        peer.script = () => Buffer.from(junk);
+        const outcome = await client.readHoldingRegisters(0, 1, { timeoutMs: 100 }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        if (outcome !== undefined) expect(outcome).toBeInstanceOf(BifrostError);
+        peer.script = undefined;
+        expect(Buffer.from(await client.readHoldingRegisters(3, 1)).toString('hex')).toBe('0067');
+      }),
+      { numRuns: 25 },
+    );
   });
 
   it('an answer from another unit is BIFROST_MODBUS_UNEXPECTED_RESPONSE', async () => {
