@@ -96,6 +96,9 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
   readonly #waiting: Array<() => void> = [];
   readonly #pending = new Map<number, Pending>();
   #nextRef = 1;
+  #partial: Uint8Array[] = [];
+  #partialBytes = 0;
+  #connecting: Promise<void> | undefined;
   #handshake: ((pdu: ReturnType<typeof decodeIsoPacket>) => void) | undefined;
   readonly #cache = new Map<string, S7Address>();
 
@@ -136,13 +139,19 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
    * BIFROST_S7_CONNECTION_REJECTED with a rack/slot hint.
    */
   async connect(options: OperationOptions = {}): Promise<void> {
-    if (this.#socket) return;
+    if (this.#connecting) return this.#connecting;
+    if (this.connected) return;
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs * 2;
     const what = `connect to S7 ${this.name}`;
-    await withTimeout((signal) => this.#open(signal), { timeoutMs, what, ...(options.signal ? { signal: options.signal } : {}) }).catch((e: unknown) => {
-      this.#teardown(undefined, false);
-      throw toBifrostError(e, 'BIFROST_CONNECTION_REFUSED', { device: this.name });
-    });
+    this.#connecting = withTimeout((signal) => this.#open(signal), { timeoutMs, what, ...(options.signal ? { signal: options.signal } : {}) })
+      .catch((e: unknown) => {
+        this.#teardown(undefined, false);
+        throw toBifrostError(e, 'BIFROST_CONNECTION_REFUSED', { device: this.name });
+      })
+      .finally(() => {
+        this.#connecting = undefined;
+      });
+    return this.#connecting;
   }
 
   async #open(signal: AbortSignal): Promise<void> {
@@ -217,7 +226,18 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
         this.#teardown(new BifrostError('BIFROST_CONNECTION_LOST', `${this.name} disconnected (COTP DR reason ${tpdu.reason})`, { device: this.name, status: tpdu.reason }), true);
       return;
     }
-    const pdu = decodeS7Pdu(tpdu.payload);
+    // ISO 8073 §13.7: a TSDU longer than the TPDU size comes in several DTs, the last with EOT.
+    let payload = tpdu.payload;
+    if (!tpdu.eot || this.#partial.length > 0) {
+      this.#partial.push(payload);
+      this.#partialBytes += payload.length;
+      if (this.#partialBytes > this.#maxPacket) throw new BifrostError('BIFROST_FRAME_TOO_LARGE', `${this.name} sent a fragmented S7 PDU over ${this.#maxPacket} bytes`, { device: this.name });
+      if (!tpdu.eot) return;
+      payload = Buffer.concat(this.#partial);
+      this.#partial = [];
+      this.#partialBytes = 0;
+    }
+    const pdu = decodeS7Pdu(payload);
     const p = this.#pending.get(pdu.pduRef);
     if (!p) return; // Late answer to a job that timed out.
     this.#pending.delete(pdu.pduRef);
@@ -229,6 +249,8 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
     if (!s) return;
     this.#socket = undefined;
     this.#pduLength = 0;
+    this.#partial = [];
+    this.#partialBytes = 0;
     s.destroy();
     const reason = err ?? new BifrostError('BIFROST_CLOSED', `S7 client ${this.name} is closed`, { device: this.name });
     for (const p of this.#pending.values()) p.reject(reason);

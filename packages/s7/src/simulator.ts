@@ -37,6 +37,8 @@ export interface S7SimConfig {
   pduLength?: number;
   /** PUT/GET access permitted (default true). */
   putGet?: boolean;
+  /** Largest number of parallel jobs granted (default 8; an S7-300 grants 1). */
+  maxAmq?: number;
   /** When set, only connections to this rack/slot are accepted. */
   rack?: number;
   slot?: number;
@@ -133,6 +135,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<S7
   }
   const serverOptions: ConstructorParameters<typeof S7Server>[1] = { pduLength: cfg.pduLength ?? 480, putGet: cfg.putGet ?? true };
   if (cfg.identity) serverOptions.identity = cfg.identity;
+  if (cfg.maxAmq !== undefined) serverOptions.maxAmq = cfg.maxAmq;
   if (cfg.rack !== undefined || cfg.slot !== undefined) serverOptions.acceptRackSlot = { rack: cfg.rack ?? 0, slot: cfg.slot ?? 1 };
   const server = new S7Server(memory, serverOptions);
 

@@ -130,6 +130,60 @@ describe('S7 client against the simulator', () => {
   });
 });
 
+describe('S7 client against a CPU that grants one job at a time, in small TPDUs', () => {
+  it('queues jobs behind the one slot and reassembles DTs without EOT', async () => {
+    await using sim = await startSimulator({ port: 0, config: { maxAmq: 1, dbs: { 1: 2000 } } });
+    const db = sim.server.memory.dbs.get(1) as Uint8Array;
+    for (let i = 0; i < db.length; i++) db[i] = i & 0xff;
+    await using c = new S7Client({ host: '127.0.0.1', port: sim.port, pduLength: 480 });
+    await Promise.all([c.connect(), c.connect()]);
+    expect(c.parallelJobs).toBe(1);
+    const [a, b] = await Promise.all([c.readMany(['DB1.DBB0:BYTE[2000]']), c.readMany(['DB1.DBW100', 'DB1.DBB1999'])]);
+    expect(a[0]?.value).toEqual(Array.from(db));
+    expect(b.map((r) => r.value)).toEqual([(100 << 8) | 101, 1999 & 0xff]);
+  });
+
+  it('reassembles an answer split over several COTP DTs', async () => {
+    const port = await freePort();
+    const server = createServer((s) => {
+      const asm = new TpktAssembler(8192);
+      s.on('error', () => {});
+      s.on('data', (d: Buffer) => {
+        for (const p of asm.push(d)) {
+          const t = decodeIsoPacket(p);
+          if (t.type === 'CR') s.write(encodeIsoPacket({ type: 'CC', dstRef: 1, srcRef: 2, classOption: 0, tpduSize: 128 }));
+          else if (t.type === 'DT') {
+            const req = decodeS7Pdu(t.payload);
+            if (req.kind === 'setup-request')
+              s.write(
+                encodeIsoPacket({
+                  type: 'DT',
+                  eot: true,
+                  tpduNr: 0,
+                  payload: encodeS7Pdu({ kind: 'setup-response', pduRef: req.pduRef, errorClass: 0, errorCode: 0, maxAmqCalling: 1, maxAmqCalled: 1, pduLength: 240 }),
+                }),
+              );
+            else if (req.kind === 'read-request') {
+              const data = Uint8Array.from({ length: 200 }, (_, i) => i);
+              const pdu = encodeS7Pdu({ kind: 'read-response', pduRef: req.pduRef, errorClass: 0, errorCode: 0, items: [{ returnCode: 0xff, transportSize: 4, data }] });
+              for (let o = 0, nr = 0; o < pdu.length; o += 100, nr++) s.write(encodeIsoPacket({ type: 'DT', eot: o + 100 >= pdu.length, tpduNr: nr, payload: pdu.subarray(o, o + 100) }));
+            }
+          }
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    try {
+      await using c = new S7Client({ host: '127.0.0.1', port });
+      await c.connect();
+      const [r] = await c.readMany(['DB1.DBB0:BYTE[200]']);
+      expect(r?.value).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
 describe('URL options', () => {
   it('maps rack/slot, PLC families and TSAPs', () => {
     expect(clientOptionsFromUrl(new URL('s7://10.0.0.5'))).toMatchObject({ host: '10.0.0.5', port: 102, rack: 0, slot: 1, connectionType: 'pg', pduLength: 960 });
