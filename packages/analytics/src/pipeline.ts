@@ -267,9 +267,13 @@ export class Pipeline {
    * @example p.push({ series: 'press1.temperature', timestamp: Date.now(), value: 21.5 })
    */
   push(event: AnalyticsEvent | TagValue): void {
-    const series = 'series' in event ? event.series : event.address;
-    const timestamp = 'series' in event ? event.timestamp : (event.sourceTimestamp ?? event.timestamp);
-    this.pushValue(series, timestamp, event.value, event.quality ?? 'good');
+    const e = event as AnalyticsEvent;
+    if (e.series !== undefined) {
+      this.pushValue(e.series, e.timestamp, e.value, e.quality ?? 'good');
+      return;
+    }
+    const tv = event as TagValue;
+    this.pushValue(tv.address, tv.sourceTimestamp ?? tv.timestamp, tv.value, tv.quality ?? 'good');
   }
 
   /**
