@@ -23,7 +23,7 @@ const rssMB = () => (process.memoryUsage().rss / 1048576).toFixed(0);
 const rss = { start: rssMB() };
 
 const { connect } = await import('@bifrost/core');
-const opcua = await import('@bifrost/opcua');
+await import('@bifrost/opcua');
 rss.afterBifrostImport = rssMB();
 
 // ── the server, in its own process ──────────────────────────────────────────────────────────
