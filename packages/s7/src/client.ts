@@ -99,6 +99,8 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
   #partial: Uint8Array[] = [];
   #partialBytes = 0;
   #connecting: Promise<void> | undefined;
+  /** True once setup communication has succeeded on the current socket. */
+  #ready = false;
   #handshake: ((pdu: ReturnType<typeof decodeIsoPacket>) => void) | undefined;
   readonly #cache = new Map<string, S7Address>();
 
@@ -131,7 +133,7 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
 
   /** True while connected. */
   get connected(): boolean {
-    return this.#socket !== undefined && this.#pduLength > 0;
+    return this.#socket !== undefined && this.#ready;
   }
 
   /**
@@ -216,6 +218,7 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
     this.#pduLength = Math.min(setup.pduLength, this.#requestedPdu, this.#maxPacket - 7);
     this.#parallel = Math.max(1, Math.min(setup.maxAmqCalling || 1, this.#requestedAmq));
     handshakeDone = true;
+    this.#ready = true;
   }
 
   #onPacket(packet: Uint8Array): void {
@@ -248,6 +251,7 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
     const s = this.#socket;
     if (!s) return;
     this.#socket = undefined;
+    this.#ready = false;
     this.#pduLength = 0;
     this.#partial = [];
     this.#partialBytes = 0;

@@ -205,7 +205,7 @@ export class S7Server extends EventEmitter<{ write: [{ area: number; dbNumber: n
     if (tpdu.type === 'CR') {
       const want = this.#options.acceptRackSlot;
       if (want && ((tpdu.dstTsap ?? 0) & 0xff) !== (((want.rack & 7) << 5) | (want.slot & 0x1f))) {
-        // ISO 8073 §13.5: a DR refuses the connection; reason 0x81? we use 0 ("reason not specified") and close.
+        // ISO 8073 §13.5: a DR refuses the connection (reason 0: not specified), as a CPU does for a TSAP it does not serve.
         return encodeIsoPacket({ type: 'DR', dstRef: tpdu.srcRef, srcRef: 0, reason: 0 });
       }
       state.connected = true;
