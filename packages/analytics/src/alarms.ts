@@ -54,6 +54,11 @@ export class AlarmManager {
     return [...this.#alarms.values()].map((a) => ({ ...a }));
   }
 
+  /** True while alarm `id` is raised and not cleared (no copy: for the alarm step's hot path). */
+  isActive(id: string): boolean {
+    return this.#alarms.get(id)?.active === true;
+  }
+
   /** One alarm by id. */
   get(id: string): AlarmState | undefined {
     const a = this.#alarms.get(id);

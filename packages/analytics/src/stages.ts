@@ -328,7 +328,8 @@ export class WindowStage extends Stage {
         if (acc.fired) this.#fire(sid, acc);
       }
     } else {
-      if (t + s.gap + s.allowedLateness <= st.wm) {
+      // Late only if a new session [t, t + gap) is past its lateness and no session still held takes t.
+      if (t + s.gap + s.allowedLateness <= st.wm && !st.open.some((a) => t > a.firstT - s.gap && t < a.lastT + s.gap)) {
         this.#late(sid, t, v, q, st.wm);
         return;
       }
@@ -498,6 +499,7 @@ export class AnomalyStage extends Stage {
 }
 
 interface AlarmCondition {
+  readonly id: string;
   /** When the alarm condition (or, while active, the normal condition) started holding; NaN if not. */
   since: number;
 }
@@ -508,7 +510,8 @@ interface AlarmCondition {
  */
 export class AlarmStage extends Stage {
   readonly #spec: Extract<StepSpec, { type: 'alarm' }>;
-  readonly #state = new Map<string, AlarmCondition>();
+  /** Per series id: [high, low] conditions. */
+  readonly #state: (AlarmCondition | undefined)[] = [];
   constructor(ctx: StageContext, index: number, spec: Extract<StepSpec, { type: 'alarm' }>) {
     super(ctx, index);
     this.#spec = spec;
@@ -523,12 +526,16 @@ export class AlarmStage extends Stage {
   }
 
   #check(sid: number, t: number, x: number, condition: 'high' | 'low', limit: number, beyond: boolean, normal: boolean): void {
+    const slot = 2 * sid + (condition === 'high' ? 0 : 1);
+    let st = this.#state[slot];
+    if (st === undefined) {
+      const series = this.ctx.names[sid] as string;
+      this.#state[slot] = st = { id: `${this.ctx.pipeline}/${series}/${this.#spec.name}:${condition}`, since: Number.NaN };
+    }
+    const id = st.id;
     const series = this.ctx.names[sid] as string;
-    const id = `${this.ctx.pipeline}/${series}/${this.#spec.name}:${condition}`;
-    let st = this.#state.get(id);
-    if (st === undefined) this.#state.set(id, (st = { since: Number.NaN }));
     const alarms = this.ctx.alarms;
-    const active = alarms.get(id)?.active === true;
+    const active = alarms.isActive(id);
     const watch = active ? normal : beyond;
     if (!watch) {
       st.since = Number.NaN;

@@ -140,6 +140,21 @@ describe('sliding and session windows', () => {
     p.end();
     expect(c.aggs()[1]).toEqual({ start: 3000, end: 4100, revision: 0, count: 2, sum: 2 });
 
+    // A session held for its lateness takes an old event that falls inside it (revision 1).
+    const r = pipeline().window({ type: 'session', gap: 1000, allowedLateness: 1000 }).aggregate(['count']);
+    const e = collect(r);
+    r.pushValue('a', 0, 1);
+    r.pushValue('a', 500, 1); // session [0, 1500)
+    r.pushValue('a', 2400, 1); // watermark 2400: fires it; held until 2500
+    r.pushValue('a', 100, 1); // 100 + gap + lateness = 2100 <= 2400, but inside the held session
+    r.pushValue('a', 2600, 1); // the first session is released
+    r.pushValue('a', 200, 1); // now late
+    expect(e.aggs().slice(0, 2)).toEqual([
+      { start: 0, end: 1500, revision: 0, count: 2 },
+      { start: 0, end: 1500, revision: 1, count: 3 },
+    ]);
+    expect(e.late.map((x) => x.timestamp)).toEqual([200]);
+
     const q = pipeline().window({ type: 'session', gap: 1000, outOfOrder: 5000 }).aggregate(['count']);
     const d = collect(q);
     q.pushValue('a', 0, 1);
