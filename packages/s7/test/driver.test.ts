@@ -249,7 +249,7 @@ describe('bad input gives typed errors', () => {
   describe('a peer that sends malformed or truncated telegrams', () => {
     let server: Server;
     let port: number;
-    let mode: 'garbage' | 'truncated' = 'garbage';
+    let mode: 'garbage' | 'truncated' | 'silent' = 'garbage';
     beforeAll(async () => {
       port = await freePort();
       server = createServer((s) => {
@@ -270,6 +270,7 @@ describe('bad input gives typed errors', () => {
                     payload: encodeS7Pdu({ kind: 'setup-response', pduRef: req.pduRef, errorClass: 0, errorCode: 0, maxAmqCalling: 1, maxAmqCalled: 1, pduLength: 240 }),
                   }),
                 );
+              else if (mode === 'silent') continue;
               else if (mode === 'garbage') s.write(encodeIsoPacket({ type: 'DT', eot: true, tpduNr: 0, payload: Uint8Array.of(0x32, 0x03, 0, 0, 0, 2, 0, 2, 0, 9, 0, 0, 4, 1, 0xff, 4) }));
               else {
                 const ok = encodeIsoPacket({
@@ -294,6 +295,17 @@ describe('bad input gives typed errors', () => {
       await c.connect();
       await expect(c.readMany(['DB1.DBW0'])).rejects.toMatchObject({ code: 'BIFROST_MALFORMED_FRAME' });
       expect(c.connected).toBe(false);
+    });
+
+    it('a job without an answer times out with BIFROST_TIMEOUT and frees its slot', async () => {
+      mode = 'silent';
+      await using c = new S7Client({ host: '127.0.0.1', port, timeoutMs: 150 });
+      await c.connect();
+      expect(c.parallelJobs).toBe(1);
+      await expect(c.readMany(['DB1.DBW0'])).rejects.toMatchObject({ code: 'BIFROST_TIMEOUT' });
+      // The one job slot is free again: the next job times out on its own, not behind the first.
+      await expect(c.readMany(['DB1.DBW2'])).rejects.toMatchObject({ code: 'BIFROST_TIMEOUT', message: expect.not.stringContaining('free job slot') });
+      expect(c.connected).toBe(true);
     });
 
     it('a truncated answer (peer closes mid-telegram) is BIFROST_CONNECTION_LOST', async () => {
