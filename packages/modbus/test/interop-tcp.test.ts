@@ -1,7 +1,7 @@
 /**
- * Cross-tests over Modbus TCP with independent implementations, each started by the test:
- * the Bifrost client against pymodbus's server, and mbpoll, modbus-serial and jsmodbus as clients
- * of the Bifrost simulator.
+ * Cross-tests over TCP with independent implementations, each started by the test: the Bifrost
+ * client against pymodbus's server (MBAP and RTU framing), and mbpoll, modbus-serial and jsmodbus
+ * as clients of the Bifrost simulator.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { Socket } from 'node:net';
@@ -86,6 +86,25 @@ describe('Bifrost client against pymodbus server', () => {
   it('identifies the device via FC 43/14', async () => {
     const id = await plc.identify();
     expect(id).toMatchObject({ protocol: 'modbus', vendor: 'pymodbus', productCode: 'PM', firmware: '3.0.0' });
+  });
+});
+
+describe('Bifrost RTU-over-TCP client against pymodbus server with its RTU framer', () => {
+  let py: { port: number; proc: ChildProcess };
+  beforeAll(async () => {
+    py = await startPymodbus('rtu');
+  }, 30_000);
+  afterAll(() => {
+    py?.proc.kill();
+  });
+
+  it('reads, writes, gets exceptions and identifies over RTU framing (CRC checked both ways)', async () => {
+    await using plc = await connect(`modbus+rtuovertcp://127.0.0.1:${py.port}?unit=1`, { requestTimeoutMs: 2000 });
+    await plc.write('HR30:INT32', -424242);
+    const v = await plc.readMany(['HR0', 'HR30:INT32', 'IR9', 'C2', 'DI3', 'HR150']);
+    expect(v.slice(0, 5).map((x) => x.value)).toEqual([1000, -424242, 2009, true, true]);
+    expect(v[5]?.error?.code).toBe('BIFROST_MODBUS_ILLEGAL_ADDRESS');
+    expect(await plc.identify()).toMatchObject({ vendor: 'pymodbus' });
   });
 });
 
