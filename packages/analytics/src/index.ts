@@ -6,7 +6,7 @@
  */
 
 export { Accumulator, type AccumulatorNeeds, isAggregateName, needsOf, percentile } from './aggregates.js';
-export { AlarmManager, type AlarmRaise } from './alarms.js';
+export { AlarmManager, type AlarmRaise, alarmChannel } from './alarms.js';
 export type { AnomalyHit, AnomalySpec, Detector } from './anomaly.js';
 export { createDetector } from './anomaly.js';
 export type { AggregateEvent, AggregateName, AlarmEvent, AlarmState, AnalyticsEvent, AnomalyEvent, LateEvent, OutputEvent, PipelineEvent, RejectedEvent, ValueEvent } from './events.js';
