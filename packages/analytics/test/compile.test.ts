@@ -1,4 +1,5 @@
 import { ConfigSource, isBifrostError } from '@bifrost/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type AggregateEvent, compilePipeline, type PipelineEvent, pipeline } from '../src/index.js';
@@ -91,6 +92,50 @@ describe('compilePipeline', () => {
     expect(out).toEqual([]); // b not heard from yet
     p.pushValue('b', 15, 1);
     expect(out).toEqual([10, 15]);
+  });
+
+  it('any step list either compiles or fails with BIFROST_ANALYTICS_INVALID_PIPELINE, nothing else (property)', () => {
+    const stepArb = fc.oneof(
+      fc.anything(),
+      fc.record(
+        {
+          window: fc.record(
+            {
+              type: fc.constantFrom('tumbling', 'sliding', 'session', 'x'),
+              size: fc.oneof(fc.integer(), fc.string(), fc.constant('10s')),
+              slide: fc.option(fc.integer()),
+              gap: fc.option(fc.integer()),
+            },
+            { requiredKeys: ['type'] },
+          ),
+          aggregate: fc.option(fc.array(fc.constantFrom('mean', 'p95', 'max', 'p200', 'nope'))),
+        },
+        { requiredKeys: ['window'] },
+      ),
+      fc.record({
+        anomaly: fc.record({
+          method: fc.constantFrom('zscore', 'mad', 'ewma', 'roc', 'westernElectric', 'x'),
+          window: fc.option(fc.integer()),
+          threshold: fc.option(fc.double()),
+          maxRate: fc.option(fc.double()),
+          lambda: fc.option(fc.double()),
+        }),
+      }),
+      fc.record({ alarm: fc.record({ above: fc.option(fc.double()), below: fc.option(fc.double()), hysteresis: fc.option(fc.double()), onDelay: fc.option(fc.oneof(fc.integer(), fc.string())) }) }),
+      fc.record({ deadband: fc.oneof(fc.record({ absolute: fc.anything() }), fc.record({ percent: fc.anything(), range: fc.anything() })) }),
+    );
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 4 }), (steps) => {
+        try {
+          const p = compilePipeline(steps, { name: 'fuzz' });
+          for (let i = 0; i < 20; i++) p.pushValue('s', i * 100, i % 7 === 0 ? 'x' : Math.sin(i));
+          p.end();
+        } catch (e) {
+          if (!isBifrostError(e, 'BIFROST_ANALYTICS_INVALID_PIPELINE')) throw e;
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('without errorAt, throws BIFROST_ANALYTICS_INVALID_PIPELINE naming pipeline, step and field', () => {
