@@ -60,24 +60,31 @@ if (!isMainThread) {
   // another process on the machine does not decide the result.
   async function polls(cases) {
     const rates = new Map(cases.map(([name]) => [name, []]));
+    const cpu = new Map(cases.map(([name]) => [name, { us: 0, polls: 0 }]));
     for (const [, fn] of cases) for (let i = 0; i < 5; i++) await fn(); // warm-up (and Bifrost's plan cache)
     const slice = POLL_MS / ROUNDS;
     for (let r = 0; r < ROUNDS; r++) {
       for (const [name, fn] of cases) {
         globalThis.gc?.();
         let n = 0;
+        const c0 = process.cpuUsage();
         const t0 = performance.now();
         while (performance.now() - t0 < slice) {
           await fn();
           n++;
         }
         rates.get(name).push((n * 1000) / (performance.now() - t0));
+        const c = process.cpuUsage(c0);
+        const acc = cpu.get(name);
+        acc.us += c.user + c.system;
+        acc.polls += n;
       }
     }
     return cases.map(([name]) => {
       const sorted = rates.get(name).sort((a, b) => a - b);
       const pollsPerS = sorted[Math.floor(sorted.length / 2)];
-      return { name, pollsPerS, msPerPoll: 1000 / pollsPerS };
+      const { us, polls: n } = cpu.get(name);
+      return { name, pollsPerS, msPerPoll: 1000 / pollsPerS, cpuMsPerPoll: us / 1000 / n };
     });
   }
 
@@ -168,7 +175,11 @@ if (!isMainThread) {
   for (const r of rt) console.log(`  ${r.name.padEnd(22)} p50 ${f(r.p50)} ms   p99 ${f(r.p99)} ms`);
   for (const peer of rt.slice(2)) console.log(`  bifrost p50 ${f(base.p50)} ms | ${peer.name} p50 ${f(peer.p50)} ms | ratio ${(peer.p50 / base.p50).toFixed(2)}x`);
   console.log(`\n2. polling ${REGISTERS.toLocaleString('en')} holding registers (median of ${ROUNDS} rounds, ${POLL_MS / 1000} s each)`);
-  for (const r of pl) console.log(`  ${r.name.padEnd(46)} ${r.pollsPerS.toFixed(1).padStart(7)} polls/s  ${f(r.msPerPoll)} ms/poll  ${((r.pollsPerS * REGISTERS) / 1e6).toFixed(2)} M registers/s`);
+  // CPU time (client and server threads of this process) per poll hardly depends on how busy the machine is.
+  for (const r of pl)
+    console.log(
+      `  ${r.name.padEnd(46)} ${r.pollsPerS.toFixed(1).padStart(7)} polls/s  ${f(r.msPerPoll)} ms/poll  ${((r.pollsPerS * REGISTERS) / 1e6).toFixed(2)} M registers/s  cpu ${f(r.cpuMsPerPoll)} ms/poll`,
+    );
   const [b8, b16, , , msP, jsP] = pl;
   for (const [label, b] of [
     ['readMany, 8 in flight', b8],
@@ -176,7 +187,9 @@ if (!isMainThread) {
   ]) {
     for (const peer of [msP, jsP]) {
       const peerName = peer.name.split(' ')[0];
-      console.log(`  bifrost ${label} ${b.pollsPerS.toFixed(1)} polls/s | ${peerName} ${peer.pollsPerS.toFixed(1)} polls/s | ratio ${(b.pollsPerS / peer.pollsPerS).toFixed(2)}x`);
+      console.log(
+        `  bifrost ${label} ${b.pollsPerS.toFixed(1)} polls/s | ${peerName} ${peer.pollsPerS.toFixed(1)} polls/s | ratio ${(b.pollsPerS / peer.pollsPerS).toFixed(2)}x (cpu per poll ${(peer.cpuMsPerPoll / b.cpuMsPerPoll).toFixed(2)}x less)`,
+      );
     }
   }
 
