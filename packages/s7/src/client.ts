@@ -87,7 +87,7 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
   readonly #timeoutMs: number;
   readonly #maxItems: number;
   readonly #maxGap: number | 'auto';
-  readonly #plans = new Map<string, ReadPlan>();
+  readonly #plans = new Map<string, { texts: string[]; plan: ReadPlan }>();
   readonly #maxPacket: number;
   #socket: Socket | undefined;
   #pduLength = 0;
@@ -157,8 +157,23 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
   }
 
   async #open(signal: AbortSignal): Promise<void> {
+    const asm = new TpktAssembler(this.#maxPacket);
+    // Reads land in one reused buffer (`onread`) instead of a new Buffer per read: the
+    // assembler copies every packet out, and a 1,000-variable read takes dozens of reads.
+    const readBuffer = Buffer.allocUnsafe(Math.max(this.#maxPacket, 16_384));
+    const onread = {
+      buffer: readBuffer,
+      callback: (n: number, buf: Uint8Array): boolean => {
+        try {
+          for (const packet of asm.push(buf.subarray(0, n))) this.#onPacket(packet);
+        } catch (e) {
+          this.#teardown(toBifrostError(e, 'BIFROST_MALFORMED_FRAME', { device: this.name }), true);
+        }
+        return true;
+      },
+    };
     const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = netConnect({ host: this.host, port: this.port, noDelay: true });
+      const s = netConnect({ host: this.host, port: this.port, noDelay: true, onread });
       const onAbort = () => s.destroy(signal.reason as Error);
       signal.addEventListener('abort', onAbort, { once: true });
       s.once('connect', () => {
@@ -169,7 +184,6 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
       s.once('error', reject);
     });
     this.#socket = socket;
-    const asm = new TpktAssembler(this.#maxPacket);
     let handshakeDone = false;
     const closedDuringHandshake = new Promise<never>((_, reject) => {
       socket.once('close', () => {
@@ -182,13 +196,6 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
       });
     });
     closedDuringHandshake.catch(() => {});
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        for (const packet of asm.push(chunk)) this.#onPacket(packet);
-      } catch (e) {
-        this.#teardown(toBifrostError(e, 'BIFROST_MALFORMED_FRAME', { device: this.name }), true);
-      }
-    });
     socket.on('error', () => {});
     socket.on('close', () => this.#teardown(new BifrostError('BIFROST_CONNECTION_LOST', `connection to S7 ${this.name} closed`, { device: this.name }), true));
 
@@ -423,14 +430,14 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
   #plan(parsed: readonly S7Address[], maxGap: number | 'auto'): ReadPlan {
     const options = { pduLength: this.#pduLength, maxItems: this.#maxItems, maxGap };
     if (parsed.length < 8) return planReads(parsed, options);
-    let key = `${this.#pduLength}|${maxGap}`;
-    for (const a of parsed) key += `|${a.text}`;
-    let plan = this.#plans.get(key);
-    if (!plan) {
-      plan = planReads(parsed, options);
-      if (this.#plans.size >= PLAN_CACHE_MAX) this.#plans.delete(this.#plans.keys().next().value as string);
-      this.#plans.set(key, plan);
-    }
+    // A short key finds the candidate; comparing the address texts one by one confirms it
+    // (cheaper than building a key of all of them on every poll).
+    const key = `${this.#pduLength}|${maxGap}|${parsed.length}|${(parsed[0] as S7Address).text}|${(parsed[parsed.length - 1] as S7Address).text}`;
+    const hit = this.#plans.get(key);
+    if (hit?.texts.every((t, i) => t === (parsed[i] as S7Address).text)) return hit.plan;
+    const plan = planReads(parsed, options);
+    if (this.#plans.size >= PLAN_CACHE_MAX) this.#plans.delete(this.#plans.keys().next().value as string);
+    this.#plans.set(key, { texts: parsed.map((a) => a.text), plan });
     return plan;
   }
 

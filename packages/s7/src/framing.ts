@@ -25,7 +25,7 @@ export class TpktAssembler {
     return this.#buf.length;
   }
 
-  /** Adds a chunk; returns the complete packets it finished (copies that the caller may keep). */
+  /** Adds a chunk; returns the complete packets it finished (copies that the caller may keep: the chunk may be reused). */
   push(chunk: Uint8Array): Uint8Array[] {
     let buf: Uint8Array;
     if (this.#buf.length === 0) buf = chunk;
