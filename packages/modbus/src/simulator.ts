@@ -111,6 +111,8 @@ export const DEFAULT_SIMULATOR_CONFIG: ModbusSimulatorConfig = {
   ],
 };
 
+const TYPE_MAX: Partial<Record<string, number>> = { SINT: 127, USINT: 255, INT: 32767, UINT: 65535, DINT: 2147483647, UDINT: 4294967295 };
+
 function configError(path: string, why: string): BifrostError {
   return new BifrostError('BIFROST_CONFIG_INVALID', `Modbus simulator config: ${path}: ${why}`);
 }
@@ -127,7 +129,7 @@ interface Driven {
   next: (tS: number, dtS: number) => unknown;
 }
 
-function makeSignal(p: PointConfig, path: string, rnd: () => number): Driven['next'] {
+function makeSignal(p: PointConfig, path: string, rnd: () => number, a: ModbusAddress): Driven['next'] {
   const s = p as Record<string, unknown>;
   switch (p.signal) {
     case 'sine': {
@@ -157,7 +159,8 @@ function makeSignal(p: PointConfig, path: string, rnd: () => number): Driven['ne
       const start = num(s.start, `${path}.start`, 0);
       const step = num(s.step, `${path}.step`, 1);
       const every = num(s.everyS, `${path}.everyS`, 1);
-      const max = num(s.max, `${path}.max`, 4294967295);
+      // A counter wraps at the largest value its type holds unless told otherwise.
+      const max = num(s.max, `${path}.max`, TYPE_MAX[a.type] ?? 4294967295);
       return (t) => (start + Math.floor(t / every) * step) % (max + 1);
     }
     case 'square': {
@@ -219,7 +222,7 @@ export function buildUnits(config: ModbusSimulatorConfig, seed = 1): { units: Ma
       if (a.arrayLength !== undefined && p.signal !== undefined) throw configError(pp, 'a signal drives a scalar, not an array');
       const write = (v: unknown) => writePoint(unit, a, v, pp);
       if (p.signal !== undefined) {
-        const next = makeSignal(p, pp, rnd);
+        const next = makeSignal(p, pp, rnd, a);
         write(next(0, 0));
         driven.push({ unit, address: a, next });
         if (p.writable !== true) setReadOnly(unit, a);
@@ -311,7 +314,13 @@ export async function startModbusSimulator(options: ModbusSimulatorOptions = {})
     const t = (now - t0) / 1000;
     const dt = (now - last) / 1000;
     last = now;
-    for (const d of driven) writePoint(d.unit, d.address, d.next(t, dt), d.address.text);
+    for (const d of driven) {
+      try {
+        writePoint(d.unit, d.address, d.next(t, dt), d.address.text);
+      } catch {
+        // A generated value outside its type (a ramp past INT16, say) skips this tick; the simulator keeps running.
+      }
+    }
   };
   const timer = driven.length > 0 ? setInterval(tick, updateMs) : undefined;
   timer?.unref();

@@ -142,3 +142,29 @@ describe('simulator', () => {
     await again.close();
   });
 });
+
+describe('simulator signals at the edge of their types', () => {
+  it('a counter on a 16-bit register wraps instead of failing, and a value out of range skips a tick without stopping the simulator', async () => {
+    await using sim = await startModbusSimulator({
+      port: await freePort(),
+      config: {
+        updateMs: 10,
+        units: [
+          {
+            id: 1,
+            points: [
+              { address: 'HR0:UINT16', signal: 'counter', start: 65530, step: 1, everyS: 0.01 },
+              { address: 'HR1:INT16', signal: 'ramp', min: 0, max: 100000, periodS: 0.2 },
+              { address: 'HR2:UINT16', signal: 'counter', step: 1, everyS: 0.01 },
+            ],
+          },
+        ],
+      },
+    });
+    await using plc = await connect(sim.url);
+    // the counter passes 65535 and starts again from 0
+    await waitFor(async () => ((await plc.read('HR0')).value as number) < 100, 5000);
+    const before = (await plc.read('HR2')).value as number;
+    await waitFor(async () => ((await plc.read('HR2')).value as number) > before, 5000);
+  });
+});
