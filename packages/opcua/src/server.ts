@@ -9,6 +9,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type AuditLog, type AuditRecord, BifrostError, channels, type DataType, isNumericType, type TagValue, toBifrostError, type Value } from '@bifrost/core';
 import type { DataValue, OPCUAServer, UAVariable } from 'node-opcua';
@@ -172,7 +173,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
 
   /** The endpoint URL clients connect to, e.g. `opc.tcp://127.0.0.1:4840`. */
   get endpointUrl(): string {
-    const host = this.#options.hostname ?? this.#options.host ?? 'localhost';
+    const host = this.#options.hostname ?? advertised(this.#options.host);
     return `opc.tcp://${host}:${this.port}${this.#options.resourcePath ?? ''}`;
   }
 
@@ -211,7 +212,8 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
     const server = new ua.OPCUAServer({
       port: this.port,
       ...(o.host ? { host: o.host } : {}),
-      ...(o.hostname || o.host ? { hostname: o.hostname ?? o.host } : {}),
+      // Endpoint URLs carry a host name clients can reach: never the wildcard address that is bound.
+      hostname: o.hostname ?? advertised(o.host),
       ...(o.resourcePath ? { resourcePath: o.resourcePath } : {}),
       nodeset_filename: [ua.nodesets.standard],
       serverInfo: { applicationUri: pki.certificate.applicationUri ?? o.applicationUri, productUri: 'urn:bifrost:opcua-server', applicationName: { text: 'Bifrost', locale: 'en' } },
@@ -304,10 +306,18 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
             } as never)
           : ns.addVariable(common as never);
         // Carry the session's user into the setter: node-opcua calls it inside writeValue, without the context.
+        // A read-only tag never reaches the setter (the stack answers BadNotWritable), so its attempt is audited here.
         const original = variable.writeValue.bind(variable) as (...args: unknown[]) => unknown;
         (variable as unknown as { writeValue: (...args: unknown[]) => unknown }).writeValue = (...args: unknown[]) => {
           const ctx = args[0] as { getUserName?: () => string } | null;
           const user = ctx?.getUserName?.() || 'anonymous';
+          if (!tag.writable) {
+            const dv = args[1] as DataValue | undefined;
+            const record = this.#recordFor(node, user, dv ? (fromUaValue(dv.value.dataType, dv.value.value) as Value) : null);
+            record.result = 'denied';
+            record.error = { code: 'BIFROST_WRITE_NOT_ALLOWED', message: `${record.address} is not writable` };
+            void this.#report(record);
+          }
           return this.#user.run(user, () => original(...args));
         };
         node.variable = variable as unknown as UAVariable;
@@ -348,16 +358,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
   async #write(ua: NodeOpcua, node: TagNode, dv: DataValue): Promise<InstanceType<NodeOpcua['StatusCode']>> {
     const user = this.#user.getStore() ?? 'anonymous';
     const newValue = fromUaValue(dv.value.dataType, dv.value.value) as Value;
-    const record: AuditRecord = {
-      user,
-      source: 'opcua',
-      device: node.device,
-      tag: node.tag.name,
-      address: `ns=1;s=${node.device}.${node.tag.name}`,
-      oldValue: fromUaValue(node.dataValue.value.dataType, node.dataValue.value.value),
-      newValue,
-      result: 'ok',
-    };
+    const record = this.#recordFor(node, user, newValue);
     const o = this.#options;
     let status = ua.StatusCodes.Good;
     if (!node.tag.writable) {
@@ -380,10 +381,28 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
           known ?? (err.code === 'BIFROST_TYPE_MISMATCH' ? ua.StatusCodes.BadTypeMismatch : err.code === 'BIFROST_VALUE_OUT_OF_RANGE' ? ua.StatusCodes.BadOutOfRange : ua.StatusCodes.BadDeviceFailure);
       }
     }
-    this.emit('write', record);
-    if (o.audit) await o.audit.append(record).catch(() => {});
-    else if (channels.write.hasSubscribers) channels.write.publish(record);
+    await this.#report(record);
     return status;
+  }
+
+  #recordFor(node: TagNode, user: string, newValue: Value | null): AuditRecord {
+    return {
+      user,
+      source: 'opcua',
+      device: node.device,
+      tag: node.tag.name,
+      address: `ns=1;s=${node.device}.${node.tag.name}`,
+      oldValue: fromUaValue(node.dataValue.value.dataType, node.dataValue.value.value),
+      newValue: newValue as Value,
+      result: 'ok',
+    };
+  }
+
+  /** Emits the `write` event and appends the audit record (the AuditLog also publishes on `bifrost:write`). */
+  async #report(record: AuditRecord): Promise<void> {
+    this.emit('write', record);
+    if (this.#options.audit) await this.#options.audit.append(record).catch(() => {});
+    else if (channels.write.hasSubscribers) channels.write.publish(record);
   }
 
   /** Stops listening and closes every session; idempotent. */
@@ -400,6 +419,11 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** The host to advertise for a bound address: the machine's name for a wildcard (0.0.0.0, ::) or none. */
+function advertised(host: string | undefined): string {
+  return host === undefined || host === '0.0.0.0' || host === '::' || host === '' ? hostname() : host;
 }
 
 function defaultOf(type: DataType): unknown {

@@ -225,6 +225,7 @@ describe('plain node-opcua client → Bifrost server: address space and writes',
     const wrong = await operator.write({ nodeId: 'ns=1;s=press1.setpoint', attributeId: 13, value: { value: new ua.Variant({ dataType: ua.DataType.String, value: 'hot' }) } });
     expect(wrong.name).toBe('BadTypeMismatch');
     expect(plant.writes.length).toBe(before);
+    await waitFor(() => audit().some((r) => r.tag === 'temperature' && r.result === 'denied' && r.user === 'operator' && r.newValue === 1), 5000);
   });
 
   it('answers a device failure with a bad StatusCode and audits the error', async () => {
