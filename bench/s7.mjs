@@ -2,7 +2,10 @@
 // snap7 S7Server, with Bifrost's S7Client, nodes7 and snap7's own (C++) client, in one run.
 // Every client negotiates PDU 240 (an S7-300's; snap7's server truncates a job to 20 items and
 // nodes7 packs as many as the PDU takes, so 240 keeps every job at 19 items or fewer).
-// Rounds are interleaved, in random order, so that load from other processes hits every client alike.
+// The snap7 server runs in a child process (this script with --server), so the CPU time measured
+// here is the clients' alone. Rounds visit the clients in random order, each with a warm-up read,
+// so that load from other processes hits every client alike. Wall time p50 gives the ratios;
+// client CPU per read is printed beside it as the figure least disturbed by a busy machine.
 import { createRequire } from 'node:module';
 import { parseS7Address, planReads, S7Client } from '@bifrost/s7';
 
