@@ -225,7 +225,7 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
       throw toBifrostError(e, 'BIFROST_CONNECTION_REFUSED', { device: this.name });
     }
     if (this.#closed) {
-      stream.destroy();
+      this.closeTransport(stream);
       throw new BifrostError('BIFROST_CLOSED', `${this.name} is closed`, { device: this.name });
     }
     this.#backoff?.reset();
@@ -254,7 +254,13 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
     const s = this.#stream;
     if (s) {
       await new Promise<void>((resolve) => {
-        s.once('close', () => resolve());
+        // A port that fails to close reports `error`, not `close`: do not wait for it forever.
+        const timer = setTimeout(resolve, 2000);
+        timer.unref();
+        s.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
         this.closeTransport(s);
       });
     }
@@ -294,7 +300,13 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
           device: this.name,
           cause: this.#lastError,
         });
-    this.#failAll(err);
+    if (this.#closed || !this.#backoff) this.#failAll(err);
+    else {
+      // Only what was on the wire is lost; requests still queued go out on the next connection.
+      for (const p of this.#inFlight.values()) this.#settle(p, err);
+      this.#inFlight.clear();
+      if (this.#head < this.#queue.length) void this.#reconnectAndPump(undefined);
+    }
     this.emit('close', this.#closed ? undefined : err);
   }
 

@@ -183,6 +183,22 @@ describe('Modbus TCP client against a misbehaving peer', () => {
     await expectRecovers();
   });
 
+  it('when the connection drops, only the request on the wire fails; queued ones go out on the next connection', async () => {
+    await open();
+    let first = true;
+    peer.script = (r) => {
+      if (first) {
+        first = false;
+        return 'close';
+      }
+      return peer.good(r);
+    };
+    const results = await Promise.allSettled([client.readHoldingRegisters(0, 1), client.readHoldingRegisters(1, 1), client.readHoldingRegisters(2, 1)]);
+    expect(results[0]?.status).toBe('rejected');
+    expect(((results[0] as PromiseRejectedResult).reason as BifrostError).code).toBe('BIFROST_CONNECTION_LOST');
+    expect(results.slice(1).map((r) => (r.status === 'fulfilled' ? Buffer.from(r.value).readUInt16BE(0) : r.reason))).toEqual([101, 102]);
+  });
+
   it('an MBAP header with a foreign protocol id drops the connection, and the client reconnects', async () => {
     await open();
     peer.script = (r) => {
