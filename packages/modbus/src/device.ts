@@ -211,13 +211,15 @@ export class ModbusDevice extends BaseDevice {
     let data: Uint8Array;
     try {
       if (range.quantity <= max) {
-        const res = (await client.request({ fc, address: range.start, quantity: range.quantity }, { signal, unitId: this.unitId })) as ModbusNormalResponse & { data: Uint8Array };
+        const res = (await client.request({ fc, address: range.start, quantity: range.quantity }, { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs })) as ModbusNormalResponse & {
+          data: Uint8Array;
+        };
         data = res.data;
       } else {
         // One tag larger than a request (a long array or string): read it in consecutive chunks.
         const parts: Promise<ModbusNormalResponse>[] = [];
         for (let s = range.start; s < range.start + range.quantity; s += max) {
-          parts.push(client.request({ fc, address: s, quantity: Math.min(max, range.start + range.quantity - s) }, { signal, unitId: this.unitId }));
+          parts.push(client.request({ fc, address: s, quantity: Math.min(max, range.start + range.quantity - s) }, { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs }));
         }
         const got = await Promise.all(parts);
         if (registers) data = Buffer.concat(got.map((g) => (g as { data: Uint8Array }).data));
@@ -282,7 +284,7 @@ export class ModbusDevice extends BaseDevice {
     }
     let request: () => Promise<unknown>;
     const client = () => this.#connected();
-    const opts = { signal, unitId: this.unitId };
+    const opts = { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs };
     try {
       const elements = a.arrayLength === undefined ? [value] : Array.isArray(value) ? value : undefined;
       if (!elements || elements.length !== (a.arrayLength ?? 1)) {
@@ -314,25 +316,26 @@ export class ModbusDevice extends BaseDevice {
 
   async #writeRegisters(address: number, data: Buffer, signal: AbortSignal): Promise<void> {
     const max = Limits.maxWriteRegisters * 2;
-    for (let o = 0; o < data.length; o += max) await this.#connected().request({ fc: 16, address: address + o / 2, data: data.subarray(o, o + max) }, { signal, unitId: this.unitId });
+    for (let o = 0; o < data.length; o += max)
+      await this.#connected().request({ fc: 16, address: address + o / 2, data: data.subarray(o, o + max) }, { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs });
   }
 
   async #writeCoils(address: number, bits: boolean[], signal: AbortSignal): Promise<void> {
     for (let o = 0; o < bits.length; o += Limits.maxWriteBits)
-      await this.#connected().request({ fc: 15, address: address + o, values: bits.slice(o, o + Limits.maxWriteBits) }, { signal, unitId: this.unitId });
+      await this.#connected().request({ fc: 15, address: address + o, values: bits.slice(o, o + Limits.maxWriteBits) }, { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs });
   }
 
   async #writeBit(address: number, bit: number, on: boolean, signal: AbortSignal): Promise<void> {
     const mask = 1 << bit;
     try {
       // FC 22 (§6.16) changes one bit without a race against other writers.
-      await this.#connected().maskWriteRegister(address, ~mask & 0xffff, on ? mask : 0, { signal, unitId: this.unitId });
+      await this.#connected().maskWriteRegister(address, ~mask & 0xffff, on ? mask : 0, { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs });
     } catch (e) {
       if (!isBifrostError(e, 'BIFROST_MODBUS_ILLEGAL_FUNCTION')) throw e;
       // Without FC 22: read, modify, write.
-      const cur = (await this.#connected().readHoldingRegisters(address, 1, { signal, unitId: this.unitId })) as Uint8Array;
+      const cur = (await this.#connected().readHoldingRegisters(address, 1, { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs })) as Uint8Array;
       const v = (((cur[0] as number) << 8) | (cur[1] as number)) & 0xffff;
-      await this.#connected().writeSingleRegister(address, on ? v | mask : v & ~mask & 0xffff, { signal, unitId: this.unitId });
+      await this.#connected().writeSingleRegister(address, on ? v | mask : v & ~mask & 0xffff, { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs });
     }
   }
 
@@ -340,11 +343,11 @@ export class ModbusDevice extends BaseDevice {
     const client = this.#connected();
     let objects: Map<number, string>;
     try {
-      objects = await client.readDeviceIdentification(2, { signal, unitId: this.unitId });
+      objects = await client.readDeviceIdentification(2, { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs });
     } catch (e) {
       if (!(e instanceof BifrostError) || e.status === undefined) throw this.#tagError(e, 'FC43');
       try {
-        objects = await client.readDeviceIdentification(1, { signal, unitId: this.unitId });
+        objects = await client.readDeviceIdentification(1, { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs });
       } catch (e2) {
         if (!(e2 instanceof BifrostError) || e2.status === undefined) throw this.#tagError(e2, 'FC43');
         // The device does not implement FC 43: say what is known.

@@ -95,7 +95,7 @@ describe('Modbus TCP client against a misbehaving peer', () => {
     await client?.close();
   });
   const open = async (opts = {}) => {
-    client = new ModbusTcpClient({ host: '127.0.0.1', port: peer.port, timeoutMs: 300, reconnect: { baseMs: 10, maxMs: 20 }, ...opts });
+    client = new ModbusTcpClient({ host: '127.0.0.1', port: peer.port, timeoutMs: 2000, reconnect: { baseMs: 10, maxMs: 20 }, ...opts });
     await client.connect();
     return client;
   };
@@ -165,9 +165,9 @@ describe('Modbus TCP client against a misbehaving peer', () => {
       late = r;
       return 'silent';
     };
-    const err = await rejection(client.readHoldingRegisters(10, 1));
+    const err = await rejection(client.readHoldingRegisters(10, 1, { timeoutMs: 200 }));
     expect(err.code).toBe('BIFROST_TIMEOUT');
-    expect(err.message).toMatch(/did not answer FC 3 read of 1 at 10/);
+    expect(err.message).toMatch(/did not answer FC 3 read of 1 at 10 \(unit 1\) within 200 ms/);
     // The late answer to the timed-out request arrives just before the next answer.
     peer.script = (r) => Buffer.concat([peer.good(late as Received), peer.good(r)]);
     const data = await client.readHoldingRegisters(2, 2);
@@ -213,11 +213,11 @@ describe('Modbus TCP client against a misbehaving peer', () => {
   });
 
   it('random bytes from the peer give only BifrostErrors, and the client recovers (fast-check)', async () => {
-    await open({ timeoutMs: 100 });
+    await open();
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 40 }), async (junk) => {
         peer.script = () => Buffer.from(junk);
-        const outcome = await client.readHoldingRegisters(0, 1).then(
+        const outcome = await client.readHoldingRegisters(0, 1, { timeoutMs: 100 }).then(
           () => undefined, // random bytes can, rarely, be a valid answer
           (e: unknown) => e,
         );
@@ -282,7 +282,7 @@ describe('RTU over TCP client against a misbehaving peer', () => {
   let client: ModbusRtuOverTcpClient;
   beforeAll(async () => {
     await peer.start();
-    client = new ModbusRtuOverTcpClient({ host: '127.0.0.1', port: peer.port, timeoutMs: 300, unitId: 1 });
+    client = new ModbusRtuOverTcpClient({ host: '127.0.0.1', port: peer.port, timeoutMs: 2000, unitId: 1 });
     await client.connect();
   });
   afterAll(async () => {
@@ -305,7 +305,7 @@ describe('RTU over TCP client against a misbehaving peer', () => {
 
   it('silence is BIFROST_TIMEOUT, and the next request works', async () => {
     peer.script = () => 'silent';
-    expect((await rejection(client.readHoldingRegisters(0, 1))).code).toBe('BIFROST_TIMEOUT');
+    expect((await rejection(client.readHoldingRegisters(0, 1, { timeoutMs: 200 }))).code).toBe('BIFROST_TIMEOUT');
     peer.script = undefined;
     expect(Buffer.from(await client.readHoldingRegisters(3, 1)).toString('hex')).toBe('0067');
   });
@@ -358,7 +358,7 @@ describe('driver: bad addresses and values', () => {
     };
     subscribe('bifrost:modbus:server-request', count);
     try {
-      await using plc = await connect(sim.url, { requestTimeoutMs: 1000 });
+      await using plc = await connect(sim.url, { requestTimeoutMs: 3000 });
       // HR0 and HR15 are merged over the unmapped hole HR10..HR14: the device refuses the range,
       // Bifrost asks tag by tag and remembers, so both tags are good.
       const first = await plc.readMany(['HR0', 'HR15', 'HR12']);

@@ -43,7 +43,7 @@ describe('RTU through a socat pty pair', () => {
   });
 
   it('the Bifrost driver reads, writes and identifies over RTU', async () => {
-    await using plc = await connect(`modbus+rtu://${pair.b}?baud=19200&parity=even&unit=1`, { requestTimeoutMs: 1000 });
+    await using plc = await connect(`modbus+rtu://${pair.b}?baud=19200&parity=even&unit=1`, { requestTimeoutMs: 3000 });
     await plc.write('HR10:FLOAT32', 65.25);
     const v = await plc.readMany(['HR10:FLOAT32', 'IR9', 'C0', 'DI2', 'HR9000']);
     expect(v.slice(0, 4).map((x) => x.value)).toEqual([65.25, 42, true, true]);
@@ -52,7 +52,7 @@ describe('RTU through a socat pty pair', () => {
   });
 
   it('two devices (units 1 and 9) share the line; the absent unit stays silent (BIFROST_TIMEOUT), the other keeps working', async () => {
-    await using one = await connect(`modbus+rtu://${pair.b}?baud=19200&parity=even&unit=1`, { requestTimeoutMs: 1000 });
+    await using one = await connect(`modbus+rtu://${pair.b}?baud=19200&parity=even&unit=1`, { requestTimeoutMs: 3000 });
     await using other = await connect(`modbus+rtu://${pair.b}?baud=19200&parity=even&unit=9`, { requestTimeoutMs: 300 });
     const [missing, present] = await Promise.all([other.readMany(['HR0']), one.readMany(['IR9'])]);
     expect(missing[0]?.error?.code).toBe('BIFROST_TIMEOUT');
