@@ -168,3 +168,17 @@ describe('simulator signals at the edge of their types', () => {
     await waitFor(async () => ((await plc.read('HR2')).value as number) > before, 5000);
   });
 });
+
+describe('README', () => {
+  it('its simulator config example is a valid config', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { parse } = await import('yaml');
+    const { buildUnits } = await import('@bifrost/modbus');
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const block = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block).toBeDefined();
+    const { units, driven } = buildUnits(parse(block as string));
+    expect([...units.keys()]).toEqual([1, 2]);
+    expect(driven.length).toBe(3);
+  });
+});
