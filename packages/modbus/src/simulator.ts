@@ -80,7 +80,7 @@ export const DEFAULT_SIMULATOR_CONFIG: ModbusSimulatorConfig = {
         vendorName: 'Bifrost',
         productCode: 'BFR-SIM-MB',
         majorMinorRevision: '0.1.0',
-        vendorUrl: 'https://github.com/bifrost-edge/bifrost',
+        vendorUrl: 'urn:bifrost:modbus-simulator',
         productName: 'Bifrost Modbus Simulator',
         modelName: 'plant-1',
         userApplicationName: 'demo plant',
