@@ -6,11 +6,11 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BifrostError, type ErrorCode, isBifrostError, jsonValue, redactUrl, toBifrostError } from '@bifrost/core';
+import { BifrostError, type ErrorCode, isBifrostError, jsonValue, redactUrl } from '@bifrost/core';
 import type { Gateway, GatewayValue } from '@bifrost/gateway';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { type Principal, type Role, roleAllows, TokenStore } from './auth.js';
 import { StreamHub } from './live.js';
@@ -80,7 +80,7 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
     );
   const app = Fastify({
     bodyLimit: opts.maxBodyBytes,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     ...(logger ? { loggerInstance: logger.child({ component: 'web' }) } : {}),
     ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
   }) as unknown as FastifyInstance;
@@ -101,7 +101,7 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
         status === 415 ? 415 : 400,
       );
     req.log.error({ err: { message: err.message, code: err.code } }, `web: ${req.method} ${req.url.split('?')[0]} failed`);
-    return send(reply, toBifrostError(err, 'BIFROST_GATEWAY_NOT_RUNNING'), 500);
+    return send(reply, new BifrostError('BIFROST_WEB_INTERNAL', `internal error in ${req.method} ${req.url.split('?')[0]}: ${err.message}`), 500);
   });
 
   // Security headers for every answer; CORS only for listed origins (off by default).
@@ -289,12 +289,12 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
       maxAge: '1h',
       setHeaders: (res, path) => {
         // Built assets have content hashes in their names and may be cached; index.html must not be.
-        if (path.endsWith('index.html')) (res as unknown as { setHeader(k: string, v: string): void }).setHeader('cache-control', 'no-cache');
+        if (path.endsWith('index.html')) res.header('cache-control', 'no-cache');
       },
     });
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '/';
-    if (path.startsWith('/api/') || req.method !== 'GET') return send(reply, new BifrostError('BIFROST_WEB_NOT_FOUND', `no route ${req.method} ${path}`));
+    if (path.startsWith('/api/') || path.startsWith('/assets/') || req.method !== 'GET') return send(reply, new BifrostError('BIFROST_WEB_NOT_FOUND', `no route ${req.method} ${path}`));
     if (hasUi) return reply.header('cache-control', 'no-cache').sendFile('index.html');
     return reply
       .type('text/html')

@@ -233,6 +233,7 @@ const gateway = {
   BIFROST_WEB_FORBIDDEN: { area: 'web', summary: "The token's role may not do this: writes need operator, configuration needs admin (HTTP 403)." },
   BIFROST_WEB_NOT_FOUND: { area: 'web', summary: 'No such API route, device, tag, series or alarm (HTTP 404).', hint: 'The routes are listed in GET /api/openapi.json.' },
   BIFROST_WEB_PAYLOAD_TOO_LARGE: { area: 'web', summary: 'The request body or WebSocket message exceeds the configured maximum size (HTTP 413).' },
+  BIFROST_WEB_INTERNAL: { area: 'web', summary: 'The web server failed while handling a request (HTTP 500); the gateway log has the details.' },
   BIFROST_WEB_RATE_LIMITED: { area: 'web', summary: 'Too many login attempts or writes in the rate-limit window (HTTP 429).', hint: 'Wait for the number of seconds in the Retry-After header.' },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
