@@ -56,6 +56,8 @@ export interface OperationLimits {
 /** What a resolved address caches: its NodeId and, once written, its type. */
 interface NodeEntry {
   nodeId: NodeId;
+  /** The ReadValueId of its Value attribute, built once: a bulk read allocates no request objects of its own. */
+  read?: { nodeId: NodeId; attributeId: number };
   builtInType?: number;
   isArray?: boolean;
 }
@@ -379,7 +381,11 @@ export class OpcUaDevice extends BaseDevice {
       if (e instanceof BifrostError) throw e;
       const st = statusOf(e);
       const message = e instanceof Error ? e.message : String(e);
-      if (/closed|disconnect|not connected|BadSessionIdInvalid|BadSessionClosed|BadConnectionClosed|BadSecureChannelClosed|Transaction has timed out|socket has been disconnected/i.test(message)) {
+      if (
+        /closed|disconnect|not connected|connection break|aborted|ended by server|premature|ECONNRESET|EPIPE|BadSessionIdInvalid|BadSessionClosed|BadConnectionClosed|BadSecureChannelClosed|Transaction has timed out|socket has been disconnected/i.test(
+          message,
+        )
+      ) {
         const err = new BifrostError('BIFROST_CONNECTION_LOST', `${what} on ${this.name}: ${message}`, { device: this.name, cause: e, ...(st ? { statusName: st.name, status: st.value >>> 0 } : {}) });
         this.connectionLost(err);
         throw err;
@@ -536,7 +542,8 @@ export class OpcUaDevice extends BaseDevice {
       if (e instanceof BifrostError) out[i] = { address: addresses[i] as string, value: null, quality: 'bad', timestamp: now, error: e };
       else {
         index.push(i);
-        nodesToRead.push({ nodeId: e.nodeId, attributeId: 13 });
+        e.read ??= { nodeId: e.nodeId, attributeId: 13 };
+        nodesToRead.push(e.read);
       }
     }
     if (nodesToRead.length === 0) return out;
@@ -796,8 +803,14 @@ export class OpcUaDevice extends BaseDevice {
     stop.addEventListener('abort', onStop, { once: true });
     this.#subscriptions.add(sub);
     try {
-      await this.ensureConnected(options);
-      if (!sub.native && this.isConnected) await this.#startNative(sub);
+      try {
+        await this.ensureConnected(options);
+        if (!sub.native && this.isConnected) await this.#startNative(sub);
+      } catch (e) {
+        // Aborted while setting up: the subscription simply ends, as BaseDevice's does.
+        if (stop.aborted) return;
+        throw e;
+      }
       while (!stop.aborted) {
         if (sub.error) throw sub.error;
         if (sub.queue.length > 0) {
