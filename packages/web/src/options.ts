@@ -72,9 +72,8 @@ export type WebOptions = Omit<z.output<typeof webOptionsSchema>, 'tokens' | 'tls
 export function resolveWebOptions(input: unknown, baseDir: string = process.cwd()): WebOptions {
   const parsed = webOptionsSchema.safeParse(input ?? {});
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = ['web', ...(issue?.path ?? [])].join('.');
-    throw new BifrostError('BIFROST_CONFIG_INVALID', `${path}: ${issue?.message ?? 'invalid'}`);
+    const { path, message } = deepest(parsed.error.issues[0] as Issue | undefined);
+    throw new BifrostError('BIFROST_CONFIG_INVALID', `${['web', ...path].join('.')}: ${message}`);
   }
   const o = parsed.data;
   const file = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
@@ -105,4 +104,25 @@ export function resolveWebOptions(input: unknown, baseDir: string = process.cwd(
   const out: WebOptions = { ...rest, tokens, anonymous: anonymous ?? (tokens.length === 0 ? 'viewer' : 'none') };
   if (tls) out.tls = { cert: read('web.tls.cert', tls.cert), key: read('web.tls.key', tls.key) };
   return out;
+}
+
+interface Issue {
+  code?: string;
+  path: PropertyKey[];
+  message: string;
+  errors?: Issue[][];
+}
+
+/** For a union (tokens: a file path or a list), the issue of the branch that got furthest, so the message names the real field. */
+function deepest(issue: Issue | undefined): { path: PropertyKey[]; message: string } {
+  if (!issue) return { path: [], message: 'invalid' };
+  if (issue.code === 'invalid_union' && issue.errors && issue.errors.length > 0) {
+    let best: { path: PropertyKey[]; message: string } | undefined;
+    for (const branch of issue.errors) {
+      const d = deepest(branch[0]);
+      if (!best || d.path.length > best.path.length) best = d;
+    }
+    if (best && best.path.length > 0) return { path: [...issue.path, ...best.path], message: best.message };
+  }
+  return { path: issue.path, message: issue.message };
 }
