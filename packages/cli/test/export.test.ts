@@ -192,6 +192,12 @@ describe('bifrost export', () => {
     expect(back[0]?.v).toBe(1234);
   });
 
+  it('an --out file that cannot be created is a usage error naming it', async () => {
+    const r = await runCli(['export', sim.url, 'HR0', '--samples', '1', '--out', '/dev/null/x.csv']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^✖ BIFROST_CLI_USAGE cannot write \/dev\/null\/x\.csv: E[A-Z]+ — hint: /);
+  });
+
   it('needs exactly one of --duration and --samples (usage, exit 2)', async () => {
     const r = await runCli(['export', sim.url, 'HR0', '--out', join(dir, 'x.csv')]);
     expect(r.code).toBe(2);

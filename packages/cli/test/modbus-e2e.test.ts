@@ -112,6 +112,14 @@ describe('bifrost write', () => {
     expect(rec).toMatchObject({ address: 'HR900', newValue: 1, result: 'error', error: { code: 'BIFROST_MODBUS_ILLEGAL_ADDRESS' } });
   });
 
+  it('an audit log that cannot be written stops the write before it happens (exit 2)', async () => {
+    const r = await runCli(['write', url, 'HR24', '9', '--yes', '--audit-log', '/dev/null/audit.jsonl']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^✖ BIFROST_CLI_USAGE cannot write the audit log \/dev\/null\/audit\.jsonl: E[A-Z]+; nothing was written to the device — hint: /);
+    const back = await runCli(['--json', 'read', url, 'HR24']);
+    expect((JSON.parse(back.stdout) as { value: number }[])[0]?.value).toBe(0);
+  });
+
   it('without --yes and without a terminal it refuses (exit 1) and writes nothing', async () => {
     const r = await runCli(['write', url, 'HR22', '5', '--audit-log', join(dir, 'audit-no.jsonl')]);
     expect(r.code).toBe(1);

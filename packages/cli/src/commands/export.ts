@@ -71,6 +71,12 @@ export const exportCommand: CommandModule = {
           }
           await using set = await DeviceSet.open(targets, { signal: ctx.signal });
           const { createSampleWriter } = await import('../export/writers.js');
+          const { open } = await import('node:fs/promises');
+          await open(opts.out, 'w')
+            .then((h) => h.close())
+            .catch((cause: NodeJS.ErrnoException) => {
+              throw new core.BifrostError('BIFROST_CLI_USAGE', `cannot write ${opts.out}: ${cause.code ?? cause.message}`, { cause, hint: 'pass --out with a file in an existing, writable folder' });
+            });
           const writer = await createSampleWriter({ format, file: opts.out, columns, long: opts.long === true });
           const showProgress = opts.progress && ctx.io.stderr.isTTY === true && !ctx.json;
           const { ProgressBar } = await import('../ui/progress.js');

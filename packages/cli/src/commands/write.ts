@@ -78,6 +78,13 @@ export const writeCommand: CommandModule = {
               hint: 'pass --yes to write without asking',
             });
           }
+          // Every write is recorded: a log that cannot be written stops the write before it happens.
+          await ensureWritable(opts.auditLog).catch((cause: NodeJS.ErrnoException) => {
+            throw new core.BifrostError('BIFROST_CLI_USAGE', `cannot write the audit log ${opts.auditLog}: ${cause.code ?? cause.message}; nothing was written to the device`, {
+              cause,
+              hint: 'pass --audit-log with a writable file',
+            });
+          });
           await using plc = await core.connect(url, { signal: ctx.signal });
           let oldValue: Value | null = null;
           try {
@@ -116,6 +123,15 @@ export const writeCommand: CommandModule = {
       );
   },
 };
+
+/** Creates the file's folder and opens the file for appending, without writing to it. */
+async function ensureWritable(file: string): Promise<void> {
+  const { mkdir, open } = await import('node:fs/promises');
+  const { dirname } = await import('node:path');
+  await mkdir(dirname(file), { recursive: true });
+  const handle = await open(file, 'a', 0o600);
+  await handle.close();
+}
 
 function safeUser(): string {
   try {
