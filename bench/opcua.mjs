@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const TAGS = 10_000;
-const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 3000);
+const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 2500);
 // The server changes every Bulk variable every UPDATE_MS: TAGS * 1000 / UPDATE_MS changes/s offered.
 const UPDATE_MS = Number(process.env.BENCH_UPDATE_MS ?? 1000);
 const rssMB = () => (process.memoryUsage().rss / 1048576).toFixed(0);
