@@ -330,7 +330,7 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
   async #disconnect(client: MqttClient): Promise<void> {
     if (this.#node && client.connected) {
       // A graceful disconnect does not fire the will, so publish NDEATH ourselves (Sparkplug 3.0.0 §5.3).
-      const death = this.#node.nextDeath();
+      const death = this.#node.death();
       await new Promise<void>((resolve) => client.publish(death.topic, Buffer.from(death.payload), { qos: 1 }, () => resolve()));
     }
     await new Promise<void>((resolve) => {
@@ -449,6 +449,8 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
           if (batch.cursor > q.metrics().ackedSeq) await q.ack(batch.cursor);
           this.#wake = new AbortController();
           const wake = this.#wake;
+          // A stop, a lost connection or a rebirth request may have come while we were busy: their wake-up went to the old controller.
+          if (signal.aborted || lost.signal.aborted || this.#rebirth) continue;
           const stop = () => wake.abort();
           signal.addEventListener('abort', stop, { once: true });
           await q.waitForData(wake.signal);

@@ -5,8 +5,12 @@
  * with metric aliases, NDATA/DDATA, NDEATH as the MQTT will carrying bdSeq, and the message
  * sequence number `seq` running 0–255 (Sparkplug 3.0.0 §6.4.21 "Sequence Number").
  */
+import { createRequire } from 'node:module';
 import { BifrostError } from '@bifrost/core';
-import protobuf from 'protobufjs';
+import type protobufNs from 'protobufjs';
+
+// protobufjs loads only when Sparkplug is used, so a JSON-only sink starts faster.
+const require = createRequire(import.meta.url);
 
 /**
  * `sparkplug_b.proto` as published by Eclipse Tahu (proto2, package org.eclipse.tahu.protobuf);
@@ -162,8 +166,9 @@ export interface SparkplugPayload {
   metrics: SparkplugMetric[];
 }
 
-let payloadType: protobuf.Type | undefined;
-function type(): protobuf.Type {
+let payloadType: protobufNs.Type | undefined;
+function type(): protobufNs.Type {
+  const protobuf = require('protobufjs') as typeof protobufNs;
   payloadType ??= protobuf.parse(SPARKPLUG_B_PROTO, { keepCase: true }).root.lookupType('org.eclipse.tahu.protobuf.Payload');
   return payloadType;
 }
@@ -298,6 +303,11 @@ export class SparkplugEdgeNode {
    */
   nextDeath(): SparkplugMessage {
     this.#bdSeq = (this.#bdSeq + 1) % 256;
+    return this.death();
+  }
+
+  /** The NDEATH of the current session (same bdSeq as its NBIRTH), for a graceful disconnect. */
+  death(): SparkplugMessage {
     return {
       kind: 'NDEATH',
       topic: sparkplugTopic(this.groupId, 'NDEATH', this.edgeNodeId),
@@ -334,7 +344,7 @@ export class SparkplugEdgeNode {
 
   /**
    * The messages for samples of one device: a DBIRTH first when a tag is new or changed type
-   * (a DBIRTH must list every metric, §6.4.14), then one DDATA carrying metrics by alias only.
+   * (a DBIRTH must list every metric, §6.4.14), then one DDATA carrying metrics by alias (no name).
    */
   data(device: string, samples: readonly SparkplugSample[]): SparkplugMessage[] {
     let known = this.#devices.get(device);
@@ -358,7 +368,9 @@ export class SparkplugEdgeNode {
         continue;
       }
       m.last = metric;
-      metrics.push({ ...metric, alias: m.alias });
+      // The datatype is repeated in DDATA although §6.4.6 lets it be omitted: decoders such as
+      // Eclipse Tahu's JavaScript one pick the value field by datatype and read null without it.
+      metrics.push({ ...metric, alias: m.alias, datatype: m.datatype });
     }
     flush();
     return out;
