@@ -56,6 +56,12 @@ export const monitorCommand: CommandModule = {
           const view = await import('../monitor/live-table.js');
           const live = ctx.io.stdout.isTTY === true && !ctx.json;
           let drawn = 0;
+          // After a resize the old lines may have wrapped: clear the screen rather than count them.
+          const onResize = () => {
+            ctx.io.stdout.write('\u001b[2J\u001b[H');
+            drawn = 0;
+          };
+          if (live) ctx.io.stdout.on('resize', onResize);
           poller.on('update', (changed) => {
             if (ctx.json) {
               for (const r of changed) if (r.last) ctx.out(JSON.stringify({ tag: r.name, device: r.device, ...core.tagValueToJSON(r.last) }));
@@ -65,7 +71,11 @@ export const monitorCommand: CommandModule = {
               drawn = lines.length;
             } else for (const r of changed) ctx.out(view.changeLine(r, ctx.palette));
           });
-          await poller.run(ctx.signal, opts.count);
+          try {
+            await poller.run(ctx.signal, opts.count);
+          } finally {
+            ctx.io.stdout.off('resize', onResize);
+          }
           return EXIT.OK;
         }),
       );
