@@ -2,7 +2,7 @@
  * @module
  * OPC UA tag addresses, parsed without node-opcua: a NodeId in its string form (OPC 10000-6
  * §5.3.1.10: `ns=2;s=Line1.Temp`, `i=2258`, `ns=1;g=…`, `ns=1;b=…`, `nsu=<uri>;s=…`), or a
- * browse path from the Root folder (`/Objects/Plant/Line1/Temperature`, a segment may carry a
+ * browse path from the Root folder (`/` is Root itself; `/Objects/Plant/Line1/Temperature`, a segment may carry a
  * namespace index as in a RelativePath, OPC 10000-4 Annex A.2: `/Objects/2:Plant`). Pure, so the
  * gateway can validate a configuration without loading node-opcua.
  */
@@ -104,8 +104,10 @@ export function parseAddress(address: string): OpcUaAddress {
 }
 
 function parsePath(address: string): BrowsePathAddress {
+  // `/` alone is the Root folder itself (OPC 10000-5 §8.2.2), where a browse starts.
+  if (address === '/') return { kind: 'path', segments: [] };
   const parts = address.slice(1).split('/');
-  if (parts.length === 0 || parts.some((p) => p === '')) throw invalid(address, 'a browse path has no empty segments');
+  if (parts.some((p) => p === '')) throw invalid(address, 'a browse path has no empty segments');
   const segments = parts.map((p): BrowsePathSegment => {
     const m = /^(\d{1,5}):(.+)$/.exec(p);
     if (m) {

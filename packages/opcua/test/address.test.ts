@@ -18,6 +18,7 @@ const valid: [string, string, OpcUaAddress][] = [
   ['opaque (spec example)', 'ns=1;b=M/RbKBsRVkePCePcx24oRA==', { kind: 'nodeId', namespace: 1, identifierType: 'b', identifier: 'M/RbKBsRVkePCePcx24oRA==' }],
   ['namespace URI', 'nsu=urn:bifrost:vm;s=Line1.Temp', { kind: 'nodeId', namespace: 0, namespaceUri: 'urn:bifrost:vm', identifierType: 's', identifier: 'Line1.Temp' }],
   ['largest numeric', 'ns=65535;i=4294967295', { kind: 'nodeId', namespace: 65535, identifierType: 'i', identifier: 4294967295 }],
+  ['the Root folder', '/', { kind: 'path', segments: [] }],
   ['browse path', '/Objects/Line1/Temperature', { kind: 'path', segments: [{ name: 'Objects' }, { name: 'Line1' }, { name: 'Temperature' }] }],
   ['browse path with namespace indexes', '/Objects/2:Plant/2:Temp', { kind: 'path', segments: [{ name: 'Objects' }, { name: 'Plant', namespace: 2 }, { name: 'Temp', namespace: 2 }] }],
 ];
@@ -34,7 +35,7 @@ const invalid: [string, string][] = [
   ['bad base64', 'b=###'],
   ['unknown identifier type', 'x=1'],
   ['empty path segment', '/Objects//Temp'],
-  ['root only', '/'],
+  ['trailing slash', '/Objects/'],
   ['empty namespace URI', 'nsu=;i=1'],
 ];
 

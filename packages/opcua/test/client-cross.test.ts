@@ -266,6 +266,8 @@ describe('Bifrost client → plain node-opcua server: services', () => {
     expect(await plc.resolveNodeId('/Objects/Plant/Sub/Deep')).toBe('ns=1;s=Plant.Sub.Deep');
     expect(await plc.resolveNodeId('/Objects/1:Plant/1:Temp')).toBe('ns=1;s=Plant.Temp');
     expect(await plc.resolveNodeId('/Objects/Server')).toBe('i=2253');
+    expect(await plc.resolveNodeId('/')).toBe('i=84');
+    expect((await plc.browse('/')).map((n) => n.name)).toEqual(expect.arrayContaining(['Objects', 'Types', 'Views']));
   });
 
   it('browses recursively to the depth limit, reporting progress', async () => {
