@@ -8,13 +8,22 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BifrostError } from '@bifrost/core';
 
-/** The roles, weakest first: a viewer reads, an operator also writes tags and acknowledges alarms, an admin also reads the configuration. */
+/**
+ * The roles, weakest first: a viewer reads, an operator also writes tags and acknowledges alarms, an admin also reads the configuration.
+ * @example ROLES.includes(role) // validate a role from user input
+ */
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 
-/** A role. */
+/**
+ * A role.
+ * @example const role: Role = 'operator';
+ */
 export type Role = (typeof ROLES)[number];
 
-/** A stored token: a name (who, as written to the audit log), a role and the SHA-256 of the secret. */
+/**
+ * A stored token: a name (who, as written to the audit log), a role and the SHA-256 of the secret.
+ * @example const entry: TokenEntry = { name: 'alice', role: 'operator', hash: 'sha256:9f86…' };
+ */
 export interface TokenEntry {
   name: string;
   role: Role;
@@ -22,7 +31,10 @@ export interface TokenEntry {
   hash: string;
 }
 
-/** Who a request acts as. */
+/**
+ * Who a request acts as.
+ * @example const who: Principal | undefined = store.verify(token);
+ */
 export interface Principal {
   name: string;
   role: Role;

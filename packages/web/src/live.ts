@@ -18,7 +18,10 @@
 import { BifrostError, jsonValue } from '@bifrost/core';
 import type { Gateway, GatewayValue } from '@bifrost/gateway';
 
-/** The socket surface the hub needs (a `ws` WebSocket). */
+/**
+ * The socket surface the hub needs (a `ws` WebSocket).
+ * @example hub.add(socket satisfies StreamSocket)
+ */
 export interface StreamSocket {
   readonly bufferedAmount: number;
   readonly readyState: number;
@@ -36,7 +39,10 @@ interface Client {
 
 const OPEN = 1;
 
-/** Counters of the stream, for the bench and /metrics. */
+/**
+ * Counters of the stream, for the bench and /metrics.
+ * @example const { clients, delivered } = hub.stats();
+ */
 export interface StreamStats {
   clients: number;
   /** Values sent, summed over clients. */

@@ -5,7 +5,10 @@
  */
 import type { Role } from './auth.js';
 
-/** One API route. */
+/**
+ * One API route.
+ * @example const r: RouteSpec = { method: 'GET', url: '/api/me', role: 'viewer', handler: 'me', summary: 'The caller.' };
+ */
 export interface RouteSpec {
   method: 'GET' | 'POST';
   /** fastify path syntax (`:param`). */
@@ -19,7 +22,10 @@ export interface RouteSpec {
   websocket?: boolean;
 }
 
-/** Every route of the API. */
+/**
+ * Every route of the API.
+ * @example ROUTES.filter((r) => r.role === 'operator').map((r) => r.url)
+ */
 export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', url: '/api/openapi.json', role: 'public', handler: 'openapi', summary: 'This OpenAPI document.' },
   { method: 'GET', url: '/health', role: 'public', handler: 'health', summary: 'Gateway health: 200 when ok or degraded, 503 when every device is down.' },

@@ -14,7 +14,10 @@ const role = z.enum(ROLES);
 const tokenEntry = z.object({ name: z.string().regex(/^[\w.@-]{1,64}$/), role, hash: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits> (from createToken)') }).strict();
 const limit = z.object({ max: z.number().int().positive(), windowMs: z.number().int().positive() }).strict();
 
-/** The schema of the web options. */
+/**
+ * The schema of the web options.
+ * @example webOptionsSchema.parse({ port: 8080, cors: ['https://scada.example'] })
+ */
 export const webOptionsSchema = z
   .object({
     port: z.number().int().min(0).max(65535).default(8080),
@@ -55,10 +58,16 @@ export const webOptionsSchema = z
   })
   .strict();
 
-/** Web options as written in the config. */
+/**
+ * Web options as written in the config.
+ * @example const input: WebOptionsInput = { port: 8080, tokens: './tokens.yaml' };
+ */
 export type WebOptionsInput = z.input<typeof webOptionsSchema>;
 
-/** Validated web options, with files read. */
+/**
+ * Validated web options, with files read.
+ * @example const { tokens, anonymous }: WebOptions = resolveWebOptions(config.web, baseDir);
+ */
 export type WebOptions = Omit<z.output<typeof webOptionsSchema>, 'tokens' | 'tls' | 'anonymous'> & {
   tokens: TokenEntry[];
   tls?: { cert: Buffer; key: Buffer };

@@ -27,7 +27,10 @@ declare module 'fastify' {
   }
 }
 
-/** Options of {@link createWebApp} and {@link startWebServer}: the `web:` config section plus the runtime's logger and base folder. */
+/**
+ * Options of {@link createWebApp} and {@link startWebServer}: the `web:` config section plus the runtime's logger and base folder.
+ * @example const options: StartWebOptions = { ...config.web, logger, baseDir: dirname(configFile) };
+ */
 export type StartWebOptions = Record<string, unknown> & {
   /** pino logger (the gateway's); the server logs errors and refused requests, never tokens. */
   logger?: Logger;
@@ -56,7 +59,10 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   BIFROST_TIMEOUT: 504,
 };
 
-/** The HTTP status of a Bifrost error (device-side failures are 502: the gateway is fine, the PLC is not). */
+/**
+ * The HTTP status of a Bifrost error (device-side failures are 502: the gateway is fine, the PLC is not).
+ * @example httpStatusOf(new BifrostError('BIFROST_WEB_FORBIDDEN', 'viewer')) // 403
+ */
 export function httpStatusOf(e: BifrostError): number {
   return STATUS[e.code] ?? (e.code.startsWith('BIFROST_WEB_') || e.code.startsWith('BIFROST_GATEWAY_') ? 500 : 502);
 }
@@ -124,7 +130,8 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
   });
 
   // Authentication: a bearer token (header, or for browsers' WebSocket the `bearer.<token>` subprotocol).
-  app.addHook('preHandler', async (req, reply) => {
+  // Checked on request, before the body is read, so an anonymous client cannot make the server parse anything.
+  app.addHook('onRequest', async (req, reply) => {
     const need = req.routeOptions.config?.role;
     if (need === undefined || need === 'public') return;
     const token = tokenOf(req);
