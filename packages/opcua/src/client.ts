@@ -161,7 +161,7 @@ export class OpcUaDevice extends BaseDevice {
     const certificateManager = new ua.OPCUACertificateManager({ rootFolder: pki.dir, automaticallyAcceptUnknownCertificate: s.acceptUnknownCertificate });
     await certificateManager.initialize();
     let { securityPolicy, securityMode } = s;
-    if (securityPolicy === 'auto') ({ securityPolicy, securityMode } = await this.#selectEndpoint(ua, certificateManager, pki.certificateFile, pki.privateKeyFile, signal));
+    if (securityPolicy === 'auto') ({ securityPolicy, securityMode } = await this.#selectEndpoint(ua, certificateManager, signal));
     const client = ua.OPCUAClient.create({
       applicationName: 'Bifrost',
       applicationUri: pki.certificate.applicationUri ?? s.applicationUri ?? defaultApplicationUri(),
@@ -231,23 +231,45 @@ export class OpcUaDevice extends BaseDevice {
     }
   }
 
-  async #selectEndpoint(ua: NodeOpcua, certificateManager: InstanceType<NodeOpcua['OPCUACertificateManager']>, certificateFile: string, privateKeyFile: string, signal: AbortSignal) {
-    // Endpoint selection from GetEndpoints (OPC 10000-4 §5.4.4): the highest securityLevel among the policies Bifrost supports.
-    const probe = ua.OPCUAClient.create({ clientCertificateManager: certificateManager, certificateFile, privateKeyFile, endpointMustExist: false, connectionStrategy: { maxRetry: 0 } });
+  /** GetEndpoints (OPC 10000-4 §5.4.4) over a short-lived unsecured channel. */
+  async #fetchEndpoints(ua: NodeOpcua, certificateManager: InstanceType<NodeOpcua['OPCUACertificateManager']>, signal: AbortSignal) {
+    const pki = this.#pki as PkiInitResult;
+    const probe = ua.OPCUAClient.create({
+      clientCertificateManager: certificateManager,
+      certificateFile: pki.certificateFile,
+      privateKeyFile: pki.privateKeyFile,
+      endpointMustExist: false,
+      connectionStrategy: { maxRetry: 0 },
+    });
     const abort = () => void probe.disconnect().catch(() => {});
     signal.addEventListener('abort', abort, { once: true });
     try {
       await probe.connect(this.#settings.endpointUrl);
-      const endpoints = await probe.getEndpoints();
-      const known = new Map(Object.entries(POLICY_URI).map(([k, v]) => [v, k as SecurityPolicyName]));
-      const usable = endpoints.filter((e) => known.has(e.securityPolicyUri ?? '')).sort((a, b) => b.securityLevel - a.securityLevel);
-      const best = usable[0];
-      if (!best) throw new BifrostError('BIFROST_OPCUA_SECURITY', `${this.name} offers no endpoint with a security policy Bifrost supports`, { device: this.name });
-      const mode = (['None', 'None', 'Sign', 'SignAndEncrypt'] as const)[best.securityMode] ?? 'None';
-      return { securityPolicy: known.get(best.securityPolicyUri ?? '') as SecurityPolicyName, securityMode: mode as SecurityModeName };
+      return await probe.getEndpoints();
     } finally {
       signal.removeEventListener('abort', abort);
       await probe.disconnect().catch(() => {});
+    }
+  }
+
+  async #selectEndpoint(ua: NodeOpcua, certificateManager: InstanceType<NodeOpcua['OPCUACertificateManager']>, signal: AbortSignal) {
+    // The highest securityLevel among the endpoints whose policy Bifrost supports.
+    const endpoints = await this.#fetchEndpoints(ua, certificateManager, signal);
+    const known = new Map(Object.entries(POLICY_URI).map(([k, v]) => [v, k as SecurityPolicyName]));
+    const usable = endpoints.filter((e) => known.has(e.securityPolicyUri ?? '')).sort((a, b) => b.securityLevel - a.securityLevel);
+    const best = usable[0];
+    if (!best) throw new BifrostError('BIFROST_OPCUA_SECURITY', `${this.name} offers no endpoint with a security policy Bifrost supports`, { device: this.name });
+    const mode = (['None', 'None', 'Sign', 'SignAndEncrypt'] as const)[best.securityMode] ?? 'None';
+    return { securityPolicy: known.get(best.securityPolicyUri ?? '') as SecurityPolicyName, securityMode: mode as SecurityModeName };
+  }
+
+  /** "Policy/Mode" of every endpoint the server offers, for a message; empty when they cannot be fetched. */
+  async #offered(ua: NodeOpcua, certificateManager: InstanceType<NodeOpcua['OPCUACertificateManager']>): Promise<string[]> {
+    try {
+      const endpoints = await this.#fetchEndpoints(ua, certificateManager, AbortSignal.timeout(Math.max(this.requestTimeoutMs, 1000)));
+      return [...new Set(endpoints.map((e) => `${e.securityPolicyUri?.split('#')[1]}/${['Invalid', 'None', 'Sign', 'SignAndEncrypt'][e.securityMode]}`))];
+    } catch {
+      return [];
     }
   }
 
@@ -257,7 +279,9 @@ export class OpcUaDevice extends BaseDevice {
     const st = statusOf(e);
     const s = this.#settings;
     if (/End point must exist|Cannot find an Endpoint matching|endpoint.*not found|BadSecurityPolicyRejected|BadSecurityModeRejected/i.test(message)) {
-      return new BifrostError('BIFROST_OPCUA_SECURITY', `${this.name} has no endpoint with securityPolicy=${s.securityPolicy} and securityMode=${s.securityMode}`, {
+      const offered = this.#ua ? await this.#offered(this.#ua, certificateManager) : [];
+      const list = offered.length > 0 ? `; it offers ${offered.join(', ')}` : '';
+      return new BifrostError('BIFROST_OPCUA_SECURITY', `${this.name} has no endpoint with securityPolicy=${s.securityPolicy} and securityMode=${s.securityMode}${list}`, {
         device: this.name,
         statusName: st?.name ?? 'BadSecurityPolicyRejected',
         status: (st?.value ?? STATUS.BadSecurityPolicyRejected) >>> 0,

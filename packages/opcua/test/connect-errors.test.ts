@@ -35,7 +35,7 @@ describe('opc.tcp connection errors', () => {
     const err = await failure(connect(`${sim.url}?securityPolicy=Basic256Sha256&securityMode=Sign`, { pkiDir: join(dir, 'client'), acceptUnknownCertificate: true }));
     expect(err.code).toBe('BIFROST_OPCUA_SECURITY');
     expect(err.statusName).toBe('BadSecurityPolicyRejected');
-    expect(err.message).toContain('securityPolicy=Basic256Sha256 and securityMode=Sign');
+    expect(err.message).toContain('securityPolicy=Basic256Sha256 and securityMode=Sign; it offers None/None');
   });
 
   it('refuses a port where no server listens, with or without security: BIFROST_CONNECTION_REFUSED', async () => {
