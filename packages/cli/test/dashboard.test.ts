@@ -74,9 +74,12 @@ describe('bifrost monitor --dashboard', () => {
       t.send('p', true);
       await t.waitFor((s) => !s.includes('PAUSED') && value(s, 'counter') > frozen);
 
-      // Escape clears the filter.
+      // Escape clears the filter; ↓ moves the selection marker (visible without color too).
       t.send('Escape');
-      await t.waitFor(/temperature\s+21\.5/);
+      const cleared = await t.waitFor(/temperature\s+21\.5/);
+      expect(cleared).toMatch(/^ ›temperature /m);
+      t.send('Down');
+      await t.waitFor(/^ ›hot /m);
 
       t.send('q', true);
       await t.waitFor(/\[exit 0\]/);

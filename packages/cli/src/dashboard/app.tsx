@@ -138,7 +138,8 @@ export function Dashboard({ poller, title, onQuit }: DashboardProps) {
     const v = r.last;
     return (
       <Box key={`${r.device}/${r.name}`}>
-        <Text inverse={isSel}>{cut(r.name, nameW)} </Text>
+        <Text color="magenta">{isSel ? '›' : ' '}</Text>
+        <Text inverse={isSel}>{cut(r.name, nameW - 1)} </Text>
         <Text color={STATE_COLOR[r.state]}>{fit(v ? formatValue(v.value) : '…', valueW)} </Text>
         {unitW > 0 && <Text>{cut(r.unit ?? '', unitW)} </Text>}
         <Text color={v?.quality === 'good' ? 'green' : v?.quality === 'uncertain' ? 'yellow' : 'red'}>{cut(v?.quality ?? '—', qualityW)}</Text>
@@ -172,7 +173,7 @@ export function Dashboard({ poller, title, onQuit }: DashboardProps) {
       <Box flexDirection="column" paddingX={1}>
         <Box>
           <Text bold color="blue">
-            {cut('TAG', nameW)} {'VALUE'.padStart(valueW)} {unitW > 0 ? `${cut('UNIT', unitW)} ` : ''}
+            {cut(' TAG', nameW)} {'VALUE'.padStart(valueW)} {unitW > 0 ? `${cut('UNIT', unitW)} ` : ''}
             {cut('QUALITY', qualityW)}
             {ageW > 0 ? cut('AGE', ageW) : ''}
             {sparkW > 0 ? 'TREND' : ''}
