@@ -15,6 +15,7 @@ let loading: Promise<NodeOpcua> | undefined;
 /**
  * node-opcua's own warnings and errors (`{ level, context, message }`). Libraries do not print
  * (STYLE.md §8), so node-opcua's loggers are routed here instead of to the console.
+ * @example diagnostics.subscribe('bifrost:opcua:log', (m) => logger.warn(m))
  */
 export const logChannel = channel('opcua', 'log');
 

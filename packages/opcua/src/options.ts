@@ -7,11 +7,17 @@
 import { BifrostError, type ConnectOptions, queryBool, queryChoice } from '@bifrost/core';
 import { DEFAULT_PKI_DIR } from './pki.js';
 
-/** The security policies Bifrost offers (OPC 10000-7 §6.6 security policy facets). */
+/**
+ * The security policies Bifrost offers (OPC 10000-7 §6.6 security policy facets).
+ * @example for (const p of SECURITY_POLICIES) await connect(`${url}?securityPolicy=${p}`)
+ */
 export const SECURITY_POLICIES = ['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss'] as const;
 /** A security policy name, or `auto` for the most secure endpoint the server offers. */
 export type SecurityPolicyName = (typeof SECURITY_POLICIES)[number];
-/** Message security modes (OPC 10000-4 §7.20). */
+/**
+ * Message security modes (OPC 10000-4 §7.20).
+ * @example SECURITY_MODES.includes(mode)
+ */
 export const SECURITY_MODES = ['None', 'Sign', 'SignAndEncrypt'] as const;
 /** A message security mode. */
 export type SecurityModeName = (typeof SECURITY_MODES)[number];

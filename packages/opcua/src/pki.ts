@@ -15,12 +15,21 @@ import { join, resolve } from 'node:path';
 import { BifrostError } from '@bifrost/core';
 import { loadNodeOpcua } from './load.js';
 
-/** The PKI directory used when none is given. */
+/**
+ * The PKI directory used when none is given.
+ * @example await pkiList({ dir: DEFAULT_PKI_DIR })
+ */
 export const DEFAULT_PKI_DIR = './data/pki';
 
-/** The application certificate file, relative to the PKI directory. */
+/**
+ * The application certificate file, relative to the PKI directory.
+ * @example join(dir, OWN_CERTIFICATE)
+ */
 export const OWN_CERTIFICATE = 'own/certs/certificate.pem';
-/** The application private key file, relative to the PKI directory. */
+/**
+ * The application private key file, relative to the PKI directory.
+ * @example join(dir, OWN_PRIVATE_KEY)
+ */
 export const OWN_PRIVATE_KEY = 'own/private/private_key.pem';
 
 /**

@@ -13,7 +13,10 @@ import { join } from 'node:path';
 import { BifrostError, type DataType, good, type RunningSimulator, type SimulatorOptions, type StartSimulator, seededRandom, type TagValue, type Value } from '@bifrost/core';
 import { OpcUaServer, type OpcUaServerOptions, type ServedDevice, type TagProvider } from './server.js';
 
-/** The port `bifrost simulate opcua` listens on by default (IANA-registered for OPC UA). */
+/**
+ * The port `bifrost simulate opcua` listens on by default (IANA-registered for OPC UA).
+ * @example await startSimulator({ port: DEFAULT_PORT })
+ */
 export const DEFAULT_PORT = 4840;
 
 /** Extra settings the simulator reads from `options.config`. */
@@ -51,7 +54,10 @@ const TYPE_SAMPLES: [string, DataType, Value][] = [
   ['DateTime', 'DATETIME', new Date('2024-01-02T03:04:05.678Z')],
 ];
 
-/** The simulated plant: a TagProvider whose values move on a timer. */
+/**
+ * The simulated plant: a TagProvider whose values move on a timer.
+ * @example const server = await createOpcUaServer({ provider: new SimulatedPlant({ bulkTags: 100 }), port: 4840 })
+ */
 export class SimulatedPlant extends EventEmitter implements TagProvider {
   readonly #devices: ServedDevice[];
   readonly #values = new Map<string, TagValue>();

@@ -6,7 +6,10 @@
  */
 import { BifrostError, type ErrorCode, type Quality } from '@bifrost/core';
 
-/** The StatusCodes Bifrost gives their own error code (value per OPC 10000-6 Annex A). */
+/**
+ * The StatusCodes Bifrost gives their own error code (value per OPC 10000-6 Annex A).
+ * @example if (err.status === STATUS.BadNodeIdUnknown) …
+ */
 export const STATUS = {
   Good: 0x00000000,
   BadUnexpectedError: 0x80010000,

@@ -7,7 +7,10 @@
  */
 import { BifrostError, coerceValue, type DataType, type Scalar, type Value } from '@bifrost/core';
 
-/** OPC UA built-in type ids (OPC 10000-6 §5.1.2, Table 1). */
+/**
+ * OPC UA built-in type ids (OPC 10000-6 §5.1.2, Table 1).
+ * @example coreTypeOf(BuiltInType.Double) // 'LREAL'
+ */
 export const BuiltInType = {
   Null: 0,
   Boolean: 1,
