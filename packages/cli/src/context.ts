@@ -65,7 +65,10 @@ export function createContext(opts: GlobalOptions, io: CliIO, signal: AbortSigna
 
 let pipeWatched = false;
 
-/** The process's own streams. A reader that goes away (`bifrost … | head`) ends the CLI quietly, as `yes | head` does. */
+/**
+ * The process's own streams. A reader that goes away (`bifrost … | head`) ends the CLI quietly, as `yes | head` does.
+ * @example await main(process.argv, processIO())
+ */
 export function processIO(): CliIO {
   if (!pipeWatched) {
     pipeWatched = true;

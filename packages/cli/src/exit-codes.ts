@@ -5,7 +5,10 @@
  * to load the error registry.
  */
 
-/** Every exit code `bifrost` uses. */
+/**
+ * Every exit code `bifrost` uses (docs/cli.md).
+ * @example return bad.length > 0 ? EXIT.PARTIAL : EXIT.OK
+ */
 export const EXIT = {
   /** Everything worked. */
   OK: 0,
@@ -64,7 +67,10 @@ export function exitCodeFor(err: unknown): ExitCode {
   return EXIT.ERROR;
 }
 
-/** The `code` of a BifrostError-like value (duck-typed so this module stays free of core). */
+/**
+ * The `code` of a BifrostError-like value (duck-typed so this module stays free of core).
+ * @example errorCode(err) // 'BIFROST_TIMEOUT'
+ */
 export function errorCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const code = (err as { code?: unknown }).code;

@@ -12,7 +12,10 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { errorToJSON, renderError } from './render-error.js';
 import { colorEnabled, createPalette, SYMBOLS } from './ui/palette.js';
 
-/** The CLI's version, from its package.json. */
+/**
+ * The CLI's version, from its package.json.
+ * @example version() // '0.1.0'
+ */
 export function version(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

@@ -7,7 +7,10 @@
 import { errorCode } from './exit-codes.js';
 import { type Palette, SYMBOLS } from './ui/palette.js';
 
-/** The JSON-safe view of any error. */
+/**
+ * The JSON-safe view of any error, as `--json` prints it on stderr.
+ * @example JSON.stringify({ error: errorToJSON(err) })
+ */
 export function errorToJSON(err: unknown): Record<string, unknown> {
   const e = err as { toJSON?: () => Record<string, unknown>; message?: unknown };
   if (errorCode(err) && typeof e.toJSON === 'function') return e.toJSON();

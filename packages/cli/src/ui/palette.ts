@@ -79,7 +79,10 @@ export function createPalette(enabled: boolean): Palette {
   };
 }
 
-/** Symbols used beside colors so meaning never depends on color alone. */
+/**
+ * Symbols used beside colors so meaning never depends on color alone.
+ * @example p.success(`${SYMBOLS.ok} written`)
+ */
 export const SYMBOLS = { ok: '✔', warn: '▲', error: '✖', info: 'ℹ', special: '◆', arrow: '→' } as const;
 
 const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
