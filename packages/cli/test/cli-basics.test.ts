@@ -1,3 +1,8 @@
+/**
+ * @module
+ * The skeleton, run as the real built binary: help and examples, version, usage errors, colors,
+ * --json errors, config errors, exit codes, and what `bifrost --help` loads.
+ */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The connection wizard, unattended by flags and interactively in tmux, against the Modbus
  * simulator; and the bash completion script, exercised by bash itself.
  */

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The full-screen dashboard (`bifrost monitor --dashboard`) driven in tmux against the Modbus
  * simulator: values change, the filter and pause keys work, q quits, and a narrow terminal
  * (and a resize) still renders.

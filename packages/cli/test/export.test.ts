@@ -1,4 +1,5 @@
 /**
+ * @module
  * `bifrost export` against the Modbus simulator: row counts, timestamps and values match what
  * the simulator serves; Parquet is read back by an independent reader (DuckDB).
  */

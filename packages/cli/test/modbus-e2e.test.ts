@@ -1,4 +1,5 @@
 /**
+ * @module
  * The real CLI against the real Modbus simulator, started by the CLI itself
  * (`bifrost simulate modbus --config …`): read, write with audit, identify, monitor.
  */

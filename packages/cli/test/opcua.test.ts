@@ -1,4 +1,5 @@
 /**
+ * @module
  * `bifrost browse` against the OPC UA simulator (started by `bifrost simulate opcua`), and
  * `bifrost pki` on a fresh store with a certificate made by openssl.
  */

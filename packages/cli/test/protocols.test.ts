@@ -1,4 +1,5 @@
 /**
+ * @module
  * Every further protocol works through the same commands: S7 and EtherNet/IP simulators started
  * by `bifrost simulate`, then read, write (audited), identify, browse and export against them.
  */

@@ -1,4 +1,5 @@
 /**
+ * @module
  * The pure pieces of the CLI: palette and color rules, tables, value formatting, limit states,
  * sparklines, exit-code mapping, the error line, the progress line and command-line values.
  */
