@@ -161,7 +161,7 @@ export class OpcUaDevice extends BaseDevice {
     const certificateManager = new ua.OPCUACertificateManager({ rootFolder: pki.dir, automaticallyAcceptUnknownCertificate: s.acceptUnknownCertificate });
     await certificateManager.initialize();
     let { securityPolicy, securityMode } = s;
-    if (securityPolicy === 'auto') ({ securityPolicy, securityMode } = await this.#selectEndpoint(ua, certificateManager, signal));
+    if (securityPolicy === 'auto') ({ securityPolicy, securityMode } = await this.#selectEndpoint(ua, signal));
     const client = ua.OPCUAClient.create({
       applicationName: 'Bifrost',
       applicationUri: pki.certificate.applicationUri ?? s.applicationUri ?? defaultApplicationUri(),
@@ -232,10 +232,13 @@ export class OpcUaDevice extends BaseDevice {
   }
 
   /** GetEndpoints (OPC 10000-4 §5.4.4) over a short-lived unsecured channel. */
-  async #fetchEndpoints(ua: NodeOpcua, certificateManager: InstanceType<NodeOpcua['OPCUACertificateManager']>, signal: AbortSignal) {
+  async #fetchEndpoints(ua: NodeOpcua, signal: AbortSignal) {
     const pki = this.#pki as PkiInitResult;
+    // Its own certificate manager: disconnecting a node-opcua client disposes the manager it was given.
+    const probeCertificates = new ua.OPCUACertificateManager({ rootFolder: pki.dir, automaticallyAcceptUnknownCertificate: false });
+    await probeCertificates.initialize();
     const probe = ua.OPCUAClient.create({
-      clientCertificateManager: certificateManager,
+      clientCertificateManager: probeCertificates,
       certificateFile: pki.certificateFile,
       privateKeyFile: pki.privateKeyFile,
       endpointMustExist: false,
@@ -252,9 +255,9 @@ export class OpcUaDevice extends BaseDevice {
     }
   }
 
-  async #selectEndpoint(ua: NodeOpcua, certificateManager: InstanceType<NodeOpcua['OPCUACertificateManager']>, signal: AbortSignal) {
+  async #selectEndpoint(ua: NodeOpcua, signal: AbortSignal) {
     // The highest securityLevel among the endpoints whose policy Bifrost supports.
-    const endpoints = await this.#fetchEndpoints(ua, certificateManager, signal);
+    const endpoints = await this.#fetchEndpoints(ua, signal);
     const known = new Map(Object.entries(POLICY_URI).map(([k, v]) => [v, k as SecurityPolicyName]));
     const usable = endpoints.filter((e) => known.has(e.securityPolicyUri ?? '')).sort((a, b) => b.securityLevel - a.securityLevel);
     const best = usable[0];
@@ -264,9 +267,9 @@ export class OpcUaDevice extends BaseDevice {
   }
 
   /** "Policy/Mode" of every endpoint the server offers, for a message; empty when they cannot be fetched. */
-  async #offered(ua: NodeOpcua, certificateManager: InstanceType<NodeOpcua['OPCUACertificateManager']>): Promise<string[]> {
+  async #offered(ua: NodeOpcua): Promise<string[]> {
     try {
-      const endpoints = await this.#fetchEndpoints(ua, certificateManager, AbortSignal.timeout(Math.max(this.requestTimeoutMs, 1000)));
+      const endpoints = await this.#fetchEndpoints(ua, AbortSignal.timeout(Math.max(this.requestTimeoutMs, 1000)));
       return [...new Set(endpoints.map((e) => `${e.securityPolicyUri?.split('#')[1]}/${['Invalid', 'None', 'Sign', 'SignAndEncrypt'][e.securityMode]}`))];
     } catch {
       return [];
@@ -279,7 +282,7 @@ export class OpcUaDevice extends BaseDevice {
     const st = statusOf(e);
     const s = this.#settings;
     if (/End point must exist|Cannot find an Endpoint matching|endpoint.*not found|BadSecurityPolicyRejected|BadSecurityModeRejected/i.test(message)) {
-      const offered = this.#ua ? await this.#offered(this.#ua, certificateManager) : [];
+      const offered = this.#ua ? await this.#offered(this.#ua) : [];
       const list = offered.length > 0 ? `; it offers ${offered.join(', ')}` : '';
       return new BifrostError('BIFROST_OPCUA_SECURITY', `${this.name} has no endpoint with securityPolicy=${s.securityPolicy} and securityMode=${s.securityMode}${list}`, {
         device: this.name,
