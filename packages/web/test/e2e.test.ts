@@ -128,6 +128,25 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', { timeout: 60_00
     await page.screenshot({ path: join(ARTIFACTS, 'operator-dashboard.png'), fullPage: true });
   });
 
+  it('zooms the trend by dragging, and returns to live', async () => {
+    const box = await page.locator('[data-testid=trend] .u-over').boundingBox();
+    if (!box) throw new Error('no plot area');
+    await page.mouse.move(box.x + box.width * 0.85, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.98, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForSelector('.trend button:has-text("Live")');
+    await page.screenshot({ path: join(ARTIFACTS, 'trend-zoomed.png') });
+    await page.click('.trend button:has-text("Live")');
+    await page.waitForSelector('.trend button:has-text("Live")', { state: 'detached' });
+  });
+
+  it('an operator acknowledges the alarm', async () => {
+    await page.click('.alarm button:has-text("Acknowledge")');
+    await page.waitForSelector('.alarm:has-text("acknowledged by olivia")', { timeout: 5000 });
+    expect(gw.alarms().some((a) => a.acknowledged && a.acknowledgedBy === 'olivia')).toBe(true);
+  });
+
   it('an operator writes a setpoint through the confirmation dialog and the simulator holds it', async () => {
     await page.click('tr[data-key="press1.setpoint"] [data-testid=write]');
     await page.fill('#new-value', '75.5');

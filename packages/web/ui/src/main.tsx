@@ -399,7 +399,7 @@ function Dashboard(props: { me: Me; onLogout: () => void; onUnauthorized: () => 
           <strong>Gateway unreachable.</strong> Showing the last values received {ago(lastContact, now)}; reconnecting automatically…
         </div>
       ) : null}
-      <main class="grid">
+      <main class={down ? 'grid stale' : 'grid'}>
         <Devices devices={devices} />
         <TagTable tags={tags} values={values} selected={selected} onSelect={setSelected} onWrite={canWrite(me) ? setWriting : undefined} now={now} stale={down} />
         <div class="side">

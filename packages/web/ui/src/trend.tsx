@@ -20,6 +20,17 @@ export interface TrendHandle {
   push(t: number, v: number): void;
 }
 
+/** One short label per tick: the time of day at the resolution the span needs, the date when it spans days. */
+function timeLabels(splits: number[]): string[] {
+  const span = (splits[splits.length - 1] ?? 0) - (splits[0] ?? 0);
+  const withSeconds = !splits.every((x) => x % 60 === 0);
+  const opts: Intl.DateTimeFormatOptions =
+    span > 2 * 86_400
+      ? { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false }
+      : { hour: '2-digit', minute: '2-digit', ...(withSeconds ? { second: '2-digit' } : {}), hour12: false };
+  return splits.map((x) => new Date(x * 1000).toLocaleString([], opts));
+}
+
 function css(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
@@ -73,7 +84,10 @@ export function Trend(props: { tag: TagInfo; register: (h: TrendHandle | undefin
         legend: { show: false },
         cursor: { drag: { x: true, y: false }, points: { size: 6 } },
         scales: { x: { time: true } },
-        axes: [axis, { ...axis, size: 56 }],
+        axes: [
+          { ...axis, space: 90, values: (_u, splits) => timeLabels(splits) },
+          { ...axis, size: 56 },
+        ],
         series: [{}, { label: tag.key, stroke, width: 2, fill: `${stroke}22`, points: { show: false } }],
         hooks: {
           setSelect: [
