@@ -219,6 +219,12 @@ describe('bad input: the right status, a JSON error code, and nothing reaches th
     expect((await plc.read('HR10:FLOAT32')).value).toBe(before);
   });
 
+  it('audits a refused write with the token name as the user', async () => {
+    const res = await app.inject({ method: 'POST', url: '/api/tags/press1/setpoint/write', headers: auth(operator), payload: { value: { x: 1 } } });
+    expect(res.statusCode).toBe(400);
+    expect(audit().at(-1)).toMatchObject({ user: 'otto', source: 'web', device: 'press1', tag: 'setpoint', result: 'denied', error: { code: 'BIFROST_TYPE_MISMATCH' } });
+  });
+
   it('rate-limits logins per client and says when to retry', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) statuses.push((await app.inject({ method: 'POST', url: '/api/login', payload: { token: 'bft_wrong' }, remoteAddress: '10.9.9.9' })).statusCode);
