@@ -453,7 +453,17 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     const writer = this.#writer as FileHandle;
     const offset = seg.size;
     try {
-      await writer.writev([header, stored], offset);
+      // write(2) may write part of a block and report no error (a nearly full disk): finish it, so the
+      // next call raises ENOSPC and the catch below removes the partial block.
+      let done = (await writer.writev([header, stored], offset)).bytesWritten;
+      if (done < size) {
+        const block = Buffer.concat([header, stored]);
+        while (done < size) {
+          const n = (await writer.write(block, done, size - done, offset + done)).bytesWritten;
+          if (n === 0) throw Object.assign(new Error('no space left on device (short write)'), { code: 'ENOSPC' });
+          done += n;
+        }
+      }
       if (this.fsync === 'batch') await writer.datasync();
       else this.#dirty = true;
     } catch (e) {
@@ -723,6 +733,8 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
             await rename(tmp, join(this.dir, CURSOR_FILE));
             this.#cursorPersisted = s;
           }
+        } catch (e) {
+          throw this.#ioError(e, `cannot persist the cursor of ${this.dir}`);
         } finally {
           this.#cursorWrite = undefined;
         }
@@ -792,10 +804,15 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     for (const w of this.#dataWaiters.splice(0)) w();
     await this.#syncing;
     try {
-      await this.#writer?.datasync();
-      await this.#writer?.close();
-      await this.#cursorWrite;
-      if (this.#cursorPersisted < this.#acked) await this.#persistCursor(this.#acked);
+      const w = this.#writer;
+      try {
+        await w?.datasync();
+      } finally {
+        await w?.close();
+      }
+      // A cursor that cannot be saved (a full disk) only means redelivery after the restart: warn, do not fail the close.
+      await this.#cursorWrite?.catch(() => {});
+      if (this.#cursorPersisted < this.#acked) await this.#persistCursor(this.#acked).catch((e: unknown) => this.#warn(this.#ioError(e, `cannot persist the cursor of ${this.dir}`)));
     } finally {
       this.#writer = undefined;
       for (const s of this.#segments) {

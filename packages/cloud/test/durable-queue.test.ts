@@ -358,3 +358,44 @@ describe('DurableQueue', () => {
     );
   });
 });
+
+describe('DurableQueue on a full disk', () => {
+  it('reports BIFROST_CLOUD_DISK_FULL (ENOSPC), keeps what was queued, and leaves no torn block', async (ctx) => {
+    // A 64 KiB tmpfs is a real file system that fills up; mounting needs root, so skip elsewhere.
+    const mnt = join(root, 'tiny');
+    const { mkdirSync } = await import('node:fs');
+    const { execFileSync } = await import('node:child_process');
+    mkdirSync(mnt, { recursive: true });
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt], { stdio: 'pipe' });
+    } catch {
+      ctx.skip();
+    }
+    try {
+      const dir = join(mnt, 'q');
+      const q = await DurableQueue.open<ReturnType<typeof rec>>({ dir, compression: 'none', maxBytes: '1GB' });
+      let stored = 0;
+      let err: unknown;
+      for (let i = 0; i < 2000 && !err; i++) {
+        try {
+          await q.append(Array.from({ length: 10 }, (_, k) => rec(stored + k)));
+          stored += 10;
+        } catch (e) {
+          err = e;
+        }
+      }
+      expect(isBifrostError(err, 'BIFROST_CLOUD_DISK_FULL')).toBe(true);
+      expect((err as BifrostError).status).toBe('ENOSPC');
+      expect((err as BifrostError).message).toMatch(/cannot append 10 record\(s\) to .*\.seg: the disk is full \(ENOSPC\); queued data is kept/);
+      expect(q.metrics()).toMatchObject({ depth: stored, rejected: 10 });
+      await q.close();
+      const warnings: BifrostError[] = [];
+      const q2 = await DurableQueue.open<ReturnType<typeof rec>>({ dir, compression: 'none', onWarning: (w) => warnings.push(w) });
+      expect(warnings).toEqual([]);
+      expect((await q2.read(100_000)).records.map((r) => r.record.seq)).toEqual(Array.from({ length: stored }, (_, i) => i));
+      await q2.close();
+    } finally {
+      execFileSync('umount', ['-l', mnt], { stdio: 'pipe' });
+    }
+  });
+});
