@@ -11,6 +11,8 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitFor } from '@bifrost/core/test-fixtures';
 
+export { type SinkSuiteOptions, type SinkSuiteSetup, sinkSuite } from './sink-suite.js';
+
 /** Paths of a generated test PKI. */
 export interface TestPki {
   dir: string;
