@@ -28,6 +28,19 @@ sinkSuite({
 });
 
 sinkSuite({
+  name: 'mqtt, JSON, QoS 0, Mosquitto',
+  async setup() {
+    const broker = await startMosquitto({ dir: mkdtempSync(join(root, 'mosq-')) });
+    const got: Row[] = [];
+    const sub = await mqtt.connectAsync(broker.url);
+    sub.on('message', (_t, p) => got.push(JSON.parse(p.toString()) as Row));
+    await sub.subscribeAsync('z/#', { qos: 1 });
+    const sink = createSink({ type: 'mqtt', url: broker.url, qos: 0, topic: 'z/{device}/{tag}', buffer: { dir: join(root, 'q0') } });
+    return { sink, received: () => got, teardown: () => closeBoth(sub, broker) };
+  },
+});
+
+sinkSuite({
   name: 'mqtt, Sparkplug B, MQTT 5, Mosquitto',
   async setup() {
     const broker = await startMosquitto({ dir: mkdtempSync(join(root, 'mosq-')) });
