@@ -67,6 +67,8 @@ export function httpStatusOf(e: BifrostError): number {
   return STATUS[e.code] ?? (e.code.startsWith('BIFROST_WEB_') || e.code.startsWith('BIFROST_GATEWAY_') ? 500 : 502);
 }
 
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests' };
+
 const DEFAULT_UI = fileURLToPath(new URL('../ui-dist/', import.meta.url));
 
 /**
@@ -86,6 +88,8 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
     );
   const app = Fastify({
     bodyLimit: opts.maxBodyBytes,
+    // A stop must not wait for browsers' keep-alive connections or a refused upgrade's socket.
+    forceCloseConnections: true,
     logController: new LogController({ disableRequestLogging: true }),
     ...(logger ? { loggerInstance: logger.child({ component: 'web' }) } : {}),
     ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
@@ -108,6 +112,15 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
       );
     req.log.error({ err: { message: err.message, code: err.code } }, `web: ${req.method} ${req.url.split('?')[0]} failed`);
     return send(reply, new BifrostError('BIFROST_WEB_INTERNAL', `internal error in ${req.method} ${req.url.split('?')[0]}: ${err.message}`), 500);
+  });
+
+  // Registered first: its onRequest hook marks upgrade requests (request.ws) before the auth hook runs.
+  await app.register(fastifyWebsocket, {
+    options: {
+      maxPayload: opts.maxBodyBytes,
+      // Browsers cannot set headers on a WebSocket: the token travels as a subprotocol; answer with `bifrost` only, never echoing the token.
+      handleProtocols: (protocols: Set<string>) => (protocols.has('bifrost') ? 'bifrost' : false),
+    },
   });
 
   // Security headers for every answer; CORS only for listed origins (off by default).
@@ -146,14 +159,6 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
       return send(reply, new BifrostError('BIFROST_WEB_FORBIDDEN', `${who.name} is a ${who.role}: ${req.method} ${req.routeOptions.url} needs ${need}`));
     }
     req.principal = who;
-  });
-
-  await app.register(fastifyWebsocket, {
-    options: {
-      maxPayload: opts.maxBodyBytes,
-      // Browsers cannot set headers on a WebSocket: the token travels as a subprotocol; answer with `bifrost` only, never echoing the token.
-      handleProtocols: (protocols: Set<string>) => (protocols.has('bifrost') ? 'bifrost' : false),
-    },
   });
 
   const handlers: Record<string, (req: FastifyRequest, reply: FastifyReply) => unknown> = {
@@ -337,6 +342,18 @@ export async function startWebServer(gateway: Gateway, options: StartWebOptions 
 }
 
 function send(reply: FastifyReply, e: BifrostError, status: number = httpStatusOf(e)): FastifyReply {
+  if (reply.request.ws) {
+    // A refused WebSocket upgrade: answer on the raw socket and close it. A reply sent the usual
+    // way goes to the plugin's detached response object, which never finishes and keeps close() waiting.
+    const body = JSON.stringify(e.toJSON());
+    const head = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close'];
+    if (status === 401) head.push('WWW-Authenticate: Bearer realm="bifrost"');
+    const socket = reply.request.raw.socket;
+    // Destroyed once written: a client that keeps its end open must not hold the server's close().
+    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`, () => socket.destroy());
+    reply.hijack();
+    return reply;
+  }
   const retry = (e as BifrostError & { retryAfterS?: number }).retryAfterS;
   if (retry !== undefined) reply.header('retry-after', String(retry));
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="bifrost"');

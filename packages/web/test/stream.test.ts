@@ -96,7 +96,10 @@ describe('live stream', () => {
   ] as const)('refuses the upgrade with 401 for %s', async (_name, options) => {
     const ws = new WebSocket(`ws://127.0.0.1:${web.port}/api/stream`, 'protocols' in options ? [...options.protocols] : [], { headers: 'headers' in options ? options.headers : {} });
     const status = await new Promise<number>((resolve) => {
-      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('unexpected-response', (req, res) => {
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
       ws.once('open', () => resolve(101));
       ws.once('error', () => {});
     });
