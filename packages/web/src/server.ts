@@ -147,6 +147,11 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
   app.addHook('onRequest', async (req, reply) => {
     const need = req.routeOptions.config?.role;
     if (need === undefined || need === 'public') return;
+    // WebSockets are not covered by CORS: a page from another site could open the stream in the
+    // user's browser (cross-site WebSocket hijacking, RFC 6455 §10.2). Only this origin and the listed ones may.
+    const origin = req.headers.origin;
+    if (req.ws && origin !== undefined && !sameOrigin(origin, req.headers.host) && !opts.cors.some((o) => new URL(o).origin === origin))
+      return send(reply, new BifrostError('BIFROST_WEB_FORBIDDEN', `WebSocket from origin ${origin} refused (add it to web.cors to allow it)`));
     const token = tokenOf(req);
     let who: Principal | undefined;
     if (token !== undefined) {
@@ -362,6 +367,14 @@ function send(reply: FastifyReply, e: BifrostError, status: number = httpStatusO
 
 function tooMany(reply: FastifyReply, retryAfterS: number, what: string): FastifyReply {
   return send(reply, Object.assign(new BifrostError('BIFROST_WEB_RATE_LIMITED', `too many ${what} attempts: retry in ${retryAfterS} s`), { retryAfterS }));
+}
+
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
 }
 
 function tokenOf(req: FastifyRequest): string | undefined {

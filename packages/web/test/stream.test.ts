@@ -106,6 +106,22 @@ describe('live stream', () => {
     expect(status).toBe(401);
   });
 
+  it('refuses a WebSocket opened by a page of another origin, and accepts its own origin', async () => {
+    const foreign = new WebSocket(`ws://127.0.0.1:${web.port}/api/stream`, ['bifrost', `bearer.${viewer.token}`], { headers: { origin: 'https://evil.example' } });
+    const status = await new Promise<number>((resolve) => {
+      foreign.once('unexpected-response', (req, res) => {
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      });
+      foreign.once('open', () => resolve(101));
+      foreign.once('error', () => {});
+    });
+    expect(status).toBe(403);
+    const { ws } = await open({ protocols: ['bifrost', `bearer.${viewer.token}`], headers: { origin: `http://127.0.0.1:${web.port}` } });
+    expect(ws.protocol).toBe('bifrost');
+    ws.close();
+  });
+
   it.each([
     ['not JSON', 'hello', 'BIFROST_WEB_BAD_REQUEST'],
     ['an unknown op', '{"op":"delete"}', 'BIFROST_WEB_BAD_REQUEST'],
