@@ -38,6 +38,8 @@ console.log('case                 p50 ms   p90 ms   min ms   vs node -e 0   bifr
 for (const [name, xs] of Object.entries(times)) {
   const p50 = q(xs, 0.5);
   console.log(
-    `${name.padEnd(20)} ${p50.toFixed(1).padStart(6)}   ${q(xs, 0.9).toFixed(1).padStart(6)}   ${Math.min(...xs).toFixed(1).padStart(6)}   ${(p50 / base).toFixed(2).padStart(10)}x   ${name === 'node -e 0' ? '' : `${(p50 - base).toFixed(1)} ms`}`,
+    `${name.padEnd(20)} ${p50.toFixed(1).padStart(6)}   ${q(xs, 0.9).toFixed(1).padStart(6)}   ${Math.min(...xs)
+      .toFixed(1)
+      .padStart(6)}   ${(p50 / base).toFixed(2).padStart(10)}x   ${name === 'node -e 0' ? '' : `${(p50 - base).toFixed(1)} ms`}`,
   );
 }
