@@ -115,7 +115,11 @@ const opcua: Probe = async (host, port, timeoutMs, signal) => {
   if (answer.kind === 'error') return { ...identity, hello: `ERR 0x${answer.statusCode.toString(16)} ${answer.reason}` };
   try {
     const mod = (await import('@bifrost/opcua' as string)) as { describeServer?: (url: string, o: { timeoutMs: number }) => Promise<Record<string, unknown>> };
-    if (mod.describeServer) Object.assign(identity, await mod.describeServer(`opc.tcp://${host}:${port}`, { timeoutMs: Math.max(timeoutMs, 3000) }));
+    if (mod.describeServer) {
+      const d = await mod.describeServer(`opc.tcp://${host}:${port}`, { timeoutMs: Math.max(timeoutMs, 3000) });
+      Object.assign(identity, d);
+      if (typeof d.applicationName === 'string') identity.product = d.applicationName;
+    }
   } catch {
     // The handshake already proved OPC UA; the details are a bonus.
   }

@@ -74,6 +74,8 @@ describe('bifrost discover on 127.0.0.0/28', () => {
     expect(by.s7?.orderCode ?? by.s7?.model ?? by.s7?.product).toBeTruthy();
     expect(by.eip?.productName ?? by.eip?.product).toBeTruthy();
     expect(by.opcua?.endpointUrl).toBe(`opc.tcp://127.0.0.5:${ports.opcua}`);
+    expect(by.opcua?.applicationName).toBeTruthy();
+    expect(by.opcua?.securityPolicies).toEqual(expect.arrayContaining(['None/None', 'Basic256Sha256/SignAndEncrypt']));
     expect(r.unidentified.map((u) => `${u.host}:${u.port}`).sort()).toEqual([`127.0.0.6:${ports.modbus}`, `127.0.0.7:${ports.s7}`, `127.0.0.8:${ports.opcua}`, `127.0.0.9:${ports.eip}`].sort());
     expect(r.hostsScanned).toBe(14);
     expect(progress).toBe(r.probes);

@@ -4,6 +4,7 @@
  * PKI tooling, on node-opcua. node-opcua is loaded only when one of them is used.
  */
 export * from './address.js';
+export { describeServer, type ServerDescription } from './describe.js';
 export { driver, OpcUaDevice, type OpcUaSubscribeOptions, type OperationLimits } from './client.js';
 export * from './options.js';
 export * from './pki.js';
