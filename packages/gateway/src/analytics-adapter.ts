@@ -77,7 +77,7 @@ export function analyticsComponents(): Pick<GatewayComponents, 'createStore' | '
   return {
     validate(config, errorAt) {
       config.pipelines.forEach((p, i) => {
-        compilePipeline(p.steps, { name: p.name, errorAt: (path, expected, got) => errorAt(['pipelines', i, 'steps', ...path], expected, got) });
+        compilePipeline(p.steps, { name: p.name, from: p.from, errorAt: (path, expected, got) => errorAt(['pipelines', i, 'steps', ...path], expected, got) });
       });
     },
     createStore(config): StoreRuntime {
@@ -101,7 +101,9 @@ export function analyticsComponents(): Pick<GatewayComponents, 'createStore' | '
     createPipeline(config, _index, hooks): PipelineRuntime {
       const p = compilePipeline(
         config.steps,
-        hooks.errorAt ? { name: config.name, errorAt: (path, expected, got) => (hooks.errorAt as ErrorAt)(['steps', ...path], expected, got) } : { name: config.name },
+        hooks.errorAt
+          ? { name: config.name, from: config.from, errorAt: (path, expected, got) => (hooks.errorAt as ErrorAt)(['steps', ...path], expected, got) }
+          : { name: config.name, from: config.from },
       );
       return new PipelineAdapter(config, p, hooks.emit);
     },

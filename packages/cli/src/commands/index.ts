@@ -16,6 +16,7 @@ import { pkiCommand } from './pki.js';
 import { readCommand } from './read.js';
 import { runCommand } from './run.js';
 import { simulateCommand } from './simulate.js';
+import { tokenCommand } from './token.js';
 import { writeCommand } from './write.js';
 
 /** Every command, in help order. */
@@ -32,5 +33,6 @@ export const COMMANDS: readonly CommandModule[] = [
   simulateCommand,
   discoverCommand,
   pkiCommand,
+  tokenCommand,
   completionCommand,
 ];
