@@ -42,7 +42,12 @@ beforeAll(async () => {
     s.on('error', () => {});
   });
   await listen(garbage, '127.0.0.7', ports.s7);
-  const silent = createServer((s) => s.on('error', () => {}));
+  // Silent: it reads what it is sent and never answers. (It must read: a socket never read never
+  // sees the client's FIN, so the server could not close.)
+  const silent = createServer((s) => {
+    s.resume();
+    s.on('error', () => {});
+  });
   await listen(silent, '127.0.0.8', ports.opcua);
   const http2 = createHttpServer((_req, res) => res.writeHead(404).end());
   await listen(http2, '127.0.0.9', ports.eip);
