@@ -7,7 +7,7 @@
 import { EventEmitter, setMaxListeners } from 'node:events';
 import { BifrostError, type DeviceIdentity } from '@bifrost/core';
 import { stringify } from 'yaml';
-import { hostsOf, localSubnets, parseCidr } from './cidr.js';
+import { hostsOf, intToIp, localSubnets, parseCidr } from './cidr.js';
 import { DEFAULT_PORTS, type DiscoveryProtocol, PROBES, tcpOpen } from './probes.js';
 
 /** Options of {@link discover}. */
@@ -26,6 +26,12 @@ export interface DiscoverOptions {
   concurrency?: number;
   /** Allow ranges larger than a /16. */
   force?: boolean;
+  /**
+   * Also send one EtherNet/IP ListIdentity by UDP broadcast to each network's broadcast address
+   * (CIP Vol 2 §2-4.2): it finds adapters that answer UDP only. Default true when EtherNet/IP is
+   * probed and networks are given.
+   */
+  broadcast?: boolean;
   signal?: AbortSignal;
   /** Called after each probe with the count done and the total. */
   onProgress?: (done: number, total: number) => void;
@@ -134,7 +140,14 @@ export async function discover(options: DiscoverOptions = {}): Promise<Discovery
       options.onProgress?.(++done, tasks.length);
     }
   };
+  const sweeps = options.broadcast !== false && protocols.includes('eip') ? broadcastSweeps(options, timeoutMs, signal) : Promise.resolve([]);
   await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
+  for (const f of found) if (f.protocol === 'eip') f.identity.via = 'tcp';
+  for (const b of await sweeps) {
+    const same = found.find((f) => f.protocol === 'eip' && f.host === b.host && f.port === b.port);
+    if (same) same.identity.via = 'tcp+udp-broadcast';
+    else found.push(b);
+  }
   const order = (a: { host: string; port: number }, b: { host: string; port: number }) => a.host.localeCompare(b.host, 'en', { numeric: true }) || a.port - b.port;
   found.sort((a, b) => ALL.indexOf(a.protocol) - ALL.indexOf(b.protocol) || order(a, b));
   // A port found by one protocol is not "unidentified" because another protocol's probe failed there.
@@ -142,6 +155,36 @@ export async function discover(options: DiscoverOptions = {}): Promise<Discovery
   const unknown = new Map<string, Unidentified>();
   for (const u of unidentified) if (!identified.has(`${u.host}:${u.port}`)) unknown.set(`${u.host}:${u.port}`, u);
   return { found, unidentified: [...unknown.values()].sort(order), hostsScanned: hosts.length, probes: tasks.length, durationMs: Date.now() - started };
+}
+
+/** One ListIdentity broadcast per network (to its broadcast address) and EtherNet/IP port. */
+async function broadcastSweeps(options: DiscoverOptions, timeoutMs: number, signal: AbortSignal): Promise<Finding[]> {
+  const networks = options.networks?.length ? options.networks : options.hosts?.length ? [] : localSubnets().map((n) => n.cidr.text);
+  if (networks.length === 0) return [];
+  let mod: { listIdentity?: (h: string, o: Record<string, unknown>) => Promise<Array<Record<string, unknown>>> };
+  try {
+    mod = await import('@bifrost/ethernetip' as string);
+  } catch {
+    return [];
+  }
+  const listIdentity = mod.listIdentity;
+  if (!listIdentity) return [];
+  const ports = options.ports?.eip ?? [DEFAULT_PORTS.eip];
+  const answers = await Promise.all(
+    networks.flatMap((n) => {
+      const c = parseCidr(n);
+      const broadcastAddress = intToIp((c.network + c.size - 1) >>> 0);
+      return ports.map((port) => listIdentity(broadcastAddress, { broadcast: true, port, timeoutMs, signal }).catch(() => []));
+    }),
+  );
+  return answers
+    .flat()
+    .map((a) => {
+      const host = String(a.address ?? a.host ?? '');
+      const port = Number(a.port ?? DEFAULT_PORTS.eip);
+      return { protocol: 'eip' as const, host, port, identity: { ...a, protocol: 'eip', via: 'udp-broadcast' } };
+    })
+    .filter((f) => f.host !== '');
 }
 
 /** The device URL a finding connects with. */

@@ -89,6 +89,15 @@ describe('bifrost discover on 127.0.0.0/28', () => {
     expect(r.durationMs).toBeLessThan(waves * timeoutMs * 6 + 5000);
   }, 120_000);
 
+  it('finds EtherNet/IP both by unicast TCP and by the UDP ListIdentity sweep of the network', async () => {
+    // A /32 "network": its broadcast address is the host itself, which loopback can deliver.
+    const r = await discover({ networks: ['127.0.0.4/32'], protocols: ['eip'], ports: { eip: [ports.eip] }, timeoutMs: 800 });
+    expect(r.found).toHaveLength(1);
+    expect(r.found[0]?.identity.via).toBe('tcp+udp-broadcast');
+    const tcpOnly = await discover({ networks: ['127.0.0.4/32'], protocols: ['eip'], ports: { eip: [ports.eip] }, timeoutMs: 800, broadcast: false });
+    expect(tcpOnly.found[0]?.identity.via).toBe('tcp');
+  }, 60_000);
+
   it('writes a gateway.yaml skeleton that the config loader accepts', async () => {
     const r = await discover({ hosts: ['127.0.0.2'], protocols: ['modbus'], ports: { modbus: [ports.modbus] }, timeoutMs: 800 });
     const yaml = toGatewayYaml(r.found);
