@@ -330,3 +330,22 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
 function isCallerAbort(e: unknown, options: OperationOptions): boolean {
   return options.signal?.aborted === true && e instanceof BifrostError && e.code === 'BIFROST_ABORTED';
 }
+
+/**
+ * What every driver's `connect` does with a new device: connect now (closing the device if that
+ * fails), or with `lazy`, start connecting in the background and return at once.
+ * @example async connect(url, options = {}) { return openDevice(new MyDevice(url, options), options) }
+ */
+export async function openDevice<D extends BaseDevice>(device: D, options: ConnectOptions = {}): Promise<D> {
+  if (options.lazy) {
+    device.ensureConnected().catch(() => {});
+    return device;
+  }
+  try {
+    await device.ensureConnected(options.signal ? { signal: options.signal } : {});
+  } catch (e) {
+    await device.close();
+    throw e;
+  }
+  return device;
+}

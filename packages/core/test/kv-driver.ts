@@ -3,7 +3,7 @@
  * conformance suite itself, so that every protocol package can trust them.
  */
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { BaseDevice, BifrostError, bad, type ConnectOptions, coerceValue, type DeviceIdentity, type Driver, decodeValue, good, type TagValue, type Value } from '@bifrost/core';
+import { BaseDevice, BifrostError, bad, type ConnectOptions, coerceValue, type DeviceIdentity, type Driver, decodeValue, good, openDevice, type TagValue, type Value } from '@bifrost/core';
 
 export function startKvServer(port = 0): Promise<{ port: number; data: Map<string, string>; server: Server; sockets: Set<Socket> }> {
   const data = new Map<string, string>([
@@ -127,16 +127,7 @@ export const kvDriver: Driver = {
   name: 'kv',
   schemes: ['kv'],
   async connect(url, options = {}) {
-    const d = new KvDevice(url, options);
-    if (!options.lazy) {
-      try {
-        await d.ensureConnected(options);
-      } catch (e) {
-        await d.close();
-        throw e;
-      }
-    }
-    return d;
+    return openDevice(new KvDevice(url, options), options);
   },
 };
 

@@ -14,6 +14,7 @@ import {
   type DeviceIdentity,
   type Driver,
   good,
+  openDevice,
   queryBool,
   queryInt,
   type TagValue,
@@ -138,16 +139,7 @@ export const driver: Driver = {
   name: 'ethernetip',
   schemes: ['eip'],
   async connect(url: URL, options: ConnectOptions = {}) {
-    const device = new EipDevice(url, options);
-    if (!options.lazy) {
-      try {
-        await device.ensureConnected(options);
-      } catch (e) {
-        await device.close();
-        throw e;
-      }
-    }
-    return device;
+    return openDevice(new EipDevice(url, options), options);
   },
   validateAddress(address: string) {
     parseLogixAddress(address);

@@ -16,6 +16,7 @@ import {
   decodeValue,
   encodeValueInto,
   isBifrostError,
+  openDevice,
   queryChoice,
   queryInt,
   type TagValue,
@@ -460,18 +461,7 @@ export const driver: Driver = {
   name: 'modbus',
   schemes: ['modbus', 'modbus+tcp', 'modbus+rtu', 'modbus+rtuovertcp'],
   async connect(url, options = {}) {
-    const device = new ModbusDevice(url, options as ModbusConnectOptions);
-    if (!options.lazy) {
-      try {
-        await device.ensureConnected(options.signal ? { signal: options.signal } : {});
-      } catch (e) {
-        await device.close();
-        throw e;
-      }
-    } else {
-      device.ensureConnected().catch(() => {});
-    }
-    return device;
+    return openDevice(new ModbusDevice(url, options as ModbusConnectOptions), options);
   },
   validateAddress(address) {
     parseModbusAddress(address);

@@ -19,6 +19,7 @@ import {
   type DeviceIdentity,
   type Driver,
   type OperationOptions,
+  openDevice,
   type SubscribeOptions,
   sleep,
   type TagValue,
@@ -986,16 +987,7 @@ export const driver: Driver = {
   name: 'opcua',
   schemes: ['opc.tcp'],
   async connect(url, options = {}) {
-    const device = new OpcUaDevice(url, options as OpcUaConnectOptions);
-    if (!options.lazy) {
-      try {
-        await device.ensureConnected(options);
-      } catch (e) {
-        await device.close();
-        throw e;
-      }
-    }
-    return device;
+    return openDevice(new OpcUaDevice(url, options as OpcUaConnectOptions), options);
   },
   validateAddress,
 };

@@ -4,8 +4,8 @@
  * PKI tooling, on node-opcua. node-opcua is loaded only when one of them is used.
  */
 export * from './address.js';
-export { describeServer, type ServerDescription } from './describe.js';
 export { driver, OpcUaDevice, type OpcUaSubscribeOptions, type OperationLimits } from './client.js';
+export { describeServer, type ServerDescription } from './describe.js';
 export * from './options.js';
 export * from './pki.js';
 export { createOpcUaServer, OpcUaServer, type OpcUaServerEvents, type OpcUaServerOptions, type ServedDevice, type ServedTag, type TagProvider } from './server.js';

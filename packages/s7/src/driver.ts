@@ -5,7 +5,7 @@
  * `pdu`, `type` (pg, op, basic), `timeout`, `maxItems` and `maxGap` options. A device is a {@link S7Client} under core's BaseDevice (reconnect, health,
  * subscribe, close).
  */
-import { BaseDevice, BifrostError, bad, type ConnectOptions, type Device, type DeviceIdentity, type Driver, good, queryChoice, queryInt, type TagValue, type Value } from '@bifrost/core';
+import { BaseDevice, BifrostError, bad, type ConnectOptions, type Device, type DeviceIdentity, type Driver, good, openDevice, queryChoice, queryInt, type TagValue, type Value } from '@bifrost/core';
 import { parseS7Address } from './address.js';
 import { S7Client, type S7ClientOptions } from './client.js';
 
@@ -115,16 +115,7 @@ export const driver: Driver = {
   name: 's7',
   schemes: ['s7'],
   async connect(url: URL, options: ConnectOptions = {}): Promise<Device> {
-    const device = new S7Device(url, options);
-    if (!options.lazy) {
-      try {
-        await device.ensureConnected(options);
-      } catch (e) {
-        await device.close();
-        throw e;
-      }
-    }
-    return device;
+    return openDevice(new S7Device(url, options), options);
   },
   validateAddress(address: string): void {
     parseS7Address(address);
