@@ -145,9 +145,13 @@ export class Tmux {
     execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', String(width), '-y', String(height), `cd ${ROOT} && ${command}; echo "[exit $?]"; sleep 60`]);
   }
 
-  /** `node dist/bin.js` as a shell command prefix, colors off. */
+  /**
+   * `node dist/bin.js` as a shell command prefix, colors off. The tmux pane stands for a person's
+   * terminal, so the CI markers are cleared: with CI set (as .ci/run sets it), Ink renders only
+   * the final frame and a live dashboard would stay blank.
+   */
   static bifrost(args: string): string {
-    return `NO_COLOR=1 ${process.execPath} ${BIN} ${args}`;
+    return `NO_COLOR=1 CI=false CONTINUOUS_INTEGRATION=false ${process.execPath} ${BIN} ${args}`;
   }
 
   /** The visible screen as text. */

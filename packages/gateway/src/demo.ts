@@ -41,6 +41,12 @@ export interface RunningDemo {
 
 const PACKAGES = { modbus: '@bifrost/modbus', s7: '@bifrost/s7', eip: '@bifrost/ethernetip', opcua: '@bifrost/opcua' } as const;
 
+/** True when an error (or its cause) says the port is taken. */
+function inUse(e: unknown): boolean {
+  for (let x: unknown = e; x; x = (x as { cause?: unknown }).cause) if ((x as { code?: string }).code === 'EADDRINUSE' || /EADDRINUSE/.test(String((x as Error).message))) return true;
+  return false;
+}
+
 /** The demo plant's gateway config for simulators at these URLs. */
 export function demoConfigYaml(urls: Partial<Record<keyof typeof PACKAGES, string>>, mqttUrl: string, dataDir: string, webPort: number): string {
   const devices: string[] = [];
@@ -148,7 +154,11 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
     let mqttUrl = options.mqtt;
     if (!mqttUrl) {
       const { startEmbeddedBroker } = await import('@bifrost/cloud');
-      const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: options.mqttPort ?? 1883 });
+      // A broker already on 1883 (Debian's mosquitto, say) must not stop the demo: take a free port.
+      const broker = await startEmbeddedBroker({ host: '127.0.0.1', port: options.mqttPort ?? 1883 }).catch((e: unknown) => {
+        if (!inUse(e)) throw e;
+        return startEmbeddedBroker({ host: '127.0.0.1', port: 0 });
+      });
       closers.push(() => broker.close());
       mqttUrl = broker.url;
     }
@@ -165,7 +175,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       | { startWebServer?: (g: Gateway, o: Record<string, unknown>) => Promise<{ port: number; close(): Promise<void> }> }
       | undefined;
     if (web?.startWebServer && config.web) {
-      const srv = await web.startWebServer(gateway, { ...config.web, baseDir: dataDir });
+      const srv = await web.startWebServer(gateway, { ...config.web, baseDir: dataDir }).catch((e: unknown) => {
+        if (!inUse(e)) throw e;
+        return (web.startWebServer as NonNullable<typeof web.startWebServer>)(gateway, { ...config.web, port: 0, baseDir: dataDir });
+      });
       closers.push(() => srv.close());
       demo.webUrl = `http://127.0.0.1:${srv.port}/`;
     }
