@@ -235,10 +235,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.#scheduler.start();
   }
 
+  /** Starts every sink of `config` that is not running yet (all of them at start; new or changed ones on reload). */
   async #startSinks(config: GatewayConfig): Promise<void> {
     const c = await this.#components_();
     for (const [i, s] of config.sinks.entries()) {
-      const name = s.name ?? `${s.type}-${i}`;
+      const name = sinkName(s, i);
+      if (this.#sinks.has(name)) continue;
       const key = JSON.stringify(s);
       const sink = await c.createSink(s, { name, baseDir: this.#baseDir, gateway: config.gateway });
       sink.on?.('error', (error: unknown) => this.emit('warning', { where: `sink ${name}`, error: toBifrostError(error) }));
@@ -547,20 +549,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.#config = config;
     this.#source = source;
     this.#startPipelines(config, c);
-    const wanted = new Map(config.sinks.map((s, i) => [s.name ?? `${s.type}-${i}`, JSON.stringify(s)]));
+    const wanted = new Map(config.sinks.map((s, i) => [sinkName(s, i), JSON.stringify(s)]));
     for (const [name, { key, sink }] of this.#sinks) {
       if (wanted.get(name) !== key) {
         await sink.stop();
         this.#sinks.delete(name);
       }
     }
-    for (const [i, s] of config.sinks.entries()) {
-      const name = s.name ?? `${s.type}-${i}`;
-      if (this.#sinks.has(name)) continue;
-      const sink = await c.createSink(s, { name, baseDir: this.#baseDir, gateway: config.gateway });
-      await sink.start();
-      this.#sinks.set(name, { key: JSON.stringify(s), sink });
-    }
+    await this.#startSinks(config);
     this.#audit = new AuditLog(this.path(config.audit.file));
     return { added, removed, changed };
   }
@@ -587,6 +583,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/** A sink's name: its own, else `<type>-<index>` (as metrics and health report it). */
+function sinkName(s: GatewayConfig['sinks'][number], i: number): string {
+  return s.name ?? `${s.type}-${i}`;
 }
 
 function recordFields(tv: TagValue & { unit?: string }): Omit<SinkRecord, 'device' | 'tag'> {
