@@ -67,19 +67,10 @@ const CODE_TO_TYPE: Record<number, DataType> = {
   211: 'UDINT',
   212: 'ULINT',
 };
-const TYPE_TO_CODE: Partial<Record<DataType, number>> = {
-  BOOL: 0xc1,
-  SINT: 0xc2,
-  INT: 0xc3,
-  DINT: 0xc4,
-  LINT: 0xc5,
-  USINT: 0xc6,
-  UINT: 0xc7,
-  UDINT: 0xc8,
-  ULINT: 0xc9,
-  REAL: 0xca,
-  LREAL: 0xcb,
-};
+// The atomic Logix types share their names with Bifrost's: their codes come from CipType.
+const TYPE_TO_CODE: Partial<Record<DataType, number>> = Object.fromEntries(
+  (['BOOL', 'SINT', 'INT', 'DINT', 'LINT', 'USINT', 'UINT', 'UDINT', 'ULINT', 'REAL', 'LREAL'] as const).map((t) => [t, CipType[t]]),
+);
 const CODE_NAME: Record<number, string> = { 209: 'WORD', 210: 'DWORD', 211: 'BIT_STRING', 212: 'LWORD' };
 
 /**
