@@ -1,10 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
 /**
  * @module
- * The `bifrost` executable. The shebang gives the process a small V8 young generation
- * (`--max-semi-space-size=2`, in MB): the gateway is long-running on small edge boxes, and this
- * trades a little scavenge CPU for about 25 MB of resident memory (bench/gateway-memory.mjs).
- * The flag can only be set at process start, hence the shebang rather than code. The first Ctrl-C aborts the running command (it cleans up and exits
+ * The body of the `bifrost` executable (`bin/bifrost.js` is the committed launcher that npm links,
+ * and carries the V8 flags in its shebang). The first Ctrl-C aborts the running command (it cleans up and exits
  * 130, or 0 for commands that run until stopped); a second one exits at once.
  */
 import { main } from './program.js';

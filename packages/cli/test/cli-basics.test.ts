@@ -3,11 +3,12 @@
  * The skeleton, run as the real built binary: help and examples, version, usage errors, colors,
  * --json errors, config errors, exit codes, and what `bifrost --help` loads.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, CLI_DIR, runCli } from './helpers.js';
+import { BIN, CLI_DIR, ROOT, ensureBuilt, runCli } from './helpers.js';
 
 const COMMAND_NAMES = ['read', 'write', 'identify', 'browse', 'monitor', 'export', 'simulate', 'pki', 'completion'];
 const RED = '\u001b[31m';
@@ -35,6 +36,16 @@ describe('bifrost skeleton', () => {
     const pkg = JSON.parse(readFileSync(join(CLI_DIR, 'package.json'), 'utf8')) as { version: string };
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it('npm links the committed launcher as node_modules/.bin/bifrost, which runs with its V8 flags', () => {
+    // A bin pointing into dist/ is not linked by `npm ci` on a fresh clone (dist/ does not exist yet).
+    const link = join(ROOT, 'node_modules/.bin/bifrost');
+    expect(readlinkSync(link)).toBe('../@bifrost/cli/bin/bifrost.js');
+    ensureBuilt();
+    const pkg = JSON.parse(readFileSync(join(CLI_DIR, 'package.json'), 'utf8')) as { version: string };
+    expect(execFileSync(link, ['--version'], { encoding: 'utf8' }).trim()).toBe(pkg.version);
+    expect(readFileSync(link, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env -S node --max-semi-space-size=2');
   });
 
   it('an unknown option is one red line with BIFROST_CLI_USAGE and a hint, exit 2', async () => {
