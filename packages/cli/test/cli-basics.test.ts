@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, CLI_DIR, ROOT, ensureBuilt, runCli } from './helpers.js';
+import { BIN, CLI_DIR, ensureBuilt, ROOT, runCli } from './helpers.js';
 
 const COMMAND_NAMES = ['read', 'write', 'identify', 'browse', 'monitor', 'export', 'simulate', 'pki', 'completion'];
 const RED = '\u001b[31m';
