@@ -29,18 +29,154 @@ const HI = LITTLE_ENDIAN ? 1 : 0;
 const scratchF = new Float64Array(1);
 const scratchU = new Uint32Array(scratchF.buffer);
 
-/** An MSB-first bit writer over a growable byte buffer. */
-class BitWriter {
+/**
+ * A streaming Gorilla encoder: points are compressed as they arrive, so an open chunk costs its
+ * compressed bytes (about 1–2 per point on sensor data) rather than 16 raw bytes per point. Its
+ * buffer always holds a complete, decodable chunk (the point count is kept current in the header),
+ * so {@link ChunkEncoder.view} can be read by {@link decodeChunk} at any time without a copy.
+ * Timestamps are written through a `Float64Array` view so every double round-trips bit for bit.
+ * @example
+ * const enc = new ChunkEncoder();
+ * enc.append(1_700_000_000_000, 20.5);
+ * decodeChunk(enc.view()) // { timestamps: [1700000000000], values: [20.5] }
+ */
+export class ChunkEncoder {
   #buf: Uint8Array;
-  #byte = 0;
+  #byte = 4; // after the 32-bit point count
   #bit = 0;
+  #count = 0;
+  #prevT = 0;
+  #prevDelta = 0;
+  #exact = false;
+  #ph = 0;
+  #pl = 0;
+  #storedLeading = -1;
+  #storedTrailing = 0;
+  #firstT = Number.NaN;
 
-  constructor(capacity: number) {
+  /** `capacity`: the initial buffer size in bytes (it doubles as needed). */
+  constructor(capacity = 64) {
     this.#buf = new Uint8Array(Math.max(16, capacity));
   }
 
-  /** Writes the low `n` bits (0..32) of `v`, most significant first. */
-  write(v: number, n: number): void {
+  /** Points written. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The first point's timestamp (NaN when empty). */
+  get firstT(): number {
+    return this.#firstT;
+  }
+
+  /** The last point's timestamp (NaN when empty). */
+  get lastT(): number {
+    return this.#count === 0 ? Number.NaN : this.#prevT;
+  }
+
+  /** Bytes allocated for the buffer (what the open chunk costs in memory). */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
+  /** Compresses one point. Any double is accepted; ordering is the caller's rule. */
+  append(t: number, v: number): void {
+    scratchF[0] = t;
+    const tHi = scratchU[HI] as number;
+    const tLo = scratchU[LO] as number;
+    scratchF[0] = v;
+    const ch = scratchU[HI] as number;
+    const cl = scratchU[LO] as number;
+    if (this.#count === 0) {
+      this.#write(tHi, 32);
+      this.#write(tLo, 32);
+      this.#write(ch, 32);
+      this.#write(cl, 32);
+      this.#ph = ch;
+      this.#pl = cl;
+      this.#prevT = t;
+      this.#prevDelta = 0;
+      this.#exact = Number.isSafeInteger(t) && !isNegZero(t);
+      this.#firstT = t;
+      this.#setCount(1);
+      return;
+    }
+    // ── timestamp (§4.1.1, with the extra 5-bit bucket and the raw escape) ──
+    const delta = t - this.#prevT;
+    const dod = delta - this.#prevDelta;
+    const tExact = this.#exact && Number.isSafeInteger(t) && !isNegZero(t) && Number.isSafeInteger(delta) && Number.isSafeInteger(dod);
+    if (tExact && dod === 0) this.#write(0, 1);
+    else if (tExact && dod >= -15 && dod <= 16) this.#write((0b10 << 5) | (dod + 15), 7);
+    else if (tExact && dod >= -63 && dod <= 64) this.#write((0b110 << 7) | (dod + 63), 10);
+    else if (tExact && dod >= -255 && dod <= 256) this.#write((0b1110 << 9) | (dod + 255), 13);
+    else if (tExact && dod >= -2047 && dod <= 2048) this.#write((0b11110 << 12) | (dod + 2047), 17);
+    else if (tExact && dod >= -2147483647 && dod <= 2147483648) {
+      this.#write(0b111110, 6);
+      this.#write(dod + 2147483647, 32);
+    } else {
+      this.#write(0b111111, 6);
+      this.#write(tHi, 32);
+      this.#write(tLo, 32);
+    }
+    this.#exact = Number.isSafeInteger(t) && !isNegZero(t) && Number.isSafeInteger(delta);
+    this.#prevDelta = delta;
+    this.#prevT = t;
+    // ── value (§4.1.2) ──
+    const xh = (ch ^ this.#ph) >>> 0;
+    const xl = (cl ^ this.#pl) >>> 0;
+    this.#ph = ch;
+    this.#pl = cl;
+    if (xh === 0 && xl === 0) this.#write(0, 1);
+    else {
+      let leading = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
+      const trailing = xl !== 0 ? ctz32(xl) : 32 + ctz32(xh);
+      if (leading > 31) leading = 31;
+      if (this.#storedLeading >= 0 && leading >= this.#storedLeading && trailing >= this.#storedTrailing) {
+        this.#write(0b10, 2);
+        this.#writeMeaningful(xh, xl, this.#storedTrailing, 64 - this.#storedLeading - this.#storedTrailing);
+      } else {
+        const len = 64 - leading - trailing;
+        this.#write((0b11 << 11) | (leading << 6) | (len & 63), 13); // 64 meaningful bits is written as 0
+        this.#writeMeaningful(xh, xl, trailing, len);
+        this.#storedLeading = leading;
+        this.#storedTrailing = trailing;
+      }
+    }
+    this.#setCount(this.#count + 1);
+  }
+
+  /** The chunk so far: a view of the live buffer (valid until the next append or reset). */
+  view(): Uint8Array {
+    return this.#buf.subarray(0, this.#byte + (this.#bit > 0 ? 1 : 0));
+  }
+
+  /** The chunk so far, trimmed to length (a copy, so a sealed chunk holds no slack). */
+  finish(): Uint8Array {
+    return this.view().slice();
+  }
+
+  /** Empties the encoder, keeping its buffer. */
+  reset(): void {
+    this.#buf.fill(0, 0, this.#byte + 1);
+    this.#byte = 4;
+    this.#bit = 0;
+    this.#storedLeading = -1;
+    this.#storedTrailing = 0;
+    this.#firstT = Number.NaN;
+    this.#count = 0;
+  }
+
+  #setCount(n: number): void {
+    this.#count = n;
+    const b = this.#buf;
+    b[0] = n >>> 24;
+    b[1] = (n >>> 16) & 0xff;
+    b[2] = (n >>> 8) & 0xff;
+    b[3] = n & 0xff;
+  }
+
+  /** Writes the low `n` bits (0..32) of `v`, most significant first, into zeroed bytes. */
+  #write(v: number, n: number): void {
     while (n > 0) {
       if (this.#byte >= this.#buf.length) this.#grow();
       const free = 8 - this.#bit;
@@ -56,15 +192,30 @@ class BitWriter {
     }
   }
 
+  /** Writes bits [trailing, trailing + len) of the 64-bit word (hi, lo), most significant first. */
+  #writeMeaningful(hi: number, lo: number, trailing: number, len: number): void {
+    let sh: number;
+    let sl: number;
+    if (trailing === 0) {
+      sh = hi;
+      sl = lo;
+    } else if (trailing >= 32) {
+      sh = 0;
+      sl = hi >>> (trailing - 32);
+    } else {
+      sh = hi >>> trailing;
+      sl = ((lo >>> trailing) | (hi << (32 - trailing))) >>> 0;
+    }
+    if (len > 32) {
+      this.#write(sh, len - 32);
+      this.#write(sl, 32);
+    } else this.#write(sl, len);
+  }
+
   #grow(): void {
     const next = new Uint8Array(this.#buf.length * 2);
     next.set(this.#buf);
     this.#buf = next;
-  }
-
-  /** The written bytes, trimmed to length (a copy, so the chunk holds no slack). */
-  finish(): Uint8Array {
-    return this.#buf.slice(0, this.#byte + (this.#bit > 0 ? 1 : 0));
   }
 }
 
@@ -118,107 +269,16 @@ function ctz32(x: number): number {
 }
 
 /**
- * Compresses `count` points from columnar arrays (timestamps in ms, values as doubles).
- * The arrays are read through a `Uint32Array` view of the values so NaN payloads survive exactly.
+ * Compresses `count` points from columnar arrays (timestamps in ms, values as doubles) in one go;
+ * the same bits as appending them one by one to a {@link ChunkEncoder}.
  * @example const bytes = encodeChunk(new Float64Array([0, 1000]), new Float64Array([20.5, 20.5]))
  */
 export function encodeChunk(timestamps: Float64Array, values: Float64Array, count = timestamps.length): Uint8Array {
   if (count > timestamps.length || count > values.length || count < 0 || !Number.isInteger(count))
     throw new BifrostError('BIFROST_INVALID_ARGUMENT', `encodeChunk: count ${count} exceeds the arrays (${timestamps.length} timestamps, ${values.length} values)`);
-  const w = new BitWriter(16 + count * 2);
-  w.write(count, 32);
-  if (count === 0) return w.finish();
-  const tBits = new Uint32Array(timestamps.buffer, timestamps.byteOffset, timestamps.length * 2);
-  const vBits = new Uint32Array(values.buffer, values.byteOffset, values.length * 2);
-  w.write(tBits[HI] as number, 32);
-  w.write(tBits[LO] as number, 32);
-  let ph = vBits[HI] as number;
-  let pl = vBits[LO] as number;
-  w.write(ph, 32);
-  w.write(pl, 32);
-  let prevT = timestamps[0] as number;
-  let prevDelta = 0;
-  let exact = Number.isSafeInteger(prevT) && !isNegZero(prevT);
-  let storedLeading = -1;
-  let storedTrailing = 0;
-  for (let i = 1; i < count; i++) {
-    // ── timestamp ──
-    const t = timestamps[i] as number;
-    const delta = t - prevT;
-    const dod = delta - prevDelta;
-    const tExact = exact && Number.isSafeInteger(t) && !isNegZero(t) && Number.isSafeInteger(delta) && Number.isSafeInteger(dod);
-    if (tExact && dod === 0) w.write(0, 1);
-    else if (tExact && dod >= -15 && dod <= 16) {
-      w.write(0b10, 2);
-      w.write(dod + 15, 5);
-    } else if (tExact && dod >= -63 && dod <= 64) {
-      w.write(0b110, 3);
-      w.write(dod + 63, 7);
-    } else if (tExact && dod >= -255 && dod <= 256) {
-      w.write(0b1110, 4);
-      w.write(dod + 255, 9);
-    } else if (tExact && dod >= -2047 && dod <= 2048) {
-      w.write(0b11110, 5);
-      w.write(dod + 2047, 12);
-    } else if (tExact && dod >= -2147483647 && dod <= 2147483648) {
-      w.write(0b111110, 6);
-      w.write(dod + 2147483647, 32);
-    } else {
-      w.write(0b111111, 6);
-      w.write(tBits[2 * i + HI] as number, 32);
-      w.write(tBits[2 * i + LO] as number, 32);
-    }
-    exact = Number.isSafeInteger(t) && !isNegZero(t) && Number.isSafeInteger(delta);
-    prevDelta = delta;
-    prevT = t;
-    // ── value ──
-    const ch = vBits[2 * i + HI] as number;
-    const cl = vBits[2 * i + LO] as number;
-    const xh = (ch ^ ph) >>> 0;
-    const xl = (cl ^ pl) >>> 0;
-    ph = ch;
-    pl = cl;
-    if (xh === 0 && xl === 0) {
-      w.write(0, 1);
-      continue;
-    }
-    let leading = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
-    const trailing = xl !== 0 ? ctz32(xl) : 32 + ctz32(xh);
-    if (leading > 31) leading = 31;
-    if (storedLeading >= 0 && leading >= storedLeading && trailing >= storedTrailing) {
-      w.write(0b10, 2);
-      writeMeaningful(w, xh, xl, storedTrailing, 64 - storedLeading - storedTrailing);
-    } else {
-      const len = 64 - leading - trailing;
-      w.write(0b11, 2);
-      w.write(leading, 5);
-      w.write(len & 63, 6); // 64 meaningful bits is written as 0
-      writeMeaningful(w, xh, xl, trailing, len);
-      storedLeading = leading;
-      storedTrailing = trailing;
-    }
-  }
-  return w.finish();
-}
-
-/** Writes bits [trailing, trailing + len) of the 64-bit word (hi, lo), most significant first. */
-function writeMeaningful(w: BitWriter, hi: number, lo: number, trailing: number, len: number): void {
-  let sh: number;
-  let sl: number;
-  if (trailing === 0) {
-    sh = hi;
-    sl = lo;
-  } else if (trailing >= 32) {
-    sh = 0;
-    sl = hi >>> (trailing - 32);
-  } else {
-    sh = hi >>> trailing;
-    sl = ((lo >>> trailing) | (hi << (32 - trailing))) >>> 0;
-  }
-  if (len > 32) {
-    w.write(sh, len - 32);
-    w.write(sl, 32);
-  } else w.write(sl, len);
+  const enc = new ChunkEncoder(16 + count * 2);
+  for (let i = 0; i < count; i++) enc.append(timestamps[i] as number, values[i] as number);
+  return enc.finish();
 }
 
 /** A decoded chunk: columnar timestamps and values. */

@@ -1,8 +1,9 @@
 /**
  * @module
- * `TimeSeriesStore`: an in-memory, per-series columnar store. New points go into an open chunk of
- * two `Float64Array` columns; a full chunk is sealed and compressed with Gorilla encoding
- * ({@link encodeChunk}). A memory budget in bytes is enforced by evicting the oldest sealed chunks
+ * `TimeSeriesStore`: an in-memory, per-series compressed store. New points are Gorilla-encoded as
+ * they arrive into the series' open chunk ({@link ChunkEncoder}, as Gorilla's own open block and
+ * Prometheus' head chunk are), so a point costs its compressed bytes from the moment it is stored;
+ * a chunk of `chunkPoints` points is sealed (trimmed to length). A memory budget in bytes is enforced by evicting the oldest sealed chunks
  * first (smallest last timestamp across all series), and an optional retention drops chunks whose
  * newest point is older than the newest point in the store minus `retentionMs` (event time, so the
  * store behaves the same when replaying history).
@@ -15,7 +16,7 @@
  * - a budget that cannot hold one chunk throws BIFROST_ANALYTICS_BUDGET_TOO_SMALL at construction.
  */
 import { BifrostError } from '@bifrost/core';
-import { decodeChunk, encodeChunk } from './gorilla.js';
+import { ChunkEncoder, decodeChunk } from './gorilla.js';
 
 /** Store options. */
 export interface TimeSeriesStoreOptions {
@@ -29,9 +30,18 @@ export interface TimeSeriesStoreOptions {
 
 /** Bytes the store accounts for each sealed chunk beyond its compressed bytes (object, typed-array header). */
 export const CHUNK_OVERHEAD_BYTES = 160;
-/** Bytes the store accounts for each series beyond its open chunk (state object, name, chunk list). */
+/** Bytes the store accounts for each series beyond its open chunk's buffer (state object, encoder, name, chunk list). */
 export const SERIES_OVERHEAD_BYTES = 256;
-const FIRST_OPEN_POINTS = 32;
+/** The open chunk's first buffer, in bytes (it doubles as points arrive). */
+const FIRST_OPEN_BYTES = 64;
+/**
+ * The most bytes a chunk of `points` can take: a 4-byte count, the first point raw (16 bytes), and
+ * per further point at most 6+64 timestamp bits and 2+5+6+64 value bits.
+ * @example maxChunkBytes(1024) // 18822
+ */
+export function maxChunkBytes(points: number): number {
+  return 20 + Math.ceil(((points - 1) * 147) / 8);
+}
 
 /** One point. */
 export interface Point {
@@ -70,6 +80,8 @@ export interface StoreStats {
   /** Bytes accounted against the budget. */
   bytes: number;
   memoryBytes: number;
+  /** Bytes allocated for the open chunks' (compressed) buffers. */
+  openBytes: number;
   /** Compressed bytes of sealed chunks only. */
   compressedBytes: number;
   /** Points held in sealed chunks. */
@@ -95,9 +107,8 @@ interface SeriesState {
   readonly name: string;
   chunks: Chunk[];
   head: number;
-  t: Float64Array;
-  v: Float64Array;
-  n: number;
+  /** The open chunk, compressed as points arrive. */
+  open: ChunkEncoder;
   lastT: number;
   lastV: number;
   points: number;
@@ -176,7 +187,9 @@ export class TimeSeriesStore {
     if (typeof memoryBytes !== 'number' || !Number.isFinite(memoryBytes) || memoryBytes <= 0)
       throw new BifrostError('BIFROST_INVALID_ARGUMENT', `memoryBytes must be a positive number, got ${String(memoryBytes)}`);
     if (retentionMs !== undefined && !(retentionMs > 0)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `retentionMs must be positive, got ${String(retentionMs)}`);
-    const minimum = SERIES_OVERHEAD_BYTES + 16 * chunkPoints;
+    // One series must be able to fill its open chunk even with incompressible data.
+    let minimum = SERIES_OVERHEAD_BYTES + FIRST_OPEN_BYTES;
+    while (minimum - SERIES_OVERHEAD_BYTES < maxChunkBytes(chunkPoints)) minimum += minimum - SERIES_OVERHEAD_BYTES;
     if (memoryBytes < minimum)
       throw new BifrostError('BIFROST_ANALYTICS_BUDGET_TOO_SMALL', `memory budget of ${memoryBytes} bytes cannot hold one chunk of ${chunkPoints} points (needs at least ${minimum} bytes)`, {
         details: { memoryBytes, chunkPoints, minimum },
@@ -205,20 +218,17 @@ export class TimeSeriesStore {
       else this.#outOfOrder++;
       return false;
     }
-    let n = s.n;
-    if (n === s.t.length) {
-      if (n < this.#chunkPoints) this.#growOpen(s);
-      else {
-        this.#seal(s);
-        n = 0;
-      }
-    }
-    s.t[n] = t;
-    s.v[n] = v;
-    s.n = n + 1;
+    if (s.open.count === this.#chunkPoints) this.#seal(s);
+    const open = s.open;
+    const capacity = open.capacity;
+    open.append(t, v);
     s.lastT = t;
     s.lastV = v;
     s.points++;
+    if (open.capacity !== capacity) {
+      this.#bytes += open.capacity - capacity;
+      this.#enforce();
+    }
     if (t > this.#newest) {
       this.#newest = t;
       if (this.#retentionMs !== undefined) this.#expire();
@@ -227,8 +237,7 @@ export class TimeSeriesStore {
   }
 
   #createSeries(name: string): SeriesState | undefined {
-    const size = Math.min(FIRST_OPEN_POINTS, this.#chunkPoints);
-    const cost = SERIES_OVERHEAD_BYTES + 16 * size;
+    const cost = SERIES_OVERHEAD_BYTES + FIRST_OPEN_BYTES;
     this.#bytes += cost;
     this.#enforce();
     if (this.#bytes > this.#memoryBytes) {
@@ -236,29 +245,19 @@ export class TimeSeriesStore {
       this.#budgetRejected++;
       return undefined;
     }
-    const s: SeriesState = { name, chunks: [], head: 0, t: new Float64Array(size), v: new Float64Array(size), n: 0, lastT: Number.NEGATIVE_INFINITY, lastV: Number.NaN, points: 0 };
+    const s: SeriesState = { name, chunks: [], head: 0, open: new ChunkEncoder(FIRST_OPEN_BYTES), lastT: Number.NEGATIVE_INFINITY, lastV: Number.NaN, points: 0 };
     this.#series.set(name, s);
     return s;
   }
 
-  #growOpen(s: SeriesState): void {
-    const size = Math.min(this.#chunkPoints, s.t.length * 2);
-    const t = new Float64Array(size);
-    const v = new Float64Array(size);
-    t.set(s.t);
-    v.set(s.v);
-    this.#bytes += 16 * (size - s.t.length);
-    s.t = t;
-    s.v = v;
-    this.#enforce();
-  }
-
+  /** Seals the open chunk: its bytes, trimmed, become a sealed chunk; the encoder keeps its buffer. */
   #seal(s: SeriesState): void {
-    const n = s.n;
-    const bytes = encodeChunk(s.t, s.v, n);
-    const chunk: Chunk = { series: s, start: s.t[0] as number, end: s.t[n - 1] as number, count: n, bytes };
+    const open = s.open;
+    const n = open.count;
+    const bytes = open.finish();
+    const chunk: Chunk = { series: s, start: open.firstT, end: open.lastT, count: n, bytes };
     s.chunks.push(chunk);
-    s.n = 0;
+    open.reset();
     this.#heap.push(chunk);
     this.#bytes += bytes.byteLength + CHUNK_OVERHEAD_BYTES;
     this.#compressedBytes += bytes.byteLength;
@@ -347,9 +346,11 @@ export class TimeSeriesStore {
         if (t >= lo && t <= to) visit(t, values[j] as number);
       }
     }
-    for (let j = 0; j < s.n; j++) {
-      const t = s.t[j] as number;
-      if (t >= lo && t <= to) visit(t, s.v[j] as number);
+    if (s.open.count === 0 || s.open.firstT > to) return;
+    const { timestamps, values } = decodeChunk(s.open.view());
+    for (let j = 0; j < timestamps.length; j++) {
+      const t = timestamps[j] as number;
+      if (t >= lo && t <= to) visit(t, values[j] as number);
     }
   }
 
@@ -362,7 +363,7 @@ export class TimeSeriesStore {
     // Size the result from the chunks that overlap the range, not from the whole series.
     let cap = 0;
     if (s !== undefined) {
-      cap = s.n;
+      cap = s.open.count;
       for (let i = this.#firstChunk(s, Math.max(from, this.#cutoff())); i < s.chunks.length && (s.chunks[i] as Chunk).start <= to; i++) cap += (s.chunks[i] as Chunk).count;
     }
     const timestamps = new Float64Array(cap);
@@ -439,9 +440,11 @@ export class TimeSeriesStore {
     let points = 0;
     let open = 0;
     let sealed = 0;
+    let openBytes = 0;
     for (const s of this.#series.values()) {
       points += s.points;
-      if (s.n > 0) open++;
+      openBytes += s.open.capacity;
+      if (s.open.count > 0) open++;
       sealed += s.chunks.length - s.head;
     }
     return {
@@ -451,6 +454,7 @@ export class TimeSeriesStore {
       openChunks: open,
       bytes: this.#bytes,
       memoryBytes: this.#memoryBytes,
+      openBytes,
       compressedBytes: this.#compressedBytes,
       compressedPoints: this.#compressedPoints,
       bytesPerPoint: this.#compressedPoints === 0 ? Number.NaN : this.#compressedBytes / this.#compressedPoints,

@@ -1,7 +1,8 @@
 import { isBifrostError } from '@bifrost/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeChunk, encodeChunk } from '../src/gorilla.js';
+import { ChunkEncoder, decodeChunk, encodeChunk } from '../src/gorilla.js';
+import { maxChunkBytes } from '../src/store.js';
 
 /** The raw bits of a Float64Array as hex words, for bit-exact comparison. */
 function bits(a: Float64Array): string[] {
@@ -161,5 +162,54 @@ describe('Gorilla chunk encoding', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('the streaming encoder: every prefix is a decodable chunk, and the whole is the batch encoding (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: -3, max: 5_000 })), { maxLength: 120 }),
+        fc.integer({ min: 16, max: 64 }),
+        (rows, capacity) => {
+          // Timestamps: mostly polled (a few ms of jitter on 1 s), sometimes big jumps; values: raw bit patterns.
+          const ts = new Float64Array(rows.length);
+          const vs = f64(rows.map(([hi, lo]) => [hi, lo]));
+          let t = 1_700_000_000_000;
+          rows.forEach(([, , step], i) => {
+            t += step > 4_990 ? step * 1_000_003 : 1000 + step;
+            ts[i] = t;
+          });
+          const enc = new ChunkEncoder(capacity);
+          for (let i = 0; i < rows.length; i++) {
+            enc.append(ts[i] as number, vs[i] as number);
+            expect(enc.count).toBe(i + 1);
+            const back = decodeChunk(enc.view());
+            expect(bits(back.timestamps)).toEqual(bits(ts.subarray(0, i + 1)));
+            expect(bits(back.values)).toEqual(bits(vs.subarray(0, i + 1)));
+          }
+          expect(Array.from(enc.finish())).toEqual(Array.from(encodeChunk(ts, vs)));
+          expect(enc.finish().length).toBeLessThanOrEqual(maxChunkBytes(Math.max(1, rows.length)));
+          // After a reset it encodes a new chunk from scratch into the same buffer.
+          enc.reset();
+          expect(enc.count).toBe(0);
+          enc.append(5, 6);
+          expect(Array.from(enc.finish())).toEqual(Array.from(encodeChunk(Float64Array.of(5), Float64Array.of(6))));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('maxChunkBytes bounds the worst case: raw timestamps and values whose XOR windows never repeat', () => {
+    // Alternating sign-flip and full-width XORs force the 13-bit header on every value; NaN-free raw timestamps force the escape.
+    const n = 257;
+    const ts = new Float64Array(n);
+    const vs = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      ts[i] = i % 2 === 0 ? i + 0.5 : -(i + 0.25) * 1e300;
+      vs[i] = i % 2 === 0 ? 1 : -Number.MIN_VALUE * (i + 1);
+    }
+    const bytes = encodeChunk(ts, vs);
+    expect(bytes.length).toBeLessThanOrEqual(maxChunkBytes(n));
+    expect(bytes.length).toBeGreaterThan(maxChunkBytes(n) * 0.8);
   });
 });

@@ -33,7 +33,19 @@ describe('TimeSeriesStore', () => {
     const store = new TimeSeriesStore({ memoryBytes: MB });
     expect(() => store.append('a', 1, '3' as unknown as number)).toThrow(expect.objectContaining({ code: 'BIFROST_ANALYTICS_NOT_NUMERIC' }));
     expect(() => new TimeSeriesStore({ memoryBytes: 1000, chunkPoints: 1024 })).toThrow(expect.objectContaining({ code: 'BIFROST_ANALYTICS_BUDGET_TOO_SMALL' }));
-    expect(() => new TimeSeriesStore({ memoryBytes: SERIES_OVERHEAD_BYTES + 16 * 64, chunkPoints: 64 })).not.toThrow();
+    // A chunk of 64 incompressible points needs maxChunkBytes(64) = 1,178 bytes: the open buffer doubles from 64 to 2,048.
+    expect(() => new TimeSeriesStore({ memoryBytes: SERIES_OVERHEAD_BYTES + 2047, chunkPoints: 64 })).toThrow(expect.objectContaining({ code: 'BIFROST_ANALYTICS_BUDGET_TOO_SMALL' }));
+    const tight = new TimeSeriesStore({ memoryBytes: SERIES_OVERHEAD_BYTES + 2048, chunkPoints: 64 });
+    // ...and at that minimum, a series of random bit patterns still fills and seals chunks without refusals.
+    const v = new Float64Array(1);
+    const w = new Uint32Array(v.buffer);
+    for (let i = 0; i < 1000; i++) {
+      w[0] = Math.random() * 2 ** 32;
+      w[1] = Math.random() * 2 ** 32;
+      expect(tight.append('noise', i * 1000 + (i % 3), v[0] as number)).toBe(true);
+      expect(tight.stats().bytes).toBeLessThanOrEqual(SERIES_OVERHEAD_BYTES + 2048);
+    }
+    expect(tight.stats().rejected.budget).toBe(0);
     expect(() => new TimeSeriesStore({ memoryBytes: MB, chunkPoints: 1 })).toThrow(expect.objectContaining({ code: 'BIFROST_INVALID_ARGUMENT' }));
   });
 
@@ -140,7 +152,9 @@ describe('TimeSeriesStore', () => {
     expect(a.timestamps[1]! - a.timestamps[0]!).toBe(1000);
     expect(a.timestamps.length).toBe((49_999_000 - a.timestamps[0]!) / 1000 + 1);
     expect(st.bytes).toBeLessThanOrEqual(budget);
-    expect(st.compressedBytes + st.sealedChunks * CHUNK_OVERHEAD_BYTES + 2 * (SERIES_OVERHEAD_BYTES + 16 * 128)).toBe(st.bytes);
+    expect(st.compressedBytes + st.sealedChunks * CHUNK_OVERHEAD_BYTES + 2 * SERIES_OVERHEAD_BYTES + st.openBytes).toBe(st.bytes);
+    // The open chunks are compressed too: a sine at 100 resolution and a small cycle fit far under 16 bytes a point.
+    expect(st.openBytes).toBeLessThan(2 * 16 * 128);
   });
 
   it('drops data older than the retention behind the newest point', () => {
