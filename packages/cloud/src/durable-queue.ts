@@ -54,6 +54,12 @@ export interface DurableQueueOptions {
   maxRecordBytes?: number | string;
   /** Most records packed into one block by group commit (default 16 384). */
   maxBlockRecords?: number;
+  /**
+   * Memory for recently appended, not yet acknowledged records, so the sink reads them without
+   * going back to disk (default 4MB; records past it are read from their segment). Acknowledged
+   * records leave the cache at once.
+   */
+  cacheBytes?: number | string;
   /** Called for every recovery or runtime warning (torn tail, corrupt block, bad cursor, drops). */
   onWarning?: (warning: BifrostError) => void;
 }
@@ -85,6 +91,8 @@ export interface QueueMetrics {
   depth: number;
   /** Bytes of segment files on disk. */
   bytes: number;
+  /** Bytes of unacknowledged records held in memory for the reader (at most `cacheBytes`). */
+  cachedBytes: number;
   /** Age of the oldest unacknowledged record in ms (0 when empty). */
   oldestAgeMs: number;
   /** Records deleted unacknowledged by the drop-oldest policy. */
@@ -130,6 +138,8 @@ interface Pending {
 const SEGMENT_RE = /^(\d{20})\.seg$/;
 const CURSOR_FILE = 'cursor';
 const CURSOR_BYTES = 12;
+/** Bytes a cached record costs beyond its data: the Buffer object and its slot in the block's array. */
+const CACHED_RECORD_OVERHEAD = 96;
 
 function segmentName(base: number): string {
   return `${String(base).padStart(20, '0')}.seg`;
@@ -158,6 +168,7 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
   readonly maxRecordBytes: number;
   readonly #level: number;
   readonly #maxBlockRecords: number;
+  readonly #cacheLimit: number;
   readonly #onWarning: ((w: BifrostError) => void) | undefined;
 
   #segments: Segment[] = [];
@@ -194,6 +205,7 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     this.#level = o.compressionLevel ?? (this.compression === 'brotli' ? 4 : 1);
     this.maxRecordBytes = parseBytes(o.maxRecordBytes ?? 1024 * 1024);
     this.#maxBlockRecords = o.maxBlockRecords ?? 16_384;
+    this.#cacheLimit = parseBytes(o.cacheBytes ?? 4 * 1024 * 1024);
     this.#onWarning = o.onWarning;
     const wanted = o.segmentBytes === undefined ? 64 * 1024 * 1024 : parseBytes(o.segmentBytes);
     this.segmentBytes = Math.max(4096, Math.min(wanted, Math.floor(this.maxBytes / 4)));
@@ -528,22 +540,33 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     });
   }
 
-  #cachePut(firstSeq: number, data: Buffer[]): void {
+  /** What a cached block costs: its record bytes plus each record's Buffer object. */
+  static #cacheCost(data: readonly Buffer[]): number {
     let bytes = 0;
-    for (const d of data) bytes += d.length;
+    for (const d of data) bytes += d.length + CACHED_RECORD_OVERHEAD;
+    return bytes;
+  }
+
+  #cachePut(firstSeq: number, data: Buffer[]): void {
     this.#cache.set(firstSeq, data);
-    this.#cacheBytes += bytes;
-    while (this.#cacheBytes > 32 * 1024 * 1024 && this.#cache.size > 1) {
-      const k = this.#cache.keys().next().value as number;
-      this.#cacheDelete(k);
-    }
+    this.#cacheBytes += DurableQueue.#cacheCost(data);
+    // Oldest first: Map keeps insertion order, and blocks are appended in sequence order.
+    while (this.#cacheBytes > this.#cacheLimit && this.#cache.size > 0) this.#cacheDelete(this.#cache.keys().next().value as number);
   }
 
   #cacheDelete(k: number): void {
     const v = this.#cache.get(k);
     if (!v) return;
-    for (const d of v) this.#cacheBytes -= d.length;
+    this.#cacheBytes -= DurableQueue.#cacheCost(v);
     this.#cache.delete(k);
+  }
+
+  /** Drops cached blocks whose records are all below `cursor` (acknowledged: never read again). */
+  #cacheAck(cursor: number): void {
+    for (const [k, v] of this.#cache) {
+      if (k + v.length > cursor) return;
+      this.#cacheDelete(k);
+    }
   }
 
   async #periodicSync(): Promise<void> {
@@ -706,6 +729,7 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     if (cursor <= this.#acked) return;
     this.#acked = cursor;
     if (this.#readPos < cursor) this.#readPos = cursor;
+    this.#cacheAck(cursor);
     await this.#persistCursor(cursor);
     await this.#deleteAckedSegments();
   }
@@ -773,6 +797,7 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     return {
       depth,
       bytes: this.#bytes,
+      cachedBytes: this.#cacheBytes,
       oldestAgeMs: oldest === 0 ? 0 : Math.max(0, Date.now() - oldest),
       ...this.#m,
       nextSeq: this.#nextSeq,

@@ -313,6 +313,33 @@ describe('DurableQueue', () => {
     await q.close();
   });
 
+  it('keeps only unacknowledged records in memory, within cacheBytes, and reads the rest back from disk', async () => {
+    // Acknowledged records leave the cache at once (the gateway used to hold 32 MB of them).
+    const q = await DurableQueue.open<ReturnType<typeof rec>>({ dir: freshDir() });
+    for (let i = 0; i < 10; i++) await q.append([rec(2 * i), rec(2 * i + 1)]);
+    const full = q.metrics().cachedBytes;
+    expect(full).toBeGreaterThan(20 * 96);
+    const b = await q.read(7); // ends inside the fourth block: three blocks are fully acknowledged
+    await q.ack(b.cursor);
+    expect(q.metrics().cachedBytes).toBeCloseTo((full * 7) / 10, -1);
+    const rest = await q.read(100);
+    expect(rest.records.map((r) => r.seq)).toEqual(Array.from({ length: 13 }, (_, i) => i + 7));
+    await q.ack(rest.cursor);
+    expect(q.metrics().cachedBytes).toBe(0);
+    await q.close();
+
+    // A small cache: the oldest unacknowledged blocks fall out of memory and come back from their segment.
+    const small = await DurableQueue.open<ReturnType<typeof rec>>({ dir: freshDir(), cacheBytes: 4096 });
+    for (let i = 0; i < 200; i++) await small.append(rec(i, `tag${i % 7}`));
+    expect(small.metrics().cachedBytes).toBeGreaterThan(0);
+    expect(small.metrics().cachedBytes).toBeLessThanOrEqual(4096);
+    const all = await small.read(1000);
+    expect(all.records.map((r) => r.record)).toEqual(Array.from({ length: 200 }, (_, i) => rec(i, `tag${i % 7}`)));
+    await small.ack(all.cursor);
+    expect(small.metrics()).toMatchObject({ depth: 0, cachedBytes: 0 });
+    await small.close();
+  });
+
   it('rejects bad options with typed errors', async () => {
     await expect(DurableQueue.open({ dir: freshDir(), policy: 'keep-all' as never })).rejects.toMatchObject({ code: 'BIFROST_INVALID_ARGUMENT' });
     await expect(DurableQueue.open({ dir: freshDir(), fsync: { everyMs: 0 } })).rejects.toMatchObject({ code: 'BIFROST_INVALID_ARGUMENT' });
