@@ -56,8 +56,17 @@ it('brings up the whole plant on free ports when 1883 and 8080 are taken, forwar
     const { stdout } = await promisify(execFile)('mosquitto_sub', ['-h', mqtt.hostname, '-p', mqtt.port, '-t', 'bifrost/#', '-v', '-C', '400', '-W', '30'], { maxBuffer: 1 << 24 }).catch(
       (e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }),
     );
-    const devices = new Set(stdout.split('\n').map((line) => /^bifrost\/demo\/([^/ ]+)\//.exec(line)?.[1]).filter(Boolean));
-    for (const prefix of ['modbus-', 's7-', 'eip-', 'opcua-']) expect([...devices].some((d) => d?.startsWith(prefix)), `${prefix} in ${[...devices].join(', ')}`).toBe(true);
+    const devices = new Set(
+      stdout
+        .split('\n')
+        .map((line) => /^bifrost\/demo\/([^/ ]+)\//.exec(line)?.[1])
+        .filter(Boolean),
+    );
+    for (const prefix of ['modbus-', 's7-', 'eip-', 'opcua-'])
+      expect(
+        [...devices].some((d) => d?.startsWith(prefix)),
+        `${prefix} in ${[...devices].join(', ')}`,
+      ).toBe(true);
     const payload = JSON.parse(stdout.split('\n')[0]?.replace(/^\S+ /, '') ?? '') as Record<string, unknown>;
     expect(payload).toMatchObject({ quality: expect.any(String), timestamp: expect.any(Number) });
 
