@@ -5,7 +5,7 @@
  */
 import type { TagValue } from '@bifrost/core';
 import type { Gateway } from '@bifrost/gateway';
-import { DeviceSet, type TargetDevice, type TargetTag } from './targets.js';
+import { DeviceSet, type PipelineAlarm, type TargetDevice, type TargetTag } from './targets.js';
 
 /** The gateway's devices and tags as the monitor's model sees them. */
 export class GatewayDeviceSet extends DeviceSet {
@@ -39,6 +39,11 @@ export class GatewayDeviceSet extends DeviceSet {
       }
     }
     return out;
+  }
+
+  /** The gateway's pipeline alarms (active, and cleared but not yet acknowledged). */
+  override pipelineAlarms(): readonly PipelineAlarm[] {
+    return this.#gateway.alarms();
   }
 
   /** The gateway owns the devices: closing the view leaves them open. */

@@ -86,6 +86,19 @@ export function deviceNameFor(url: string): string {
 }
 
 /** Open devices, closed together. */
+/** An alarm a pipeline raised, as the monitor shows it. */
+export interface PipelineAlarm {
+  id: string;
+  pipeline: string;
+  /** The `device.tag` it watches. */
+  source: string;
+  state: 'active' | 'cleared';
+  message: string;
+  value?: number;
+  raisedAt: number;
+  clearedAt?: number;
+}
+
 export class DeviceSet implements AsyncDisposable {
   readonly entries: { target: TargetDevice; device: Device }[] = [];
 
@@ -122,6 +135,11 @@ export class DeviceSet implements AsyncDisposable {
       }),
     );
     return per.flat();
+  }
+
+  /** Alarms raised by something beyond tag limits (a gateway's pipelines); none for plain devices. */
+  pipelineAlarms(): readonly PipelineAlarm[] {
+    return [];
   }
 
   async close(): Promise<void> {

@@ -35,7 +35,7 @@ export interface DeviceRow {
   lastError?: string;
 }
 
-/** An alarm transition: a tag entered or left alarm/bad. */
+/** An alarm transition: a tag entered or left alarm/bad, or a pipeline raised or cleared an alarm. */
 export interface AlarmEntry {
   at: number;
   tag: string;
@@ -71,6 +71,8 @@ export class Poller extends EventEmitter<PollerEvents> {
   readonly #rows: TagRow[] = [];
   readonly #devices: DeviceRow[] = [];
   readonly #alarms: AlarmEntry[] = [];
+  /** Pipeline alarm id → the state last shown, so each transition is listed once. */
+  readonly #pipelineStates = new Map<string, 'active' | 'cleared'>();
   readonly intervalMs: number;
   #paused = false;
   #polls = 0;
@@ -127,11 +129,11 @@ export class Poller extends EventEmitter<PollerEvents> {
             : state === 'alarm'
               ? `${r.name} = ${String(value.value)} outside ${r.min ?? '−∞'}…${r.max ?? '∞'}`
               : `${r.name} back to ${state}`;
-        this.#alarms.unshift({ at: value.timestamp, tag: r.name, state, text });
-        if (this.#alarms.length > ALARMS) this.#alarms.pop();
+        this.#push({ at: value.timestamp, tag: r.name, state, text });
       }
       r.state = state;
     }
+    this.#pipelineTransitions();
     for (const [j, { device, target }] of this.#set.entries.entries()) {
       const d = this.#devices[j] as DeviceRow;
       d.health = device.health;
@@ -144,6 +146,28 @@ export class Poller extends EventEmitter<PollerEvents> {
     }
     this.emit('update', changed);
     return changed;
+  }
+
+  /** Lists pipeline alarms raised or cleared since the last poll, beside the tag-limit alarms. */
+  #pipelineTransitions(): void {
+    const seen = new Set<string>();
+    for (const a of this.#set.pipelineAlarms()) {
+      seen.add(a.id);
+      const shown = this.#pipelineStates.get(a.id);
+      if (shown === a.state) continue;
+      this.#pipelineStates.set(a.id, a.state);
+      // One raised between two polls and already cleared is listed as raised, then cleared.
+      const value = a.value === undefined ? '' : ` (${a.value})`;
+      if (shown === undefined || a.state === 'active') this.#push({ at: a.raisedAt, tag: a.source, state: 'alarm', text: `${a.pipeline}: ${a.message}${value}` });
+      if (a.state === 'cleared') this.#push({ at: a.clearedAt ?? Date.now(), tag: a.source, state: 'normal', text: `${a.pipeline}: ${a.message} cleared` });
+    }
+    // Acknowledged cleared alarms leave the gateway's list; forget them too.
+    for (const id of this.#pipelineStates.keys()) if (!seen.has(id)) this.#pipelineStates.delete(id);
+  }
+
+  #push(entry: AlarmEntry): void {
+    this.#alarms.unshift(entry);
+    if (this.#alarms.length > ALARMS) this.#alarms.pop();
   }
 
   /**
