@@ -40,6 +40,13 @@ const treeOf = (pid) => {
   } catch {}
   return [pid, ...kids.flatMap(treeOf)];
 };
+// utime + stime of a process in seconds (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s).
+const cpuSeconds = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 const gatewayRss = (pid) => {
   const pids = treeOf(pid);
   return { total: pids.reduce((sum, p) => sum + rssOf(p), 0), gateway: rssOf(pids.at(-1)) };
@@ -126,6 +133,7 @@ try {
     wrapper = r.total - r.gateway;
     process.stdout.write(`  t=${Math.round((Date.now() - t0) / 1000)}s gateway rss ${(r.gateway / 2 ** 20).toFixed(1)} MB (wrapper ${(wrapper / 2 ** 20).toFixed(1)} MB)\n`);
   }
+  const cpu = cpuSeconds(treeOf(gw.pid).at(-1));
   const final = samples.at(-1);
   const peak = Math.max(...samples);
   const idleRss = rssOf(idle.pid);
@@ -135,6 +143,7 @@ try {
   console.log(`| bifrost gateway after ${durationS} s | ${mb(final)} (peak ${mb(peak)}) |`);
   if (wrapper > 0) console.log(`| other processes under bifrost run | ${mb(wrapper)} |`);
   console.log(`| target | 100.0 MB |`);
+  console.log(`\ngateway CPU: ${cpu.toFixed(1)} s in ${durationS} s = ${((100 * cpu) / durationS).toFixed(1)} % of one core (start-up included)`);
   console.log(`\ngateway / target = ${(final / (100 * 2 ** 20)).toFixed(2)}x · gateway / idle node = ${(final / idleRss).toFixed(2)}x · ${final < 100 * 2 ** 20 ? 'UNDER' : 'OVER'} the 100 MB target`);
 } finally {
   for (const c of children) c.kill('SIGKILL');
