@@ -297,17 +297,16 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
       root: uiDir,
       prefix: '/',
       wildcard: false,
-      index: 'index.html',
+      // Built assets have content hashes in their names and may be cached for an hour; the page
+      // itself must not be (it names the current assets), so it is served below, uncached.
+      index: false,
+      allowedPath: (path) => path !== '/index.html',
       maxAge: '1h',
-      setHeaders: (res, path) => {
-        // Built assets have content hashes in their names and may be cached; index.html must not be.
-        if (path.endsWith('index.html')) res.header('cache-control', 'no-cache');
-      },
     });
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0] ?? '/';
     if (path.startsWith('/api/') || path.startsWith('/assets/') || req.method !== 'GET') return send(reply, new BifrostError('BIFROST_WEB_NOT_FOUND', `no route ${req.method} ${path}`));
-    if (hasUi) return reply.header('cache-control', 'no-cache').sendFile('index.html');
+    if (hasUi) return reply.header('cache-control', 'no-cache').sendFile('index.html', { cacheControl: false });
     return reply
       .type('text/html')
       .send(

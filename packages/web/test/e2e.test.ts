@@ -100,6 +100,22 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+it('serves the built page uncached and its hashed assets cached, and the page for any app path', async () => {
+  const base = `http://127.0.0.1:${web.port}`;
+  const page = await fetch(`${base}/`);
+  expect(page.headers.get('cache-control')).toBe('no-cache');
+  const html = await page.text();
+  const asset = /src="\.(\/assets\/[^"]+\.js)"/.exec(html)?.[1] as string;
+  const res = await fetch(`${base}${asset}`);
+  expect(res.headers.get('content-type')).toMatch(/javascript/);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('cache-control')).toBe('public, max-age=3600');
+  const deep = await fetch(`${base}/devices/press1`);
+  expect(deep.headers.get('cache-control')).toBe('no-cache');
+  expect(await deep.text()).toBe(html);
+  expect((await fetch(`${base}/assets/missing.js`)).status).toBe(404);
+});
+
 describe.skipIf(!existsSync(CHROMIUM))('dashboard in Chromium', { timeout: 60_000 }, () => {
   let page: Page;
 
