@@ -22,6 +22,12 @@ const arg = (name, dflt) => {
 const durationS = arg('duration', 300);
 const dir = mkdtempSync(join(tmpdir(), 'bifrost-mem-'));
 const children = [];
+// Interrupted (Ctrl-C, or killed by a script), the simulators, broker and gateway go too.
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.once(signal, () => {
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(130);
+  });
 const freePort = () =>
   new Promise((r) => {
     const s = createServer();
