@@ -3,13 +3,14 @@
 # non-interactive: it installs only what is missing, and runs apt-get update only then.
 #   mosquitto            MQTT broker for the cloud sink and gateway tests
 #   python3-pymodbus     independent Modbus server (runs under /usr/bin/python3)
+#   python3-serial-asyncio  pymodbus' server imports it (and pyserial); Debian only recommends it
 #   mbpoll               independent Modbus client
 #   socat                pseudo-terminal pairs for Modbus RTU
 #   tmux                 drives the terminal dashboard in tests
 #   chromium             the web dashboard's end-to-end tests (through playwright-core)
 #   openssl              certificates for TLS, mutual TLS and OPC UA tests
 set -euo pipefail
-packages=(mosquitto mosquitto-clients python3-pymodbus mbpoll socat tmux chromium openssl procps)
+packages=(mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio mbpoll socat tmux chromium openssl procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
