@@ -4,8 +4,8 @@
  * `bifrost run --dashboard` show the terminal dashboard without a second polling loop.
  */
 import type { TagValue } from '@bifrost/core';
-import type { Gateway } from '@bifrost/gateway';
-import { DeviceSet, type PipelineAlarm, type TargetDevice, type TargetTag } from './targets.js';
+import type { AlarmState, Gateway } from '@bifrost/gateway';
+import { DeviceSet, type TargetDevice, type TargetTag } from './targets.js';
 
 /** The gateway's devices and tags as the monitor's model sees them. */
 export class GatewayDeviceSet extends DeviceSet {
@@ -42,7 +42,7 @@ export class GatewayDeviceSet extends DeviceSet {
   }
 
   /** The gateway's pipeline alarms (active, and cleared but not yet acknowledged). */
-  override pipelineAlarms(): readonly PipelineAlarm[] {
+  override pipelineAlarms(): readonly AlarmState[] {
     return this.#gateway.alarms();
   }
 

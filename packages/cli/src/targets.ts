@@ -4,8 +4,10 @@
  * either into a list of devices with their tags, opens them, and reads them together, so
  * `monitor`, `export` and `read` treat a config file and a URL the same way.
  */
+
 import { existsSync } from 'node:fs';
 import type { Device, TagValue } from '@bifrost/core';
+import type { AlarmState } from '@bifrost/gateway';
 
 /** One tag to read. */
 export interface TargetTag {
@@ -86,19 +88,6 @@ export function deviceNameFor(url: string): string {
 }
 
 /** Open devices, closed together. */
-/** An alarm a pipeline raised, as the monitor shows it. */
-export interface PipelineAlarm {
-  id: string;
-  pipeline: string;
-  /** The `device.tag` it watches. */
-  source: string;
-  state: 'active' | 'cleared';
-  message: string;
-  value?: number;
-  raisedAt: number;
-  clearedAt?: number;
-}
-
 export class DeviceSet implements AsyncDisposable {
   readonly entries: { target: TargetDevice; device: Device }[] = [];
 
@@ -138,7 +127,7 @@ export class DeviceSet implements AsyncDisposable {
   }
 
   /** Alarms raised by something beyond tag limits (a gateway's pipelines); none for plain devices. */
-  pipelineAlarms(): readonly PipelineAlarm[] {
+  pipelineAlarms(): readonly AlarmState[] {
     return [];
   }
 
