@@ -187,9 +187,11 @@ export class TimeSeriesStore {
     if (typeof memoryBytes !== 'number' || !Number.isFinite(memoryBytes) || memoryBytes <= 0)
       throw new BifrostError('BIFROST_INVALID_ARGUMENT', `memoryBytes must be a positive number, got ${String(memoryBytes)}`);
     if (retentionMs !== undefined && !(retentionMs > 0)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `retentionMs must be positive, got ${String(retentionMs)}`);
-    // One series must be able to fill its open chunk even with incompressible data.
-    let minimum = SERIES_OVERHEAD_BYTES + FIRST_OPEN_BYTES;
-    while (minimum - SERIES_OVERHEAD_BYTES < maxChunkBytes(chunkPoints)) minimum += minimum - SERIES_OVERHEAD_BYTES;
+    // One series must be able to fill its open chunk even with incompressible data: the open
+    // buffer doubles from FIRST_OPEN_BYTES until it holds maxChunkBytes(chunkPoints).
+    let openBuffer = FIRST_OPEN_BYTES;
+    while (openBuffer < maxChunkBytes(chunkPoints)) openBuffer *= 2;
+    const minimum = SERIES_OVERHEAD_BYTES + openBuffer;
     if (memoryBytes < minimum)
       throw new BifrostError('BIFROST_ANALYTICS_BUDGET_TOO_SMALL', `memory budget of ${memoryBytes} bytes cannot hold one chunk of ${chunkPoints} points (needs at least ${minimum} bytes)`, {
         details: { memoryBytes, chunkPoints, minimum },
