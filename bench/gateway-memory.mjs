@@ -22,10 +22,13 @@ const arg = (name, dflt) => {
 const durationS = arg('duration', 300);
 const dir = mkdtempSync(join(tmpdir(), 'bifrost-mem-'));
 const children = [];
+const killChildren = () => {
+  for (const c of children) c.kill('SIGKILL');
+};
 // Interrupted (Ctrl-C, or killed by a script), the simulators, broker and gateway go too.
 for (const signal of ['SIGINT', 'SIGTERM'])
   process.once(signal, () => {
-    for (const c of children) c.kill('SIGKILL');
+    killChildren();
     process.exit(130);
   });
 const freePort = () =>
@@ -152,5 +155,5 @@ try {
   console.log(`\ngateway CPU: ${cpu.toFixed(1)} s in ${durationS} s = ${((100 * cpu) / durationS).toFixed(1)} % of one core (start-up included)`);
   console.log(`\ngateway / target = ${(final / (100 * 2 ** 20)).toFixed(2)}x · gateway / idle node = ${(final / idleRss).toFixed(2)}x · ${final < 100 * 2 ** 20 ? 'UNDER' : 'OVER'} the 100 MB target`);
 } finally {
-  for (const c of children) c.kill('SIGKILL');
+  killChildren();
 }
