@@ -6,6 +6,7 @@
  * Modbus-only process never pays for it. `import type` of node-opcua is erased at compile time.
  */
 import { BifrostError, channel } from '@bifrost/core';
+import { hardenNodeOpcua } from './harden.js';
 
 /** The node-opcua module namespace. */
 export type NodeOpcua = typeof import('node-opcua');
@@ -37,6 +38,8 @@ export function loadNodeOpcua(): Promise<NodeOpcua> {
       ua.setWarningLogger(route('warning'));
       ua.setErrorLogger(route('error'));
       ua.setDebugLogger(route('debug'));
+      // Before any socket exists: a few hostile bytes must close one socket, never the process.
+      hardenNodeOpcua();
       return ua;
     },
     (cause: unknown) => {
