@@ -32,6 +32,8 @@ export const tagSchema = z
     scale: scale.optional(),
     min: z.number().optional(),
     max: z.number().optional(),
+    /** Writes of NaN and ±Infinity to a numeric tag are refused unless this is true. */
+    allowNonFinite: z.boolean().default(false),
     pollMs: duration.optional(),
   })
   .strict();

@@ -437,3 +437,20 @@ export function checkScale(s: LinearScale): void {
     throw new BifrostError('BIFROST_INVALID_ARGUMENT', 'scale ranges must not be empty (rawMin ≠ rawMax, engMin ≠ engMax)');
   }
 }
+
+const NON_FINITE_TEXT = /^\s*[-+]?(nan|inf|infinity)\s*$/i;
+
+/**
+ * True when a value to write is, or holds, a number that is not finite: NaN or ±Infinity as a
+ * number, or as text a number parser would turn into one (`"NaN"`, `" nan "`, `"-Infinity"`).
+ * Comparisons with NaN are all false, so a tag's `min`/`max` alone never stop it: the write paths
+ * refuse such values for numeric tags unless the tag opts in. With `text: false` only numbers
+ * count (for values already coerced to the tag's type, where a string is a STRING tag's text).
+ * @example containsNonFinite('NaN') // true
+ */
+export function containsNonFinite(value: unknown, options: { text?: boolean } = {}): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value);
+  if (typeof value === 'string') return options.text !== false && NON_FINITE_TEXT.test(value);
+  if (Array.isArray(value)) return value.some((v) => containsNonFinite(v, options));
+  return false;
+}

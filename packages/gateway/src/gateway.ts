@@ -14,6 +14,7 @@ import {
   type ConfigSource,
   coerceValue,
   connect,
+  containsNonFinite,
   type DataType,
   type Device,
   type DeviceConfig,
@@ -443,6 +444,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     let value: Value;
     try {
       value = coerceLike(oldValue, req.value);
+      // NaN compares false with min and max alike, so limits alone let it through to the PLC.
+      if (!t.config.allowNonFinite && containsNonFinite(value, { text: false }))
+        throw new BifrostError(
+          'BIFROST_VALUE_OUT_OF_RANGE',
+          `${typeof req.value === 'string' ? JSON.stringify(req.value) : String(req.value)} is not a finite number: ${req.device}.${req.tag} refuses NaN and ±Infinity`,
+          {
+            address,
+            hint: 'set allowNonFinite: true on the tag to allow NaN and ±Infinity',
+          },
+        );
       if (typeof value === 'number') {
         if (t.config.min !== undefined && value < t.config.min) throw new BifrostError('BIFROST_VALUE_OUT_OF_RANGE', `${value} is below the tag's minimum ${t.config.min}`, { address });
         if (t.config.max !== undefined && value > t.config.max) throw new BifrostError('BIFROST_VALUE_OUT_OF_RANGE', `${value} is above the tag's maximum ${t.config.max}`, { address });

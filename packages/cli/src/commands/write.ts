@@ -54,6 +54,7 @@ export const writeCommand: CommandModule = {
       .argument('<address>', 'address, e.g. HR10, HR12:FLOAT32, C3, DB1.DBD4:REAL')
       .argument('<value>', 'value: 42, 21.5, true, "text", [1,2,3]')
       .option('-y, --yes', 'write without asking')
+      .option('--allow-non-finite', 'allow NaN and ±Infinity as the value of a number (refused by default)')
       .option('--audit-log <file>', 'audit log file (JSON lines)', './data/audit.jsonl')
       .option('--user <name>', 'who is writing, for the audit log (default cli:<os user>)')
       .addHelpText(
@@ -65,7 +66,7 @@ export const writeCommand: CommandModule = {
         ]),
       )
       .action(
-        run(async (ctx, url: string, address: string, raw: string, opts: { yes?: boolean; auditLog: string; user?: string }) => {
+        run(async (ctx, url: string, address: string, raw: string, opts: { yes?: boolean; allowNonFinite?: boolean; auditLog: string; user?: string }) => {
           const core = await import('@bifrost/core');
           const value = parseCliValue(raw);
           const audit = new core.AuditLog(opts.auditLog);
@@ -93,6 +94,16 @@ export const writeCommand: CommandModule = {
             // A malformed address fails the same way on write: stop before asking.
             if (core.isBifrostError(e, 'BIFROST_INVALID_ADDRESS')) throw e;
             oldValue = null;
+          }
+          // NaN and ±Infinity reach a PLC only on purpose (a float register takes them, a process does not).
+          if (!opts.allowNonFinite && (typeof oldValue === 'number' || Array.isArray(oldValue) || oldValue === null) && core.containsNonFinite(value)) {
+            const err = new core.BifrostError('BIFROST_VALUE_OUT_OF_RANGE', `${raw} is not a finite number: refusing to write it to ${address} on ${device}`, {
+              address,
+              device,
+              hint: 'pass --allow-non-finite to write NaN or ±Infinity on purpose',
+            });
+            await audit.append({ user, source: 'cli', device, address, oldValue, newValue: value, result: 'denied', error: { code: err.code, message: err.message } });
+            throw err;
           }
           const p = ctx.errPalette;
           if (!opts.yes) {
