@@ -23,6 +23,7 @@ export {
   type Point,
   type PointColumns,
   SERIES_OVERHEAD_BYTES,
+  type SeriesHandle,
   type StoreStats,
   TimeSeriesStore,
   type TimeSeriesStoreOptions,

@@ -114,6 +114,13 @@ interface SeriesState {
   points: number;
 }
 
+/** A series resolved once, for {@link TimeSeriesStore.appendTo}. Opaque: its fields are the store's. */
+export interface SeriesHandle {
+  readonly series: string;
+  /** The store's state of the series, once it exists. */
+  state: unknown;
+}
+
 /** A binary min-heap of sealed chunks ordered by their newest timestamp. */
 class ChunkHeap {
   readonly items: Chunk[] = [];
@@ -213,10 +220,36 @@ export class TimeSeriesStore {
       s = this.#createSeries(series);
       if (s === undefined) return false;
     }
-    if (typeof v !== 'number') throw new BifrostError('BIFROST_ANALYTICS_NOT_NUMERIC', `series ${series}: value ${String(v)} at ${t} is a ${typeof v}, not a number`, { address: series });
+    return this.#append(s, t, v);
+  }
+
+  /**
+   * A handle to a series, for appends without a lookup by name: the gateway resolves one per tag
+   * when it starts and appends through it every poll. The series itself is made on the first
+   * append (and counted against the budget then).
+   * @example const h = store.handle('line1.speed'); store.appendTo(h, Date.now(), 12.5)
+   */
+  handle(series: string): SeriesHandle {
+    if (typeof series !== 'string') throw new BifrostError('BIFROST_INVALID_ARGUMENT', `series must be a string, got ${typeof series}`);
+    return { series, state: this.#series.get(series) };
+  }
+
+  /** {@link append} through a {@link handle}. */
+  appendTo(h: SeriesHandle, t: number, v: number): boolean {
+    let s = h.state as SeriesState | undefined;
+    if (s === undefined) {
+      s = this.#series.get(h.series) ?? this.#createSeries(h.series);
+      if (s === undefined) return false;
+      h.state = s;
+    }
+    return this.#append(s, t, v);
+  }
+
+  #append(s: SeriesState, t: number, v: number): boolean {
+    if (typeof v !== 'number') throw new BifrostError('BIFROST_ANALYTICS_NOT_NUMERIC', `series ${s.name}: value ${String(v)} at ${t} is a ${typeof v}, not a number`, { address: s.name });
     if (!(t > s.lastT)) {
       if (t === s.lastT) this.#duplicate++;
-      else if (typeof t !== 'number' || Number.isNaN(t)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `series ${series}: timestamp ${String(t)} is not a number`, { address: series });
+      else if (typeof t !== 'number' || Number.isNaN(t)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `series ${s.name}: timestamp ${String(t)} is not a number`, { address: s.name });
       else this.#outOfOrder++;
       return false;
     }

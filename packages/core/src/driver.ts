@@ -6,6 +6,7 @@
  * idempotent `close()` / `Symbol.asyncDispose`. A driver implements the five `do*` methods.
  */
 import { EventEmitter } from 'node:events';
+import type { ValueColumns } from './columns.js';
 import type { DataType, Value } from './datatypes.js';
 import { channels } from './diagnostics.js';
 import { BifrostError, toBifrostError } from './errors/index.js';
@@ -92,6 +93,12 @@ export interface Device extends AsyncDisposable {
   read(address: string, options?: OperationOptions): Promise<TagValue>;
   /** Reads many tags in as few requests as the protocol allows; a failed tag is a `bad` value, never a rejected batch. */
   readMany(addresses: readonly string[], options?: OperationOptions): Promise<TagValue[]>;
+  /**
+   * Reads many tags into reused columns, slot `i` for `addresses[i]`: the gateway's way, with no
+   * object per value (see {@link ValueColumns}). Pass the same array every poll: the device plans
+   * the reads once for it. Failed tags are bad slots, never a rejection.
+   */
+  readInto?(addresses: readonly string[], out: ValueColumns, options?: OperationOptions): Promise<void>;
   /** Writes one tag. */
   write(address: string, value: Value, options?: OperationOptions): Promise<void>;
   /** Yields batches of changed values: the first batch has every tag, later ones only those that changed beyond the deadband. */
@@ -151,6 +158,13 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
   protected abstract doDisconnect(): Promise<void>;
   /** Reads the addresses; a failure of one address must be a bad value, not a rejection. */
   protected abstract doReadMany(addresses: readonly string[], signal: AbortSignal): Promise<TagValue[]>;
+  /**
+   * Reads the addresses into columns. The default goes through {@link doReadMany}; a driver
+   * overrides it to decode straight into the columns, with no TagValue per value.
+   */
+  protected async doReadInto(addresses: readonly string[], out: ValueColumns, signal: AbortSignal): Promise<void> {
+    out.fill(await this.doReadMany(addresses, signal));
+  }
   protected abstract doWrite(address: string, value: Value, signal: AbortSignal): Promise<void>;
   protected abstract doIdentify(signal: AbortSignal): Promise<DeviceIdentity>;
 
@@ -253,6 +267,26 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
     const failed = values.find((v) => v.quality === 'bad');
     this.reportOutcome(failed === undefined, failed?.error);
     return values;
+  }
+
+  async readInto(addresses: readonly string[], out: ValueColumns, options: OperationOptions = {}): Promise<void> {
+    if (addresses.length === 0) return;
+    try {
+      await this.#op('read', options, (s) => this.doReadInto(addresses, out, s));
+    } catch (e) {
+      if (isCallerAbort(e, options)) throw e;
+      out.fillBad(toBifrostError(e, 'BIFROST_NOT_CONNECTED', { device: this.name }));
+      return;
+    }
+    const q = out.quality;
+    let failed = -1;
+    for (let i = 0; i < addresses.length; i++) {
+      if (q[i] === 2) {
+        failed = i;
+        break;
+      }
+    }
+    this.reportOutcome(failed < 0, failed < 0 ? undefined : out.errors[failed]);
   }
 
   async read(address: string, options: OperationOptions = {}): Promise<TagValue> {

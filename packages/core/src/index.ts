@@ -4,6 +4,7 @@
  * timeouts and backoff, the scan scheduler and the gateway config schema.
  */
 export * from './audit.js';
+export * from './columns.js';
 export * from './config.js';
 export * from './datatypes.js';
 export * from './diagnostics.js';

@@ -4,7 +4,7 @@
  * a one-second timer advances their clock so windows of a quiet tag still close. Late and
  * rejected events are reported, never silently dropped.
  */
-import { type AlarmState as AnalyticsAlarm, compilePipeline, type OutputEvent, type Pipeline, TimeSeriesStore } from '@bifrost/analytics';
+import { type AlarmState as AnalyticsAlarm, compilePipeline, type OutputEvent, type Pipeline, type SeriesHandle, TimeSeriesStore } from '@bifrost/analytics';
 import type { GatewayConfig, PipelineConfig, TagValue } from '@bifrost/core';
 import type { AlarmState, ErrorAt, GatewayComponents, PipelineRuntime, StoreRuntime } from './components.js';
 
@@ -87,6 +87,8 @@ export function analyticsComponents(): Pick<GatewayComponents, 'createStore' | '
       const store = new TimeSeriesStore(options);
       return {
         append: (s, t, v) => void store.append(s, t, v),
+        handle: (s) => store.handle(s),
+        appendTo: (h, t, v) => void store.appendTo(h as SeriesHandle, t, v),
         stats: () => {
           const st = store.stats();
           return { bytes: st.bytes, points: st.points, series: st.series };

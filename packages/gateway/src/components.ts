@@ -22,9 +22,33 @@ export interface SinkRecord {
   error?: Record<string, unknown>;
 }
 
+/**
+ * One device poll's forwarded values, column by column: one queue record, and one message where
+ * the sink's format allows (instead of a {@link SinkRecord} per value).
+ */
+export interface SinkBatch {
+  device: string;
+  /** The poll's timestamp (ms since the Unix epoch); each value has it unless sourceTimestamps says otherwise. */
+  timestamp: number;
+  tags: string[];
+  /** JSON-safe values (core's jsonValue), one per tag. */
+  values: unknown[];
+  qualities: Array<'good' | 'uncertain' | 'bad'>;
+  /** Per value where the protocol gives one (null where not); absent when no value has one. */
+  sourceTimestamps?: Array<number | null>;
+  /** Per value (null where the tag has none); absent when no tag has a unit. */
+  units?: Array<string | null>;
+  /** Per value, the error of a bad value as BifrostError.toJSON() (null where good); absent when none. */
+  errors?: Array<Record<string, unknown> | null>;
+}
+
 /** The time-series store as the gateway uses it. Series are named `device.tag` (and `pipeline.field`). */
 export interface StoreRuntime {
   append(series: string, timestamp: number, value: number): void;
+  /** Resolves a series once, for {@link appendTo} every poll without a lookup by name. */
+  handle?(series: string): unknown;
+  /** Appends through a handle from {@link handle}. */
+  appendTo?(handle: unknown, timestamp: number, value: number): void;
   stats(): { bytes: number; points: number; series: number };
   /** Names of the series held. */
   series(): string[];
@@ -70,6 +94,8 @@ export interface SinkRuntime {
   readonly name: string;
   start(): Promise<void>;
   publish(record: SinkRecord): void | Promise<void>;
+  /** One device poll's values at once; without it the gateway publishes a record per value. */
+  publishBatch?(batch: SinkBatch): void | Promise<void>;
   stop(): Promise<void>;
   metrics(): Record<string, number>;
   on?(event: 'error', listener: (error: unknown) => void): unknown;

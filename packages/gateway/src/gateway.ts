@@ -10,20 +10,23 @@ import { isAbsolute, resolve } from 'node:path';
 import {
   AuditLog,
   applyScale,
+  BAD,
   BifrostError,
   type ConfigSource,
+  changedBeyond,
   coerceValue,
   connect,
   containsNonFinite,
   type DataType,
   type Device,
   type DeviceConfig,
-  exceedsDeadband,
   type GatewayConfig,
   type HealthEvent,
   type HealthState,
   jsonValue,
+  Kind,
   parseDeviceUrl,
+  QUALITIES,
   type RandomSource,
   removeScale,
   resolveDriver,
@@ -32,8 +35,9 @@ import {
   type TagValue,
   toBifrostError,
   type Value,
+  ValueColumns,
 } from '@bifrost/core';
-import type { AlarmState, GatewayComponents, PipelineRuntime, SinkRecord, SinkRuntime, StoreRuntime } from './components.js';
+import type { AlarmState, GatewayComponents, PipelineRuntime, SinkBatch, SinkRecord, SinkRuntime, StoreRuntime } from './components.js';
 import { type MetricFamily, renderPrometheus } from './metrics.js';
 
 /** A value as the gateway publishes it: the tag's identity plus the TagValue fields. */
@@ -91,9 +95,51 @@ export interface GatewayOptions {
   random?: RandomSource;
 }
 
+/** A tag of the gateway, resolved once per start and reload: its place in its device's table. */
+export interface GatewayTag {
+  device: string;
+  name: string;
+  /** Its index in {@link Gateway.tagTable} of its device, as {@link ValueBatch.index} gives it. */
+  index: number;
+  /** `device.tag`, the name of its series in the store and of its key in the web API. */
+  key: string;
+  config: TagConfig;
+}
+
+/**
+ * One device poll on the gateway's live path, column by column: the tags whose value or quality
+ * changed since the previous poll (every tag on the first poll), after scaling, before deadband.
+ * Entry `k` (0 ≤ k < count) is the tag `tags[index[k]]`. The arrays are reused by the next poll:
+ * a listener copies what it keeps.
+ */
+export interface ValueBatch {
+  device: string;
+  /** The device's tag table ({@link Gateway.tagTable}). */
+  tags: readonly GatewayTag[];
+  count: number;
+  index: Uint32Array;
+  values: (Value | null)[];
+  /** 0 good, 1 uncertain, 2 bad (core's GOOD, UNCERTAIN, BAD). */
+  quality: Uint8Array;
+  /** When the poll's values were received (ms since the Unix epoch). */
+  timestamp: number;
+  /** The PLC's timestamps where the protocol gives them (NaN where not); absent when none does. */
+  sourceTimestamp?: Float64Array;
+  /** The error of each bad entry (undefined where good); absent when every entry is good. */
+  errors?: (BifrostError | undefined)[];
+}
+
 /** Events of the gateway. */
 export interface GatewayEvents {
+  /**
+   * Every tag's value after every poll, as an object. Emitted only while someone listens: at plant
+   * scale, listen to `batch` instead.
+   */
   value: [GatewayValue];
+  /** One per device poll: the tags that changed (see {@link ValueBatch}). */
+  batch: [ValueBatch];
+  /** After a reload: tag tables may have changed. */
+  reload: [{ added: string[]; removed: string[]; changed: string[] }];
   health: [{ device: string } & HealthEvent];
   write: [{ request: WriteRequest; result?: WriteResult; error?: BifrostError }];
   /** Anything a pipeline emits (aggregates, anomalies, alarm events). */
@@ -105,21 +151,52 @@ export interface GatewayEvents {
 interface TagRuntime {
   device: string;
   config: TagConfig;
-  latest?: GatewayValue;
-  lastForwarded?: TagValue;
+  table: GatewayTag;
+  group: ScanGroup;
+  /** Index of the tag in its group's columns. */
+  slot: number;
+}
+
+/**
+ * The tags of one device polled at one period, and their state in columns: what the last poll
+ * read, what each tag holds now (`latest`), and what was last forwarded to the sinks (deadband).
+ * Everything per tag is resolved once here, so a poll makes no object, no string and no lookup
+ * per value.
+ */
+interface ScanGroup {
+  name: string;
+  tags: TagRuntime[];
+  addresses: string[];
+  cols: ValueColumns;
+  latest: ValueColumns;
+  /** When each tag was last read (its GatewayValue timestamp). */
+  latestAt: Float64Array;
+  forwarded: ValueColumns;
+  /** 1 once a tag has a latest value / has been forwarded. */
+  hasLatest: Uint8Array;
+  hasForwarded: Uint8Array;
+  deadband: Float64Array;
+  scale: (TagConfig['scale'] | undefined)[];
+  hasScale: boolean;
+  series: unknown[];
+  /** Pipelines fed by each tag (undefined for the many that feed none). */
+  pipelines: (PipelineRuntime[] | undefined)[];
+  /** Scratch of the live batch, and the group slot of each of its entries. */
+  batch: ValueBatch;
+  changedSlots: Uint32Array;
 }
 
 interface DeviceRuntime {
   config: DeviceConfig;
   device: Device;
   tags: Map<string, TagRuntime>;
+  table: GatewayTag[];
   groups: string[];
+  scanGroups: ScanGroup[];
   stats: DeviceStats;
   latencySum: number;
   onHealth: (e: HealthEvent) => void;
 }
-
-const NUMERIC: ReadonlySet<string> = new Set(['number', 'bigint']);
 
 /**
  * The gateway runtime.
@@ -278,11 +355,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       avgLatencyMs: 0,
       lastPollAt: 0,
     };
+    const table: GatewayTag[] = config.tags.map((t, index) => ({ device: config.name, name: t.name, index, key: `${config.name}.${t.name}`, config: t }));
     const rt: DeviceRuntime = {
       config,
       device,
-      tags: new Map(config.tags.map((t) => [t.name, { device: config.name, config: t }])),
+      tags: new Map(),
+      table,
       groups: [],
+      scanGroups: [],
       stats,
       latencySum: 0,
       onHealth: (e) => {
@@ -293,24 +373,65 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     };
     device.on('health', rt.onHealth);
     this.#devices.set(config.name, rt);
-    const byPeriod = new Map<number, TagRuntime[]>();
-    for (const t of rt.tags.values()) {
+    const byPeriod = new Map<number, GatewayTag[]>();
+    for (const t of table) {
       const period = t.config.pollMs ?? config.pollMs;
-      byPeriod.set(period, [...(byPeriod.get(period) ?? []), t]);
+      let list = byPeriod.get(period);
+      if (!list) byPeriod.set(period, (list = []));
+      list.push(t);
     }
     // Spread the first scans of the devices over their period, so they do not all fire together.
     const phase = Math.floor((((this.#devices.size * 37) % 100) / 100) * config.pollMs);
     for (const [period, tags] of byPeriod) {
-      const name = `${config.name}@${period}`;
-      const addresses = tags.map((t) => t.config.address);
-      this.#scheduler.add({ name, device: config.name, periodMs: period, phaseMs: phase, scan: (signal) => this.#poll(rt, tags, addresses, signal) });
-      rt.groups.push(name);
+      const group = this.#scanGroup(`${config.name}@${period}`, rt, tags);
+      rt.scanGroups.push(group);
+      this.#scheduler.add({ name: group.name, device: config.name, periodMs: period, phaseMs: phase, scan: (signal) => this.#poll(rt, group, signal) });
+      rt.groups.push(group.name);
     }
   }
 
-  async #poll(rt: DeviceRuntime, tags: TagRuntime[], addresses: string[], signal: AbortSignal): Promise<void> {
+  #scanGroup(name: string, rt: DeviceRuntime, tags: GatewayTag[]): ScanGroup {
+    const n = tags.length;
+    const group: ScanGroup = {
+      name,
+      tags: [],
+      addresses: tags.map((t) => t.config.address),
+      cols: new ValueColumns(n),
+      latest: new ValueColumns(n),
+      latestAt: new Float64Array(n),
+      forwarded: new ValueColumns(n),
+      hasLatest: new Uint8Array(n),
+      hasForwarded: new Uint8Array(n),
+      deadband: Float64Array.from(tags, (t) => t.config.deadband ?? 0),
+      scale: tags.map((t) => t.config.scale),
+      hasScale: tags.some((t) => t.config.scale !== undefined),
+      series: tags.map((t) => this.#store?.handle?.(t.key)),
+      pipelines: tags.map(() => undefined),
+      batch: { device: rt.config.name, tags: rt.table, count: 0, index: new Uint32Array(n), values: new Array(n).fill(null), quality: new Uint8Array(n), timestamp: 0 },
+      changedSlots: new Uint32Array(n),
+    };
+    tags.forEach((t, slot) => {
+      const tr: TagRuntime = { device: rt.config.name, config: t.config, table: t, group, slot };
+      group.tags.push(tr);
+      rt.tags.set(t.name, tr);
+    });
+    this.#linkPipelines(group);
+    return group;
+  }
+
+  /** Which pipelines each tag of a group feeds (at start, and when a reload rebuilds the pipelines). */
+  #linkPipelines(group: ScanGroup): void {
+    group.tags.forEach((t, slot) => {
+      const ps = this.#pipelines.filter((p) => p.inputs.has(t.table.key));
+      group.pipelines[slot] = ps.length > 0 ? ps : undefined;
+    });
+  }
+
+  async #poll(rt: DeviceRuntime, group: ScanGroup, signal: AbortSignal): Promise<void> {
     const started = performance.now();
-    const values = await rt.device.readMany(addresses, { signal });
+    const cols = group.cols;
+    if (rt.device.readInto) await rt.device.readInto(group.addresses, cols, { signal });
+    else cols.fill(await rt.device.readMany(group.addresses, { signal }));
     if (signal.aborted) return;
     const ms = performance.now() - started;
     const s = rt.stats;
@@ -320,37 +441,145 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     if (ms > s.maxLatencyMs) s.maxLatencyMs = ms;
     rt.latencySum += ms;
     s.avgLatencyMs = rt.latencySum / s.polls;
-    let bad = 0;
-    for (let i = 0; i < tags.length; i++) {
-      const tv = values[i] as TagValue;
-      if (tv.quality === 'bad') {
-        bad++;
-        if (tv.error) s.lastError = { code: tv.error.code, message: tv.error.message };
-      }
-      this.#onValue(tags[i] as TagRuntime, tv);
-    }
+    const bad = this.#onColumns(rt, group);
     s.badValues += bad;
-    if (bad === tags.length) s.errors++;
+    if (bad === group.tags.length) s.errors++;
   }
 
-  #onValue(t: TagRuntime, tv: TagValue): void {
-    const cfg = t.config;
-    let value = tv.value;
-    if (cfg.scale && typeof value === 'number') value = applyScale(value, cfg.scale);
-    const gv: GatewayValue = { ...tv, value, device: t.device, tag: cfg.name };
-    if (cfg.unit !== undefined) gv.unit = cfg.unit;
-    t.latest = gv;
-    const key = `${t.device}.${cfg.name}`;
-    if (this.#store && gv.quality !== 'bad' && gv.value !== null) {
-      const v = typeof gv.value === 'boolean' ? (gv.value ? 1 : 0) : NUMERIC.has(typeof gv.value) ? Number(gv.value) : undefined;
-      if (v !== undefined) this.#store.append(key, gv.timestamp, v);
+  /**
+   * Everything a poll's values go through, column by column: scaling, the tags' latest values, the
+   * store (through handles resolved at start), the pipelines that subscribe to a tag, the live
+   * batch (changed tags) and, past each tag's deadband, one sink batch per poll. Returns the number
+   * of bad values.
+   */
+  #onColumns(rt: DeviceRuntime, group: ScanGroup): number {
+    const cols = group.cols;
+    const n = cols.size;
+    const ts = cols.timestamp;
+    const { num, kind, quality } = cols;
+    if (group.hasScale) {
+      for (let i = 0; i < n; i++) {
+        const sc = group.scale[i];
+        if (sc !== undefined && kind[i] === Kind.Number) num[i] = applyScale(num[i] as number, sc);
+      }
     }
-    for (const p of this.#pipelines) if (p.inputs.has(key)) p.push(key, gv);
-    if (exceedsDeadband(t.lastForwarded, gv, cfg.deadband ?? 0)) {
-      t.lastForwarded = gv;
-      this.#forward({ device: t.device, tag: cfg.name, ...recordFields(gv) });
+    const store = this.#store;
+    const appendTo = store?.appendTo;
+    const { latest, latestAt, hasLatest, forwarded, hasForwarded, deadband, series, pipelines } = group;
+    const batch = group.batch;
+    const live = this.listenerCount('batch') > 0;
+    const perValue = this.listenerCount('value') > 0;
+    const sinks = this.#sinks.size > 0;
+    let changed = 0;
+    let bad = 0;
+    let fwd: number[] | undefined;
+    for (let i = 0; i < n; i++) {
+      const q = quality[i] as number;
+      const k = kind[i] as number;
+      if (q === BAD) bad++;
+      else if (store && (k === Kind.Number || k === Kind.Bool || (k === Kind.Other && typeof cols.other[i] === 'bigint'))) {
+        if (appendTo) appendTo(series[i], ts, num[i] as number);
+        else store.append((group.tags[i] as TagRuntime).table.key, ts, num[i] as number);
+      }
+      if (hasLatest[i] === 0 || changedBeyond(latest, i, cols, i, 0)) {
+        latest.copySlot(i, cols, i);
+        hasLatest[i] = 1;
+        if (live) {
+          batch.index[changed] = (group.tags[i] as TagRuntime).table.index;
+          group.changedSlots[changed] = i;
+          batch.values[changed] = cols.value(i);
+          batch.quality[changed] = q;
+        }
+        changed++;
+      }
+      latestAt[i] = ts;
+      const ps = pipelines[i];
+      if (ps !== undefined) {
+        const t = group.tags[i] as TagRuntime;
+        const tv = this.#gatewayValue(t);
+        for (const p of ps) p.push(t.table.key, tv);
+      }
+      if (sinks && (hasForwarded[i] === 0 || changedBeyond(forwarded, i, cols, i, deadband[i] as number))) {
+        forwarded.copySlot(i, cols, i);
+        hasForwarded[i] = 1;
+        (fwd ??= []).push(i);
+      }
     }
-    this.emit('value', gv);
+    if (fwd) this.#forwardBatch(rt, group, fwd, ts);
+    if (live && changed > 0) {
+      batch.count = changed;
+      batch.timestamp = ts;
+      this.#batchExtras(group, changed);
+      this.emit('batch', batch);
+    }
+    if (perValue) for (const t of group.tags) this.emit('value', this.#gatewayValue(t));
+    return bad;
+  }
+
+  /** Source timestamps and errors of the live batch, only when the poll has any. */
+  #batchExtras(group: ScanGroup, count: number): void {
+    const b = group.batch;
+    const cols = group.cols;
+    const slotOf = (k: number) => group.changedSlots[k] as number;
+    let errors: (BifrostError | undefined)[] | undefined;
+    let st: Float64Array | undefined;
+    for (let k = 0; k < count; k++) {
+      if (b.quality[k] === BAD || cols.errors[slotOf(k)] !== undefined) {
+        errors ??= new Array(count).fill(undefined);
+        errors[k] = cols.errors[slotOf(k)];
+      }
+      if (cols.sourceTimestamp !== undefined) {
+        st ??= new Float64Array(count).fill(Number.NaN);
+        st[k] = cols.sourceTimestamp[slotOf(k)] as number;
+      }
+    }
+    if (errors) b.errors = errors;
+    else delete b.errors;
+    if (st) b.sourceTimestamp = st;
+    else delete b.sourceTimestamp;
+  }
+
+  /** One sink batch with the values of this poll that passed their deadband. */
+  #forwardBatch(rt: DeviceRuntime, group: ScanGroup, slots: number[], ts: number): void {
+    const cols = group.cols;
+    const m = slots.length;
+    const batch: SinkBatch = { device: rt.config.name, timestamp: ts, tags: new Array(m), values: new Array(m), qualities: new Array(m) };
+    let units: Array<string | null> | undefined;
+    let errors: Array<Record<string, unknown> | null> | undefined;
+    let st: Array<number | null> | undefined;
+    for (let k = 0; k < m; k++) {
+      const i = slots[k] as number;
+      const cfg = (group.tags[i] as TagRuntime).config;
+      batch.tags[k] = cfg.name;
+      batch.values[k] = jsonValue(cols.value(i));
+      batch.qualities[k] = QUALITIES[cols.quality[i] as number] as SinkBatch['qualities'][number];
+      if (cfg.unit !== undefined) (units ??= new Array(m).fill(null))[k] = cfg.unit;
+      const e = cols.errors[i];
+      if (e) (errors ??= new Array(m).fill(null))[k] = e.toJSON();
+      const t = cols.sourceTimestamp?.[i];
+      if (t !== undefined && !Number.isNaN(t)) (st ??= new Array(m).fill(null))[k] = t;
+    }
+    if (units) batch.units = units;
+    if (errors) batch.errors = errors;
+    if (st) batch.sourceTimestamps = st;
+    this.#valuesForwarded += m;
+    for (const { sink } of this.#sinks.values()) {
+      try {
+        const r = sink.publishBatch ? sink.publishBatch(batch) : publishRecords(sink, batch);
+        if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch((error) => this.emit('warning', { where: `sink ${sink.name}`, error: toBifrostError(error) }));
+      } catch (error) {
+        this.emit('warning', { where: `sink ${sink.name}`, error: toBifrostError(error) });
+      }
+    }
+  }
+
+  /** A tag's latest value as an object (for the API and pipelines, not per poll). */
+  #gatewayValue(t: TagRuntime): GatewayValue {
+    const g = t.group;
+    const tv = g.latest.tagValue(t.slot, t.config.address);
+    const gv: GatewayValue = { ...tv, timestamp: g.latestAt[t.slot] as number, device: t.device, tag: t.config.name };
+    if (t.config.unit !== undefined) gv.unit = t.config.unit;
+    return gv;
   }
 
   #onPipelineEvent(pipeline: string, forward: boolean, event: unknown): void {
@@ -376,13 +605,23 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   /** The latest value of every tag, by device. */
   latest(): GatewayValue[] {
     const out: GatewayValue[] = [];
-    for (const d of this.#devices.values()) for (const t of d.tags.values()) if (t.latest) out.push(t.latest);
+    for (const d of this.#devices.values()) for (const t of d.tags.values()) if (t.group.hasLatest[t.slot] === 1) out.push(this.#gatewayValue(t));
     return out;
   }
 
   /** The latest value of one tag. */
   latestOf(device: string, tag: string): GatewayValue | undefined {
-    return this.#devices.get(device)?.tags.get(tag)?.latest;
+    const t = this.#devices.get(device)?.tags.get(tag);
+    return t && t.group.hasLatest[t.slot] === 1 ? this.#gatewayValue(t) : undefined;
+  }
+
+  /**
+   * The tags of a device in a fixed order, resolved once per start and reload: {@link ValueBatch}
+   * entries index into it. Empty for an unknown device.
+   * @example const names = gw.tagTable('press1').map((t) => t.name)
+   */
+  tagTable(device: string): readonly GatewayTag[] {
+    return this.#devices.get(device)?.table ?? [];
   }
 
   /** The live device handle (for health and identity); reads should go through the gateway's scans. */
@@ -560,6 +799,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.#config = config;
     this.#source = source;
     this.#startPipelines(config, c);
+    for (const d of this.#devices.values()) for (const g of d.scanGroups) this.#linkPipelines(g);
     const wanted = new Map(config.sinks.map((s, i) => [sinkName(s, i), JSON.stringify(s)]));
     for (const [name, { key, sink }] of this.#sinks) {
       if (wanted.get(name) !== key) {
@@ -569,6 +809,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
     await this.#startSinks(config);
     this.#audit = new AuditLog(this.path(config.audit.file));
+    this.emit('reload', { added, removed, changed });
     return { added, removed, changed };
   }
 
@@ -601,12 +842,32 @@ function sinkName(s: GatewayConfig['sinks'][number], i: number): string {
   return s.name ?? `${s.type}-${i}`;
 }
 
-function recordFields(tv: TagValue & { unit?: string }): Omit<SinkRecord, 'device' | 'tag'> {
-  const r: Omit<SinkRecord, 'device' | 'tag'> = { value: jsonValue(tv.value), quality: tv.quality, timestamp: tv.timestamp };
-  if (tv.sourceTimestamp !== undefined) r.sourceTimestamp = tv.sourceTimestamp;
-  if (tv.unit !== undefined) r.unit = tv.unit;
-  if (tv.error) r.error = tv.error.toJSON();
-  return r;
+/**
+ * The records of a batch, one per value, for a sink without `publishBatch`: the same records the
+ * gateway published one by one before batches.
+ */
+export function batchRecords(batch: SinkBatch): SinkRecord[] {
+  const out: SinkRecord[] = new Array(batch.tags.length);
+  for (let k = 0; k < batch.tags.length; k++) {
+    const r: SinkRecord = { device: batch.device, tag: batch.tags[k] as string, value: batch.values[k], quality: batch.qualities[k] as SinkRecord['quality'], timestamp: batch.timestamp };
+    const st = batch.sourceTimestamps?.[k];
+    if (st !== undefined && st !== null) r.sourceTimestamp = st;
+    const unit = batch.units?.[k];
+    if (unit !== undefined && unit !== null) r.unit = unit;
+    const e = batch.errors?.[k];
+    if (e !== undefined && e !== null) r.error = e;
+    out[k] = r;
+  }
+  return out;
+}
+
+function publishRecords(sink: SinkRuntime, batch: SinkBatch): Promise<void> | undefined {
+  let pending: Promise<unknown>[] | undefined;
+  for (const r of batchRecords(batch)) {
+    const p = sink.publish(r);
+    if (p && typeof (p as Promise<void>).then === 'function') (pending ??= []).push(p as Promise<void>);
+  }
+  return pending ? Promise.all(pending).then(() => undefined) : undefined;
 }
 
 function jsonSafe(v: unknown): Value {

@@ -3,10 +3,21 @@
  * The Bifrost gateway: config → devices → scans → pipelines → sinks, one audited write path,
  * health and Prometheus metrics, reload without data loss, and the demo.
  */
-export type { AlarmState, ErrorAt, GatewayComponents, PipelineRuntime, SinkRecord, SinkRuntime, StoreRuntime } from './components.js';
+export type { AlarmState, ErrorAt, GatewayComponents, PipelineRuntime, SinkBatch, SinkRecord, SinkRuntime, StoreRuntime } from './components.js';
 export { defaultComponents } from './components.js';
 export { type DemoOptions, demoConfigYaml, type RunningDemo, startDemo } from './demo.js';
-export { type DeviceStats, Gateway, type GatewayEvents, type GatewayOptions, type GatewayValue, type WriteRequest, type WriteResult } from './gateway.js';
+export {
+  batchRecords,
+  type DeviceStats,
+  Gateway,
+  type GatewayEvents,
+  type GatewayOptions,
+  type GatewayTag,
+  type GatewayValue,
+  type ValueBatch,
+  type WriteRequest,
+  type WriteResult,
+} from './gateway.js';
 export { serveHealth } from './http.js';
 export { createLogger, type Logger } from './logger.js';
 export { type MetricFamily, renderPrometheus } from './metrics.js';

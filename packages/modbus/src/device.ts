@@ -21,6 +21,7 @@ import {
   queryInt,
   type TagValue,
   type Value,
+  ValueColumns,
 } from '@bifrost/core';
 import { AREA_PREFIX, isRegisterArea, type ModbusAddress, parseModbusAddress } from './address.js';
 import { type ModbusClient, type ModbusClientOptions, ModbusRtuClient, ModbusRtuOverTcpClient, ModbusTcpClient } from './client.js';
@@ -44,6 +45,8 @@ export interface ModbusConnectOptions extends ConnectOptions {
   maxGapBits?: number;
   /** Write single registers with FC 16 instead of FC 6, for devices without FC 6 (URL `fc16=1`). */
   alwaysWriteMultiple?: boolean;
+  /** First retry, in ms, of tags the device refused with exception 01/02/03; doubles to 10 minutes (URL `refusedRetry`, default 30000). */
+  refusedRetryMs?: number;
 }
 
 interface CachedPlan {
@@ -51,6 +54,41 @@ interface CachedPlan {
   parsed: (ModbusAddress | undefined)[];
   errors: (BifrostError | undefined)[];
   ranges: PlannedRange[];
+  /** Ranges the device refused for good (an exception 01/02/03 down to single tags), merged into blocks and retried on a slow schedule. */
+  quarantined: Quarantined[];
+  /** Single tags refused in this poll, to merge into blocks at its end. */
+  refused: Map<number, BifrostError>;
+  /** The quarantine changed: plan the ranges of the other tags again at the end of the poll. */
+  dirty: boolean;
+}
+
+/** A block of tags the device refuses: bad with the error of its first refusal until `retryAt`. */
+interface Quarantined {
+  range: PlannedRange;
+  /** One error per item, made once when the tag was refused (no object per poll). */
+  errors: BifrostError[];
+  retryAt: number;
+  delayMs: number;
+}
+
+/** First retry of a refused block, then doubling up to the cap. */
+const QUARANTINE_FIRST_MS = 30_000;
+const QUARANTINE_MAX_MS = 600_000;
+
+/**
+ * Exceptions that say the request itself is wrong for this device, so asking again with the same
+ * range gets the same answer (MB App Protocol §7: 01 illegal function, 02 illegal data address, 03
+ * illegal data value); busy and failure exceptions (04, 05, 06, …) are transient and retried each poll.
+ */
+function refusesRange(err: BifrostError): boolean {
+  return err.status === 1 || err.status === 2 || err.status === 3;
+}
+
+function rangeOf(area: PlannedRange['area'], items: PlannedRange['items']): PlannedRange {
+  const first = items[0] as PlannedRange['items'][number];
+  let end = first.address.address + first.address.span;
+  for (const it of items) end = Math.max(end, it.address.address + it.address.span);
+  return { area, start: first.address.address, quantity: end - first.address.address, items };
 }
 
 const FC_READ = { holdingRegisters: 3, inputRegisters: 4, coils: 1, discreteInputs: 2 } as const;
@@ -80,6 +118,7 @@ export class ModbusDevice extends BaseDevice {
   };
   readonly #limits: PlannerLimits;
   readonly #alwaysWriteMultiple: boolean;
+  readonly #refusedRetryMs: number;
   #client: ModbusClient | undefined;
   readonly #addresses = new Map<string, ModbusAddress | BifrostError>();
   readonly #plans = new Map<string, CachedPlan>();
@@ -96,6 +135,7 @@ export class ModbusDevice extends BaseDevice {
       maxGapRegisters: numberOption(options, 'maxGapRegisters', url, 'maxGap', 10, 0, Limits.maxReadRegisters),
       maxGapBits: numberOption(options, 'maxGapBits', url, 'maxGapBits', 64, 0, Limits.maxReadBits),
     });
+    this.#refusedRetryMs = numberOption(options, 'refusedRetryMs', url, 'refusedRetry', QUARANTINE_FIRST_MS, 10, QUARANTINE_MAX_MS);
     this.#alwaysWriteMultiple = options.alwaysWriteMultiple ?? ['1', 'true', 'yes'].includes((url.searchParams.get('fc16') ?? '').toLowerCase());
     const common: ModbusClientOptions = { unitId: this.unitId, timeoutMs: this.requestTimeoutMs, maxInFlight, reconnect: false, name: this.name };
     if (scheme === 'modbus+rtu') {
@@ -182,7 +222,7 @@ export class ModbusDevice extends BaseDevice {
       if (a instanceof BifrostError) errors[i] = a;
       else parsed[i] = a;
     }
-    plan = { addresses: addresses.slice(), parsed, errors, ranges: planReads(parsed, this.#limits) };
+    plan = { addresses: addresses.slice(), parsed, errors, ranges: planReads(parsed, this.#limits), quarantined: [], refused: new Map(), dirty: false };
     this.#plansByList.set(addresses, plan);
     if (this.#plans.size >= 32) this.#plans.delete(this.#plans.keys().next().value as string);
     this.#plans.set(key, plan);
@@ -190,75 +230,171 @@ export class ModbusDevice extends BaseDevice {
   }
 
   protected async doReadMany(addresses: readonly string[], signal: AbortSignal): Promise<TagValue[]> {
-    const client = this.#connected();
-    const plan = this.#plan(addresses);
+    const cols = new ValueColumns(addresses.length);
+    await this.doReadInto(addresses, cols, signal);
     const out = new Array<TagValue>(addresses.length);
-    const now = Date.now();
-    for (let i = 0; i < addresses.length; i++) {
-      const e = plan.errors[i];
-      if (e) out[i] = { address: addresses[i] as string, value: null, quality: 'bad', timestamp: now, error: e };
-    }
-    const ranges = plan.ranges;
-    const jobs = new Array<Promise<void>>(ranges.length);
-    for (let r = 0; r < ranges.length; r++) jobs[r] = this.#readRange(client, plan, ranges[r] as PlannedRange, addresses, out, signal);
-    await Promise.all(jobs);
+    for (let i = 0; i < addresses.length; i++) out[i] = cols.tagValue(i, addresses[i] as string);
     return out;
   }
 
-  async #readRange(client: ModbusClient, plan: CachedPlan, range: PlannedRange, addresses: readonly string[], out: TagValue[], signal: AbortSignal): Promise<void> {
+  /**
+   * Decodes every range straight into the columns: a poll of 10,000 single registers makes no
+   * object per value. Tags the device refused (see {@link Quarantined}) cost nothing until their
+   * block's retry time.
+   */
+  protected override async doReadInto(addresses: readonly string[], out: ValueColumns, signal: AbortSignal): Promise<void> {
+    const client = this.#connected();
+    const plan = this.#plan(addresses);
+    for (let i = 0; i < addresses.length; i++) {
+      const e = plan.errors[i];
+      if (e) out.setBad(i, e);
+    }
+    const ranges = plan.ranges;
+    const jobs: Promise<void>[] = new Array(ranges.length);
+    for (let r = 0; r < ranges.length; r++) jobs[r] = this.#readRange(client, plan, ranges[r] as PlannedRange, addresses, out, signal);
+    const now = Date.now();
+    for (const q of plan.quarantined) {
+      if (now >= q.retryAt) jobs.push(this.#retry(client, plan, q, addresses, out, signal));
+      else for (let k = 0; k < q.range.items.length; k++) out.setBad((q.range.items[k] as PlannedRange['items'][number]).index, q.errors[k] as BifrostError);
+    }
+    await Promise.all(jobs);
+    if (plan.refused.size > 0) this.#quarantine(plan);
+    if (plan.dirty) this.#replan(plan);
+    out.timestamp = Date.now();
+  }
+
+  /** Requests one range; resolves with its data, or rejects with the device's error. */
+  async #request(client: ModbusClient, range: PlannedRange, signal: AbortSignal): Promise<Uint8Array> {
     const registers = isRegisterArea(range.area);
     const max = registers ? this.#limits.maxRegisters : this.#limits.maxBits;
     const fc = FC_READ[range.area];
+    const opts = { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs };
+    if (range.quantity <= max) return ((await client.request({ fc, address: range.start, quantity: range.quantity }, opts)) as ModbusNormalResponse & { data: Uint8Array }).data;
+    // One tag larger than a request (a long array or string): read it in consecutive chunks.
+    const parts: Promise<ModbusNormalResponse>[] = [];
+    for (let s = range.start; s < range.start + range.quantity; s += max) parts.push(client.request({ fc, address: s, quantity: Math.min(max, range.start + range.quantity - s) }, opts));
+    const got = await Promise.all(parts);
+    if (registers) return Buffer.concat(got.map((g) => (g as { data: Uint8Array }).data));
+    const data = new Uint8Array((range.quantity + 7) >> 3);
+    got.forEach((g, k) => {
+      const d = (g as { data: Uint8Array }).data;
+      const base = k * max;
+      for (let b = 0; b < Math.min(max, range.quantity - base); b++) if (((d[b >> 3] as number) >> (b & 7)) & 1) data[(base + b) >> 3] = (data[(base + b) >> 3] as number) | (1 << ((base + b) & 7));
+    });
+    return data;
+  }
+
+  #decodeInto(range: PlannedRange, data: Uint8Array, addresses: readonly string[], out: ValueColumns): void {
+    for (const item of range.items) {
+      const a = item.address;
+      // The common case, one 16-bit register as a number, without a call per value.
+      if (a.type === 'UINT' && a.arrayLength === undefined && a.bit === undefined && (a.order === 'ABCD' || a.order === 'CDAB') && isRegisterArea(a.area)) {
+        const off = (a.address - range.start) * 2;
+        out.setNumber(item.index, ((data[off] as number) << 8) | (data[off + 1] as number));
+        continue;
+      }
+      try {
+        out.set(item.index, decodeItem(a, data, range.start));
+      } catch (e) {
+        out.setBad(item.index, this.#tagError(e, addresses[item.index] as string));
+      }
+    }
+  }
+
+  async #readRange(client: ModbusClient, plan: CachedPlan, range: PlannedRange, addresses: readonly string[], out: ValueColumns, signal: AbortSignal): Promise<void> {
     let data: Uint8Array;
     try {
-      if (range.quantity <= max) {
-        const res = (await client.request({ fc, address: range.start, quantity: range.quantity }, { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs })) as ModbusNormalResponse & {
-          data: Uint8Array;
-        };
-        data = res.data;
-      } else {
-        // One tag larger than a request (a long array or string): read it in consecutive chunks.
-        const parts: Promise<ModbusNormalResponse>[] = [];
-        for (let s = range.start; s < range.start + range.quantity; s += max) {
-          parts.push(client.request({ fc, address: s, quantity: Math.min(max, range.start + range.quantity - s) }, { signal, unitId: this.unitId, timeoutMs: this.requestTimeoutMs }));
-        }
-        const got = await Promise.all(parts);
-        if (registers) data = Buffer.concat(got.map((g) => (g as { data: Uint8Array }).data));
-        else {
-          data = new Uint8Array((range.quantity + 7) >> 3);
-          got.forEach((g, k) => {
-            const d = (g as { data: Uint8Array }).data;
-            const base = k * max;
-            for (let b = 0; b < Math.min(max, range.quantity - base); b++)
-              if (((d[b >> 3] as number) >> (b & 7)) & 1) data[(base + b) >> 3] = (data[(base + b) >> 3] as number) | (1 << ((base + b) & 7));
-          });
-        }
-      }
+      data = await this.#request(client, range, signal);
     } catch (e) {
       const err = e instanceof BifrostError ? e : new BifrostError('BIFROST_MALFORMED_FRAME', String(e), { device: this.name, cause: e });
-      if (range.items.length > 1 && err.status !== undefined) {
-        // The device refused the merged range (a hole in its map): ask tag by tag from now on.
-        const singles = range.items.map((item) => ({ area: range.area, start: item.address.address, quantity: item.address.span, items: [item] }));
+      if (refusesRange(err)) {
+        if (range.items.length > 1) {
+          // The device refused the merged range (a hole in its map): bisect it, once, to find the
+          // tags it refuses; the halves it answers stay merged.
+          const half = range.items.length >> 1;
+          const parts = [rangeOf(range.area, range.items.slice(0, half)), rangeOf(range.area, range.items.slice(half))];
+          const at = plan.ranges.indexOf(range);
+          if (at >= 0) plan.ranges.splice(at, 1, ...parts);
+          await Promise.all(parts.map((p) => this.#readRange(client, plan, p, addresses, out, signal)));
+          return;
+        }
+        const item = range.items[0] as PlannedRange['items'][number];
+        const error = this.#tagError(err, addresses[item.index] as string);
         const at = plan.ranges.indexOf(range);
-        if (at >= 0) plan.ranges.splice(at, 1, ...singles);
-        await Promise.all(singles.map((s) => this.#readRange(client, plan, s, addresses, out, signal)));
+        if (at >= 0) plan.ranges.splice(at, 1);
+        plan.refused.set(item.index, error);
+        out.setBad(item.index, error);
         return;
       }
-      const ts = Date.now();
-      for (const item of range.items) {
-        const address = addresses[item.index] as string;
-        out[item.index] = { address, value: null, quality: 'bad', timestamp: ts, error: this.#tagError(err, address) };
-      }
+      // A transient failure (timeout, busy, lost connection): one error for the range, every poll retries it.
+      const first = range.items[0] as PlannedRange['items'][number];
+      const error = this.#tagError(err, range.items.length === 1 ? (addresses[first.index] as string) : `${AREA_PREFIX[range.area]}${range.start}+${range.quantity}`);
+      for (const item of range.items) out.setBad(item.index, error);
       return;
     }
-    const ts = Date.now();
-    for (const item of range.items) {
-      const address = addresses[item.index] as string;
-      try {
-        out[item.index] = { address, value: decodeItem(item.address, data, range.start), quality: 'good', timestamp: ts };
-      } catch (e) {
-        out[item.index] = { address, value: null, quality: 'bad', timestamp: ts, error: this.#tagError(e, address) };
+    this.#decodeInto(range, data, addresses, out);
+  }
+
+  /** Merges the tags refused in this poll with the quarantined ones into blocks, each retried on its own slow schedule. */
+  #quarantine(plan: CachedPlan): void {
+    const errors = new Map(plan.refused);
+    for (const q of plan.quarantined) {
+      q.range.items.forEach((it, k) => {
+        errors.set(it.index, q.errors[k] as BifrostError);
+      });
+    }
+    plan.refused.clear();
+    const parsed: (ModbusAddress | undefined)[] = new Array(plan.parsed.length);
+    for (const i of errors.keys()) parsed[i] = plan.parsed[i];
+    const previous = new Map<number, Quarantined>();
+    for (const q of plan.quarantined) for (const it of q.range.items) previous.set(it.index, q);
+    const now = Date.now();
+    // No holes bridged: a block holds only refused tags, so a register between them cannot keep it refused.
+    plan.quarantined = planReads(parsed, { ...this.#limits, maxGapRegisters: 0, maxGapBits: 0 }).map((range) => {
+      // A block keeps the schedule of a block it grew from; a new one waits the first delay, spread with jitter.
+      const was = previous.get((range.items[0] as PlannedRange['items'][number]).index);
+      const delayMs = was?.delayMs ?? this.#refusedRetryMs;
+      return { range, errors: range.items.map((it) => errors.get(it.index) as BifrostError), delayMs, retryAt: was?.retryAt ?? now + delayMs * (0.5 + Math.random() / 2) };
+    });
+    plan.dirty = true;
+  }
+
+  /**
+   * Plans the reads of the tags that are not quarantined, merged again as far as the limits allow
+   * (the bisection left them in pieces), but never across a quarantined block: a hole the planner
+   * would bridge must not hold a register the device refuses.
+   */
+  #replan(plan: CachedPlan): void {
+    plan.dirty = false;
+    const out = new Set<number>();
+    for (const q of plan.quarantined) for (const it of q.range.items) out.add(it.index);
+    const parsed = plan.parsed.map((a, i) => (out.has(i) ? undefined : a));
+    const blocks = plan.quarantined.map((q) => q.range);
+    const crosses = (area: PlannedRange['area'], from: number, to: number) => blocks.some((b) => b.area === area && b.start < to && b.start + b.quantity > from);
+    plan.ranges = planReads(parsed, this.#limits).flatMap((r) => {
+      const parts: PlannedRange['items'][] = [[]];
+      let end = -1;
+      for (const it of r.items) {
+        const cur = parts[parts.length - 1] as PlannedRange['items'];
+        if (cur.length > 0 && crosses(r.area, end, it.address.address)) parts.push([it]);
+        else cur.push(it);
+        end = Math.max(end, it.address.address + it.address.span);
       }
+      return parts.length === 1 ? [r] : parts.map((items) => rangeOf(r.area, items));
+    });
+  }
+
+  /** Asks a quarantined block again: answered, it is read every poll again; refused, it waits twice as long. */
+  async #retry(client: ModbusClient, plan: CachedPlan, q: Quarantined, addresses: readonly string[], out: ValueColumns, signal: AbortSignal): Promise<void> {
+    try {
+      const data = await this.#request(client, q.range, signal);
+      plan.quarantined = plan.quarantined.filter((x) => x !== q);
+      plan.dirty = true;
+      this.#decodeInto(q.range, data, addresses, out);
+    } catch {
+      q.delayMs = Math.min(q.delayMs * 2, Math.max(QUARANTINE_MAX_MS, this.#refusedRetryMs));
+      q.retryAt = Date.now() + q.delayMs * (0.5 + Math.random() / 2);
+      for (let k = 0; k < q.range.items.length; k++) out.setBad((q.range.items[k] as PlannedRange['items'][number]).index, q.errors[k] as BifrostError);
     }
   }
 

@@ -15,8 +15,8 @@
  * Messages from the client: `{"op":"subscribe","tags":["press1.temperature", …]}` or
  * `{"op":"subscribe","all":true}`, and `{"op":"unsubscribe","tags":[…]}`.
  */
-import { BifrostError, jsonValue } from '@bifrost/core';
-import type { Gateway, GatewayValue } from '@bifrost/gateway';
+import { BifrostError, jsonValue, QUALITIES } from '@bifrost/core';
+import type { Gateway, GatewayValue, ValueBatch } from '@bifrost/gateway';
 
 /**
  * The socket surface the hub needs (a `ws` WebSocket).
@@ -70,11 +70,26 @@ export class StreamHub {
   #stats: StreamStats = { clients: 0, delivered: 0, coalesced: 0, skipped: 0 };
   /** Per flush, each value is serialized once and shared by every client that receives it. */
   #fragments = new WeakMap<GatewayValue, string>();
-  readonly #onValue = (v: GatewayValue) => {
-    const key = `${v.device}.${v.tag}`;
-    const set = this.#byKey.get(key);
-    if (set) for (const c of set) this.#queue(c, key, v);
-    for (const c of this.#allClients) this.#queue(c, key, v);
+  /**
+   * One poll's changed tags: only tags some client watches become objects (the gateway makes none
+   * per value), so 100,000 tags with no dashboard open cost one early return per poll.
+   */
+  readonly #onBatch = (b: ValueBatch) => {
+    if (this.#byKey.size === 0 && this.#allClients.size === 0) return;
+    for (let k = 0; k < b.count; k++) {
+      const t = b.tags[b.index[k] as number];
+      if (t === undefined) continue;
+      const set = this.#byKey.get(t.key);
+      if (set === undefined && this.#allClients.size === 0) continue;
+      const v: GatewayValue = { address: t.config.address, value: b.values[k] ?? null, quality: QUALITIES[b.quality[k] as number] ?? 'bad', timestamp: b.timestamp, device: t.device, tag: t.name };
+      const st = b.sourceTimestamp?.[k];
+      if (st !== undefined && !Number.isNaN(st)) v.sourceTimestamp = st;
+      const e = b.errors?.[k];
+      if (e) v.error = e;
+      if (t.config.unit !== undefined) v.unit = t.config.unit;
+      if (set) for (const c of set) this.#queue(c, t.key, v);
+      for (const c of this.#allClients) this.#queue(c, t.key, v);
+    }
   };
   readonly #onHealth = (e: { device: string; state: string; error?: { code: string; message: string } }) => {
     const msg = JSON.stringify({ type: 'health', device: e.device, state: e.state, error: e.error ? { code: e.error.code, message: e.error.message } : undefined });
@@ -91,7 +106,7 @@ export class StreamHub {
     this.#gateway = gateway;
     this.#maxBuffered = options.maxBufferedBytes;
     this.#maxTags = options.maxTags;
-    gateway.on('value', this.#onValue);
+    gateway.on('batch', this.#onBatch);
     gateway.on('health', this.#onHealth);
     gateway.on('pipeline', this.#onPipeline);
     this.#timer = setInterval(() => this.flush(), options.intervalMs);
@@ -213,7 +228,7 @@ export class StreamHub {
   close(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#gateway.off('value', this.#onValue);
+    this.#gateway.off('batch', this.#onBatch);
     this.#gateway.off('health', this.#onHealth);
     this.#gateway.off('pipeline', this.#onPipeline);
     this.#clients.clear();
