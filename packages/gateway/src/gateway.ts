@@ -117,7 +117,12 @@ interface DeviceRuntime {
   stats: DeviceStats;
   latencySum: number;
   onHealth: (e: HealthEvent) => void;
+  /** When the current run of polls with every tag bad began, while the device is connected (see `#afterPoll`). */
+  deadSince?: number | undefined;
 }
+
+/** `deadAfter` when the config does not say: a few seconds without a good value. */
+const DEAD_AFTER_MS = 5000;
 
 const NUMERIC: ReadonlySet<string> = new Set(['number', 'bigint']);
 
@@ -331,6 +336,35 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
     s.badValues += bad;
     if (bad === tags.length) s.errors++;
+    this.#afterPoll(rt, bad === tags.length);
+  }
+
+  /**
+   * Declares a device dead when its link carries nothing: a pulled cable leaves the TCP
+   * connection open (the transport notices only when its retransmissions give up, minutes
+   * later), so every request times out and the device would read as `degraded` forever. After
+   * `deadAfter` of polls in which every tag was bad — counted from the first such poll, so at
+   * least two polls — while the device counts as connected, its connection is reset: it goes
+   * `disconnected` and is redialled with the reconnect backoff. A device that is not connected
+   * is already being redialled, so its polls do not count.
+   */
+  #afterPoll(rt: DeviceRuntime, allBad: boolean): void {
+    const health = rt.device.health;
+    if (!allBad || (health !== 'connected' && health !== 'degraded')) {
+      rt.deadSince = undefined;
+      return;
+    }
+    const after = rt.config.deadAfter ?? DEAD_AFTER_MS;
+    if (after <= 0 || !rt.device.reset) return;
+    const now = Date.now();
+    rt.deadSince ??= now;
+    const bad = now - rt.deadSince;
+    if (bad < after) return;
+    rt.deadSince = undefined;
+    const error = new BifrostError('BIFROST_CONNECTION_LOST', `${rt.config.name}: every tag bad in every poll for ${bad} ms (deadAfter ${after} ms); resetting the connection`, {
+      device: rt.config.name,
+    });
+    void rt.device.reset(error).catch((e: unknown) => this.emit('warning', { where: `reset of ${rt.config.name}`, error: toBifrostError(e) }));
   }
 
   #onValue(t: TagRuntime, tv: TagValue): void {
