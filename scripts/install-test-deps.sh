@@ -9,8 +9,9 @@
 #   tmux                 drives the terminal dashboard in tests
 #   chromium             the web dashboard's end-to-end tests (through playwright-core)
 #   openssl              certificates for TLS, mutual TLS and OPC UA tests
+#   iproute2             `ip netns` / veth pairs: the gateway's pulled-cable test (runs as root)
 set -euo pipefail
-packages=(mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio mbpoll socat tmux chromium openssl procps)
+packages=(mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio mbpoll socat tmux chromium openssl procps iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -45,6 +45,8 @@ export const deviceSchema = z
     url: z.string().min(1, 'a device URL such as modbus://host:502?unit=1'),
     pollMs: duration.default(1000),
     timeoutMs: duration.optional(),
+    /** No good value for this long (every tag bad in every poll, at least two polls): reset the connection. Default 5 s; 0 = never. */
+    deadAfter: duration.optional(),
     enabled: z.boolean().default(true),
     options: z.record(z.string(), z.unknown()).optional(),
     tags: z.array(tagSchema).min(1, 'at least one tag'),

@@ -105,6 +105,11 @@ export interface Device extends AsyncDisposable {
   subscribe(addresses: readonly string[], options?: SubscribeOptions): AsyncIterableIterator<TagValue[]>;
   identify(options?: OperationOptions): Promise<DeviceIdentity>;
   browse?(path?: string, options?: BrowseOptions): Promise<BrowseNode[]>;
+  /**
+   * Tears the connection down and redials it after the reconnect backoff delay; for a link that
+   * stays open while nothing answers. Does nothing unless connected. Every `BaseDevice` has it.
+   */
+  reset?(reason?: string | BifrostError): Promise<void>;
   /** Closes the device; calling it again does nothing. */
   close(): Promise<void>;
   on<K extends keyof DeviceEvents>(event: K, listener: (...args: DeviceEvents[K]) => void): this;
@@ -135,6 +140,8 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
   #connected = false;
   #connecting: Promise<void> | undefined;
   #nextAttemptAt = 0;
+  /** Set by `reset()`: a connect alone does not reset the backoff until the device answers again. */
+  #awaitingData = false;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #lifetime = new AbortController();
@@ -203,7 +210,9 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
       this.#connecting = attempt.then(
         () => {
           this.#connected = true;
-          this.#backoff.reset();
+          // After a reset the transport came up before, yet nothing answered: only data proves
+          // the link, so the backoff keeps growing until then (see `reset`).
+          if (!this.#awaitingData) this.#backoff.reset();
           this.#nextAttemptAt = 0;
           this.#health.set('connected');
         },
@@ -242,6 +251,35 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
     void this.doDisconnect().catch(() => {});
   }
 
+  /**
+   * Tears the connection down and redials it with the reconnect backoff (exponential, full
+   * jitter): the device goes `disconnected` at once, and the first operation after the backoff
+   * delay connects again (lazily, as after a failed connect). This is for a link that the
+   * transport still believes up while nothing answers — a pulled cable leaves a TCP connection
+   * open until its retransmissions give up, many minutes later (RFC 1122 §4.2.3.5). Until a read
+   * returns a good value (or a write or identify succeeds), a successful connect does not reset
+   * the backoff, so a device that accepts connections but never answers is redialled ever more
+   * slowly. Does nothing unless connected (a connect in flight or a pending backoff already
+   * redials) and after `close()`.
+   * @example await device.reset('no answer for 5 s');
+   */
+  async reset(reason?: string | BifrostError): Promise<void> {
+    if (this.#closed || !this.#connected) return;
+    this.#connected = false;
+    this.#awaitingData = true;
+    this.#nextAttemptAt = Date.now() + this.#backoff.next();
+    const err = reason instanceof BifrostError ? reason : new BifrostError('BIFROST_CONNECTION_LOST', `connection to ${this.name} reset${reason ? `: ${reason}` : ''}`, { device: this.name });
+    this.#health.set('disconnected', err);
+    await this.doDisconnect().catch(() => {});
+  }
+
+  /** The device answered: after a `reset`, the next one starts from the shortest backoff again. */
+  #answered(): void {
+    if (!this.#awaitingData) return;
+    this.#awaitingData = false;
+    this.#backoff.reset();
+  }
+
   /** Marks the device degraded (answering, but some operations fail) or recovered. */
   protected reportOutcome(ok: boolean, error?: BifrostError): void {
     if (!this.#connected) return;
@@ -262,9 +300,12 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
     } catch (e) {
       if (isCallerAbort(e, options)) throw e;
       const err = toBifrostError(e, 'BIFROST_NOT_CONNECTED', { device: this.name });
+      // A read that timed out on a live connection: the device is there but not answering.
+      this.reportOutcome(false, err);
       return addresses.map((a) => bad(a, err));
     }
     const failed = values.find((v) => v.quality === 'bad');
+    if (this.#awaitingData && values.some((v) => v.quality !== 'bad')) this.#answered();
     this.reportOutcome(failed === undefined, failed?.error);
     return values;
   }
@@ -298,10 +339,13 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
 
   async write(address: string, value: Value, options: OperationOptions = {}): Promise<void> {
     await this.#op('write', options, (s) => this.doWrite(address, value, s));
+    this.#answered();
   }
 
   async identify(options: OperationOptions = {}): Promise<DeviceIdentity> {
-    return this.#op('identify', options, (s) => this.doIdentify(s));
+    const id = await this.#op('identify', options, (s) => this.doIdentify(s));
+    this.#answered();
+    return id;
   }
 
   /**

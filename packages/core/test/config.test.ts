@@ -53,6 +53,14 @@ describe('gateway config', () => {
     expect(e.message).toBe('gw.yaml:13:41: pipelines[0].steps[0].window.size: expected a positive duration, got "0s"');
   });
 
+  it('deadAfter takes a duration (0 turns it off) and refuses anything else with its line', () => {
+    const doc = (v: string) => `devices:\n  - name: d\n    url: modbus://127.0.0.1:502\n    deadAfter: ${v}\n    tags: [{ name: t, address: HR0 }]\n`;
+    expect(parseGatewayConfig(doc('5s'), 'gw.yaml').config.devices[0]?.deadAfter).toBe(5000);
+    expect(parseGatewayConfig(doc('0'), 'gw.yaml').config.devices[0]?.deadAfter).toBe(0);
+    expect(() => parseGatewayConfig(doc('soon'), 'gw.yaml')).toThrow(/gw\.yaml:4:16: devices\[0\]\.deadAfter: expected .*duration.*got "soon"/);
+    expect(() => parseGatewayConfig(doc('-1'), 'gw.yaml')).toThrow(/devices\[0\]\.deadAfter/);
+  });
+
   it('an empty file is a valid empty gateway', () => {
     const { config } = parseGatewayConfig('', 'empty.yaml');
     expect(config.devices).toEqual([]);

@@ -1,5 +1,6 @@
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { Backoff, BifrostError, connect, type HealthEvent, HealthMonitor, registerDriver, seededRandom, sleep, withTimeout } from '@bifrost/core';
-import { driverSuite } from '@bifrost/core/test-fixtures';
+import { driverSuite, waitFor } from '@bifrost/core/test-fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kvDriver, startKvServer } from './kv-driver.js';
 
@@ -102,6 +103,96 @@ describe('BaseDevice', () => {
     expect(second[0]?.error?.message).toMatch(/next attempt in \d+ ms/);
     await d.close();
   });
+});
+
+describe('BaseDevice.reset', () => {
+  let srv: Awaited<ReturnType<typeof startKvServer>>;
+  let silent: Server;
+  let silentPort: number;
+  const silentSockets = new Set<Socket>();
+  beforeAll(async () => {
+    srv = await startKvServer();
+    // Accepts connections and never answers: a device whose transport is up while nothing flows.
+    silent = createServer((s) => {
+      silentSockets.add(s);
+      s.on('close', () => silentSockets.delete(s));
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    silentPort = (silent.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    for (const s of srv.sockets) s.destroy();
+    await new Promise((r) => srv.server.close(r));
+    for (const s of silentSockets) s.destroy();
+    await new Promise((r) => silent.close(r));
+  });
+
+  /** The delay a read during the backoff reports ("next attempt in N ms"). */
+  async function pendingDelay(d: Awaited<ReturnType<typeof connect>>): Promise<number> {
+    const [v] = await d.readMany(['a:i']);
+    expect(v?.error?.code).toBe('BIFROST_NOT_CONNECTED');
+    return Number(/next attempt in (\d+) ms/.exec(v?.error?.message ?? '')?.[1]);
+  }
+
+  it('closes the connection, reports disconnected with the reason, and redials after the backoff', async () => {
+    const d = await connect(`kv://127.0.0.1:${srv.port}`, { backoff: { baseMs: 300, maxMs: 300, random: () => 0.5 } });
+    expect((await d.read('a:i')).quality).toBe('good');
+    expect(srv.sockets.size).toBe(1);
+    const events: HealthEvent[] = [];
+    d.on('health', (e: HealthEvent) => events.push(e));
+    await d.reset?.('no answer for 5 s');
+    expect(d.health).toBe('disconnected');
+    expect(events[0]?.error?.code).toBe('BIFROST_CONNECTION_LOST');
+    expect(events[0]?.error?.message).toMatch(/reset: no answer for 5 s/);
+    // The server sees the old connection close.
+    await waitFor(() => srv.sockets.size === 0);
+    // Within the backoff delay a read fails fast instead of dialling.
+    expect(await pendingDelay(d)).toBeGreaterThan(0);
+    expect(srv.sockets.size).toBe(0);
+    const v = await waitFor(async () => {
+      const [r] = await d.readMany(['a:i']);
+      return r?.quality === 'good' ? r : undefined;
+    });
+    expect(v.value).toBe(1);
+    expect(srv.sockets.size).toBe(1);
+    expect(events.map((e) => e.state)).toEqual(['disconnected', 'connecting', 'connected']);
+    await d.close();
+  });
+
+  it('does nothing on a device that is not connected or is closed', async () => {
+    const d = await connect(`kv://127.0.0.1:${srv.port}`);
+    await d.close();
+    await d.reset?.('late');
+    expect(d.health).toBe('disconnected');
+    expect(((await d.read('a:i').catch((e) => e)) as BifrostError).code).toBe('BIFROST_CLOSED');
+  });
+
+  it('keeps the backoff growing while a redialled device still does not answer, and starts over once it does', async () => {
+    const backoff = { baseMs: 1000, maxMs: 8000, random: () => 0.99 };
+    // A device that accepts the connection but never answers: each reset waits longer.
+    const mute = await connect(`kv://127.0.0.1:${silentPort}`, { requestTimeoutMs: 50, backoff });
+    await mute.reset?.('silent');
+    const first = await pendingDelay(mute);
+    expect(first).toBeLessThanOrEqual(990);
+    await sleep(first + 20);
+    const [v] = await mute.readMany(['a:i']);
+    expect(v?.error?.code).toBe('BIFROST_TIMEOUT');
+    expect(mute.health).toBe('degraded');
+    await mute.reset?.('silent again');
+    // attempt 1: ceiling 2000 ms, so more than the first delay's ceiling of 1000 ms.
+    expect(await pendingDelay(mute)).toBeGreaterThan(1000);
+    await mute.close();
+
+    // A device that answers after the redial: the next reset starts from the shortest delay.
+    const live = await connect(`kv://127.0.0.1:${srv.port}`, { backoff });
+    await live.reset?.('first');
+    await sleep((await pendingDelay(live)) + 20);
+    expect((await live.read('a:i')).quality).toBe('good');
+    await live.reset?.('second');
+    expect(await pendingDelay(live)).toBeLessThanOrEqual(990);
+    await live.close();
+  }, 15_000);
 });
 
 describe('timing', () => {

@@ -196,7 +196,12 @@ interface DeviceRuntime {
   stats: DeviceStats;
   latencySum: number;
   onHealth: (e: HealthEvent) => void;
+  /** When the current run of polls with every tag bad began, while the device is connected (see `#afterPoll`). */
+  deadSince?: number | undefined;
 }
+
+/** `deadAfter` when the config does not say: a few seconds without a good value. */
+const DEAD_AFTER_MS = 5000;
 
 /**
  * The gateway runtime.
@@ -444,6 +449,36 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const bad = this.#onColumns(rt, group);
     s.badValues += bad;
     if (bad === group.tags.length) s.errors++;
+    // A device that answers, even if only with refusals (a Modbus exception, a CIP status), is alive.
+    this.#afterPoll(rt, bad === group.tags.length && !answeredAny(cols));
+  }
+
+  /**
+   * Declares a device dead when its link carries nothing: a pulled cable leaves the TCP
+   * connection open (the transport notices only when its retransmissions give up, minutes
+   * later), so every request times out and the device would read as `degraded` forever. After
+   * `deadAfter` of polls in which every tag was bad — counted from the first such poll, so at
+   * least two polls — while the device counts as connected, its connection is reset: it goes
+   * `disconnected` and is redialled with the reconnect backoff. A device that is not connected
+   * is already being redialled, so its polls do not count.
+   */
+  #afterPoll(rt: DeviceRuntime, allBad: boolean): void {
+    const health = rt.device.health;
+    if (!allBad || (health !== 'connected' && health !== 'degraded')) {
+      rt.deadSince = undefined;
+      return;
+    }
+    const after = rt.config.deadAfter ?? DEAD_AFTER_MS;
+    if (after <= 0 || !rt.device.reset) return;
+    const now = Date.now();
+    rt.deadSince ??= now;
+    const bad = now - rt.deadSince;
+    if (bad < after) return;
+    rt.deadSince = undefined;
+    const error = new BifrostError('BIFROST_CONNECTION_LOST', `${rt.config.name}: every tag bad in every poll for ${bad} ms (deadAfter ${after} ms); resetting the connection`, {
+      device: rt.config.name,
+    });
+    void rt.device.reset(error).catch((e: unknown) => this.emit('warning', { where: `reset of ${rt.config.name}`, error: toBifrostError(e) }));
   }
 
   /**
@@ -835,6 +870,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
+}
+
+/** True when some value of the poll came with the device's own answer (a good value, or an error carrying the protocol's status). */
+function answeredAny(cols: ValueColumns): boolean {
+  for (let i = 0; i < cols.size; i++) if (cols.quality[i] !== BAD || cols.errors[i]?.status !== undefined) return true;
+  return false;
 }
 
 /** A sink's name: its own, else `<type>-<index>` (as metrics and health report it). */

@@ -11,6 +11,12 @@ import { BifrostError, type ErrorCode } from '../errors/index.js';
 import { connect } from '../registry.js';
 import { sleep } from '../timing.js';
 import type { TagValue } from '../value.js';
+import { waitFor } from './net.js';
+
+/** TCP handles open in this process: a reset must close the device's own. */
+function openSockets(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+}
 
 /** A running server the suite can stop and start again on the same address. */
 export interface SuiteServer {
@@ -172,6 +178,40 @@ export function driverSuite(options: DriverSuiteOptions): void {
       }
       expect(last?.quality).toBe('good');
       expect(device.health).toBe('connected');
+    }, 30_000);
+
+    it('reset closes the transport at once and the next read redials it', async () => {
+      const address = options.tags[0]?.address as string;
+      const baseline = openSockets();
+      const d = await open();
+      try {
+        expect((await d.read(address)).quality).toBe('good');
+        const states: string[] = [];
+        d.on('health', (e) => states.push(e.state));
+        const before = openSockets();
+        expect(d.reset).toBeTypeOf('function');
+        await d.reset?.('conformance test');
+        expect(d.health).toBe('disconnected');
+        // The old transport is really closed, not left open behind the new one (when it is a TCP
+        // socket of its own: a serial line shared with another device stays open for that one).
+        if (before > baseline) await waitFor(() => openSockets() < before, 5000);
+        const deadline = Date.now() + (options.reconnectWithinMs ?? 15_000);
+        let last: TagValue | undefined;
+        while (Date.now() < deadline) {
+          [last] = await d.readMany([address]);
+          if (last?.quality === 'good') break;
+          await sleep(50);
+        }
+        expect(last?.quality).toBe('good');
+        expect(d.health).toBe('connected');
+        expect(states).toEqual(['disconnected', 'connecting', 'connected']);
+        // Not connected: nothing to reset.
+        await d.close();
+        await d.reset?.('after close');
+        expect(d.health).toBe('disconnected');
+      } finally {
+        await d.close();
+      }
     }, 30_000);
 
     it('closes idempotently and refuses work afterwards', async () => {
