@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
-import { BifrostError, channel, type DeviceIdentity, type OperationOptions, toBifrostError, type Value, withTimeout } from '@bifrost/core';
+import { BifrostError, channel, type DeviceIdentity, type OperationOptions, toBifrostError, type Value, type ValueColumns, withTimeout } from '@bifrost/core';
 import { parseS7Address, type S7Address } from './address.js';
 import { type ConnectionType, decodeIsoPacket, encodeIsoPacket, remoteTsapFor } from './codec/iso-on-tcp.js';
 import { headerError, itemError } from './codec/return-codes.js';
@@ -52,6 +52,12 @@ export interface S7ReadResult {
   address: string;
   value: Value | null;
   error?: BifrostError;
+}
+
+/** Where a read puts each variable's outcome: result objects for `readMany`, columns for `readInto`. */
+interface Put {
+  value(i: number, address: string, value: Value): void;
+  error(i: number, address: string, error: BifrostError): void;
 }
 
 interface Pending {
@@ -400,6 +406,39 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
    */
   async readMany(addresses: readonly (string | S7Address)[], options: OperationOptions = {}): Promise<S7ReadResult[]> {
     const results: S7ReadResult[] = new Array(addresses.length);
+    await this.#read(
+      addresses,
+      {
+        value: (i, text, value) => {
+          results[i] = { address: text, value };
+        },
+        error: (i, text, error) => {
+          results[i] = { address: text, value: null, error };
+        },
+      },
+      options,
+    );
+    return results;
+  }
+
+  /**
+   * {@link readMany} into reused columns, slot `i` for `addresses[i]`, with no object per value:
+   * the gateway's poll.
+   * @example await plc.readInto(addresses, columns)
+   */
+  async readInto(addresses: readonly string[], out: ValueColumns, options: OperationOptions = {}): Promise<void> {
+    await this.#read(
+      addresses,
+      {
+        value: (i, _text, value) => out.set(i, value),
+        error: (i, _text, error) => out.setBad(i, error),
+      },
+      options,
+    );
+    out.timestamp = Date.now();
+  }
+
+  async #read(addresses: readonly (string | S7Address)[], put: Put, options: OperationOptions): Promise<void> {
     const parsed: S7Address[] = [];
     const index: number[] = [];
     for (let i = 0; i < addresses.length; i++) {
@@ -409,21 +448,20 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
         parsed.push(typeof raw === 'string' ? this.#parse(raw) : raw);
         index.push(i);
       } catch (e) {
-        results[i] = { address: text, value: null, error: toBifrostError(e, 'BIFROST_INVALID_ADDRESS', { address: text, device: this.name }) };
+        put.error(i, text, toBifrostError(e, 'BIFROST_INVALID_ADDRESS', { address: text, device: this.name }));
       }
     }
     if (!this.connected) throw new BifrostError('BIFROST_NOT_CONNECTED', `S7 client ${this.name} is not connected`, { device: this.name });
-    const retry = await this.#readPass(parsed, index, results, this.#maxGap, options);
+    const retry = await this.#readPass(parsed, index, put, this.#maxGap, options);
     // A merged block fails as a whole when one of its variables lies outside the DB: read those alone.
     if (retry.length > 0)
       await this.#readPass(
         retry.map((i) => parsed[i] as S7Address),
         retry.map((i) => index[i] as number),
-        results,
+        put,
         -1,
         options,
       );
-    return results;
   }
 
   /** The plan for these addresses, from a small cache: a poll reads the same list again and again. */
@@ -441,7 +479,7 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
     return plan;
   }
 
-  async #readPass(parsed: S7Address[], index: number[], results: S7ReadResult[], maxGap: number | 'auto', options: OperationOptions): Promise<number[]> {
+  async #readPass(parsed: S7Address[], index: number[], put: Put, maxGap: number | 'auto', options: OperationOptions): Promise<number[]> {
     const plan = this.#plan(parsed, maxGap);
     const data = plan.blocks.map((b) => new Uint8Array(b.length));
     // A block fails with a header error (whole job) or an item return code.
@@ -480,14 +518,17 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
         const i = index[t] as number;
         if (err !== undefined) {
           if (maxGap !== -1 && b.tags.length > 1 && err === 0x05) retry.push(t);
-          else results[i] = { address: a.text, value: null, error: typeof err === 'number' ? itemError(err, { device: this.name, address: a.text }) : withAddress(err, a.text) };
+          else put.error(i, a.text, typeof err === 'number' ? itemError(err, { device: this.name, address: a.text }) : withAddress(err, a.text));
           continue;
         }
+        let v: Value;
         try {
-          results[i] = { address: a.text, value: decodeS7Value(a, bytes, a.byteOffset - b.start) };
+          v = decodeS7Value(a, bytes, a.byteOffset - b.start) as Value;
         } catch (e) {
-          results[i] = { address: a.text, value: null, error: toBifrostError(e, 'BIFROST_MALFORMED_FRAME', { device: this.name, address: a.text }) };
+          put.error(i, a.text, toBifrostError(e, 'BIFROST_MALFORMED_FRAME', { device: this.name, address: a.text }));
+          continue;
         }
+        put.value(i, a.text, v);
       }
     }
     return retry;

@@ -5,7 +5,22 @@
  * `pdu`, `type` (pg, op, basic), `timeout`, `maxItems` and `maxGap` options. A device is a {@link S7Client} under core's BaseDevice (reconnect, health,
  * subscribe, close).
  */
-import { BaseDevice, BifrostError, bad, type ConnectOptions, type Device, type DeviceIdentity, type Driver, good, openDevice, queryChoice, queryInt, type TagValue, type Value } from '@bifrost/core';
+import {
+  BaseDevice,
+  BifrostError,
+  bad,
+  type ConnectOptions,
+  type Device,
+  type DeviceIdentity,
+  type Driver,
+  good,
+  openDevice,
+  queryChoice,
+  queryInt,
+  type TagValue,
+  type Value,
+  type ValueColumns,
+} from '@bifrost/core';
 import { parseS7Address } from './address.js';
 import { S7Client, type S7ClientOptions } from './client.js';
 
@@ -94,6 +109,10 @@ class S7Device extends BaseDevice {
     const results = await this.#live().readMany(addresses, { signal });
     const now = Date.now();
     return results.map((r) => (r.error ? bad(r.address, r.error, now) : good(r.address, r.value as Value, now)));
+  }
+
+  protected override async doReadInto(addresses: readonly string[], out: ValueColumns, signal: AbortSignal): Promise<void> {
+    await this.#live().readInto(addresses, out, { signal });
   }
 
   protected async doWrite(address: string, value: Value, signal: AbortSignal): Promise<void> {
