@@ -29,6 +29,9 @@ const durationS = Number(opt('duration', 300));
 const protocol = opt('protocol', 'modbus');
 const format = opt('format', undefined);
 const semiSpace = opt('semi-space', undefined);
+// --sink none measures the gateway without forwarding (the poll, store and live path alone).
+const sink = opt('sink', 'mqtt');
+const cpuProf = process.argv.includes('--cpu-prof');
 const dir = mkdtempSync(join(tmpdir(), 'bifrost-scale-'));
 const children = [];
 const killChildren = () => {
@@ -134,11 +137,12 @@ try {
     yaml.push(`  - name: dev${i}`, `    url: ${s.url}`, '    pollMs: 1000', '    tags:');
     for (let k = 0; k < tagsPer; k++) yaml.push(`      - { name: t${k}, address: "${s.tag(k)}" }`);
   });
-  yaml.push('sinks:', '  - type: mqtt', `    url: mqtt://127.0.0.1:${mqttPort}`, '    qos: 1', ...(format ? [`    format: ${format}`] : []), '    buffer: { dir: ./queue }');
+  if (sink !== 'none') yaml.push('sinks:', '  - type: mqtt', `    url: mqtt://127.0.0.1:${mqttPort}`, '    qos: 1', ...(format ? [`    format: ${format}`] : []), '    buffer: { dir: ./queue }');
   yaml.push('store: { memory: 64MB, retention: 10m }', `metrics: { port: ${webPort} }`);
   writeFileSync(join(dir, 'gateway.yaml'), `${yaml.join('\n')}\n`);
   const total = devices * tagsPer;
-  const flags = semiSpace ? [`--max-semi-space-size=${semiSpace}`] : [];
+  // As a user runs it: bin/bifrost.js's shebang gives --max-semi-space-size=2 unless --semi-space says otherwise.
+  const flags = [`--max-semi-space-size=${semiSpace ?? 2}`, ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'test-artifacts')}`] : [])];
   const gw = await start([process.execPath, ...flags, BIFROST, 'run', join(dir, 'gateway.yaml')], (o) => o.includes('health and metrics on'), { BIFROST_LOG_LEVEL: 'info' });
   console.log(
     `gateway-scale: ${devices} ${protocol} device(s) × ${tagsPer.toLocaleString()} tags = ${total.toLocaleString()} tags at 1 s, MQTT QoS 1 (${format ?? 'default format'}), ${durationS} s${semiSpace ? `, --max-semi-space-size=${semiSpace}` : ''}`,
@@ -192,11 +196,21 @@ try {
   console.log(`| scan overruns | ${last.overruns - base.overruns} (${overrunPct.toFixed(1)} % of scans) | none | — | — |`);
   console.log(`| values produced / delivered per s | ${produced.toFixed(0)} / ${delivered.toFixed(0)} | delivered ≥ produced | keeps up | — |`);
   console.log(`| queue depth at the end | ${last.depth} | bounded | — | — |`);
-  console.log(`| /metrics latency, worst after warm-up | ${Number.isFinite(worstMetrics) ? `${worstMetrics.toFixed(1)} ms` : `no answer in 5 s (${unanswered} of ${metricsMs.length} samples)`} | < 100 ms | — | — |`);
-  console.log(`\nstart-up: ${(base.cpu - cpu0).toFixed(1)} s CPU in the first ${base.t.toFixed(0)} s; expected polls ${Math.round(devices * span)} in the measured ${span.toFixed(0)} s, done ${last.polls - base.polls}; load average ${(await import('node:os')).loadavg()[0].toFixed(1)} on ${(await import('node:os')).cpus().length} cores`);
+  console.log(
+    `| /metrics latency, worst after warm-up | ${Number.isFinite(worstMetrics) ? `${worstMetrics.toFixed(1)} ms` : `no answer in 5 s (${unanswered} of ${metricsMs.length} samples)`} | < 100 ms | — | — |`,
+  );
+  console.log(
+    `\nstart-up: ${(base.cpu - cpu0).toFixed(1)} s CPU in the first ${base.t.toFixed(0)} s; expected polls ${Math.round(devices * span)} in the measured ${span.toFixed(0)} s, done ${last.polls - base.polls}; load average ${(await import('node:os')).loadavg()[0].toFixed(1)} on ${(await import('node:os')).cpus().length} cores`,
+  );
   console.log(
     `\nratios: memory / 200 MB target = ${(last.rss / (200 * 2 ** 20)).toFixed(2)}x · CPU / 35 % target = ${(cpuPct / 35).toFixed(2)}x · delivered / produced = ${(delivered / Math.max(1, produced)).toFixed(2)}x · memory / Neuron = ${(last.rss / (497 * 2 ** 20)).toFixed(2)}x`,
   );
+  if (cpuProf) {
+    // A CPU profile is written when the process exits normally.
+    gw.child.kill('SIGTERM');
+    await new Promise((r) => gw.child.once('exit', r));
+    console.log(`CPU profile in ${join(root, 'test-artifacts')}`);
+  }
 } finally {
   killChildren();
 }

@@ -84,10 +84,10 @@ export interface EipClientOptions {
 /** The result of reading one address: a value, or the error that address got. */
 export interface ReadResult {
   address: string;
-  value?: Value;
+  value?: Value | undefined;
   /** The CIP type the controller reported. */
-  type?: TagType;
-  error?: BifrostError;
+  type?: TagType | undefined;
+  error?: BifrostError | undefined;
 }
 
 /** What `identify()` returns: the Identity object plus names. */
@@ -349,14 +349,27 @@ export class EipClient extends EventEmitter<EipClientEvents> {
    * its plan (the encoded Multiple Service Packets).
    * @example const [a, b] = await plc.readTags(['Counter', 'Temps{10}'])
    */
-  async readTags(addresses: readonly string[], signal?: AbortSignal): Promise<ReadResult[]> {
+  async readTags(addresses: readonly string[], signal?: AbortSignal, reuse?: ReadResult[]): Promise<ReadResult[]> {
     let plan = this.#plans.get(addresses);
     if (!plan || plan.connectionSize !== this.#connectionSize || !sameList(plan.addresses, addresses)) {
       plan = this.#plan(addresses);
       this.#plans.set(addresses, plan);
     }
-    const results: ReadResult[] = new Array(addresses.length);
-    for (let i = 0; i < addresses.length; i++) results[i] = { address: addresses[i] as string };
+    // A poller passes the results of its previous poll: they are cleared and filled again, not made anew.
+    let results: ReadResult[];
+    if (reuse && reuse.length === addresses.length) {
+      results = reuse;
+      for (let i = 0; i < addresses.length; i++) {
+        const r = results[i] as ReadResult;
+        r.address = addresses[i] as string;
+        r.value = undefined;
+        r.type = undefined;
+        r.error = undefined;
+      }
+    } else {
+      results = new Array(addresses.length);
+      for (let i = 0; i < addresses.length; i++) results[i] = { address: addresses[i] as string };
+    }
     for (const [i, err] of plan.errors) (results[i] as ReadResult).error = err;
     const current = plan;
     await Promise.all(current.batches.map((b) => this.#readBatch(b, results, current, signal)));

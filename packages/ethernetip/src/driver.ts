@@ -19,8 +19,9 @@ import {
   queryInt,
   type TagValue,
   type Value,
+  type ValueColumns,
 } from '@bifrost/core';
-import { EipClient } from './client.js';
+import { EipClient, type ReadResult } from './client.js';
 import { parseRoutePath } from './codec/epath.js';
 import { parseLogixAddress } from './codec/logix.js';
 
@@ -36,6 +37,7 @@ export class EipDevice extends BaseDevice {
   readonly #connectedMessaging: boolean;
   readonly #large: boolean;
   #client: EipClient | undefined;
+  readonly #results = new WeakMap<readonly string[], ReadResult[]>();
 
   constructor(url: URL, options: ConnectOptions = {}) {
     super(url, options);
@@ -96,6 +98,19 @@ export class EipDevice extends BaseDevice {
     const results = await this.#live().readTags(addresses, signal);
     const now = Date.now();
     return results.map((r) => (r.error ? bad(r.address, r.error, now) : good(r.address, r.value as Value, now)));
+  }
+
+  /** The gateway's poll: the client reuses this list's results from poll to poll, and the values land in columns. */
+  protected override async doReadInto(addresses: readonly string[], out: ValueColumns, signal: AbortSignal): Promise<void> {
+    const reuse = this.#results.get(addresses);
+    const results = await this.#live().readTags(addresses, signal, reuse);
+    if (results !== reuse) this.#results.set(addresses, results);
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i] as (typeof results)[number];
+      if (r.error) out.setBad(i, r.error);
+      else out.set(i, r.value ?? null);
+    }
+    out.timestamp = Date.now();
   }
 
   protected async doWrite(address: string, value: Value, signal: AbortSignal): Promise<void> {
