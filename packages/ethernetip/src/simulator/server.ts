@@ -55,6 +55,12 @@ export interface EipSimulatorOptions extends SimulatorOptions {
   maxFrameSize?: number;
   /** Also answer ListIdentity/ListServices over UDP on the same port (default true). */
   udp?: boolean;
+  /**
+   * Sender context of SendRRData replies: `'echo'` (default) returns the request's, as CIP Vol 2
+   * §2-3.2 requires; `'register-session'` returns the RegisterSession's for every reply, as some
+   * targets and a widely used open Logix simulator do (to test clients against them).
+   */
+  senderContext?: 'echo' | 'register-session';
 }
 
 /** A running EtherNet/IP simulator with its tag database. */
@@ -80,6 +86,8 @@ interface Connection {
 interface SessionState {
   handle: number;
   connections: Map<number, Connection>;
+  /** The sender context RegisterSession carried. */
+  registerContext: bigint;
 }
 
 interface Status {
@@ -109,6 +117,7 @@ class Simulator implements EipSimulator {
   readonly #slot: number;
   readonly #large: boolean;
   readonly #maxFrame: number;
+  readonly #echoContext: boolean;
   readonly #signals: ActiveSignal[] = [];
   readonly #refs = new Map<string, SimRef>();
   readonly #start = Date.now();
@@ -136,6 +145,7 @@ class Simulator implements EipSimulator {
     this.#slot = config.slot ?? 0;
     this.#large = config.largeForwardOpen ?? true;
     this.#maxFrame = options.maxFrameSize ?? 65535 + 24;
+    this.#echoContext = (options.senderContext ?? 'echo') === 'echo';
     for (const [name, members] of Object.entries(config.udts ?? {})) this.db.defineUdt(name, members);
     for (const t of config.tags ?? []) this.db.addTag(t);
     for (const [program, tags] of Object.entries(config.programs ?? {})) {
@@ -227,7 +237,7 @@ class Simulator implements EipSimulator {
   #onSocket(socket: Socket): void {
     this.#sockets.add(socket);
     socket.setNoDelay(true);
-    const session: SessionState = { handle: 0, connections: new Map() };
+    const session: SessionState = { handle: 0, connections: new Map(), registerContext: 0n };
     const framer = new EncapFramer(
       this.#maxFrame,
       (frame) => {
@@ -267,6 +277,7 @@ class Simulator implements EipSimulator {
         if (p.data.readUInt16LE(0) !== 1) return reply(p.data, 0x69, 0);
         if (session.handle !== 0) return reply(p.data, 0x64, 0);
         session.handle = this.#nextSession++;
+        session.registerContext = p.context;
         return reply(p.data, 0, session.handle);
       }
       case EncapCommand.UnRegisterSession:
@@ -285,7 +296,8 @@ class Simulator implements EipSimulator {
         if (p.command === EncapCommand.SendRRData) {
           const mr = items.find((i) => i.type === CpfType.UnconnectedData);
           if (!mr) return reply(Buffer.alloc(0), 0x03);
-          return encodeUnconnectedPacket(session.handle, p.context, this.#message(mr.data, UNCONNECTED_ROOM, session, true));
+          const context = this.#echoContext ? p.context : session.registerContext;
+          return encodeUnconnectedPacket(session.handle, context, this.#message(mr.data, UNCONNECTED_ROOM, session, true));
         }
         const addr = items.find((i) => i.type === CpfType.ConnectedAddress);
         const data = items.find((i) => i.type === CpfType.ConnectedData);
