@@ -47,6 +47,7 @@ import {
   readTagData,
   readTagFragmentedData,
   readTemplateData,
+  templateDefinitionBytes,
   STRING_HANDLE,
   STRING_SIZE,
   SYMBOL_ATTRIBUTES,
@@ -710,8 +711,8 @@ export class EipClient extends EventEmitter<EipClientEvents> {
     const attrsRes = await this.#send(encodeRequest({ service: Service.GetAttributeList, path, data: templateAttributesData() }), this.#connected, signal);
     if (attrsRes.status !== 0) throw cipError(attrsRes.status, attrsRes.extended, { device: this.name, what: `template ${id} attributes` });
     const attrs = decodeTemplateAttributes(attrsRes.data);
-    // 1756-PM020: the definition is (object definition size × 4) − 23 bytes.
-    const total = attrs.objectDefinitionSize * 4 - 23;
+    // 1756-PM020: the definition is (object definition size × 4) − 23 bytes, rounded up to 32 bits.
+    const total = templateDefinitionBytes(attrs.objectDefinitionSize);
     const chunks: Buffer[] = [];
     let offset = 0;
     for (let guard = 0; guard < 10_000 && offset < total; guard++) {
