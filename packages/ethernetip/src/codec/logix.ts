@@ -557,7 +557,7 @@ export interface Template {
 /**
  * Encodes a template's definition as Read Template returns it: 8 bytes per member (info UINT,
  * type UINT, offset UDINT), then the template name and the member names, each NUL-terminated,
- * padded with zeros to a multiple of 4 bytes. The template name is `Name;n` followed by one byte
+ * padded with 1 to 4 zeros to a multiple of 4 bytes. The template name is `Name;n` followed by one byte
  * per member written as two letters A–P (a nibble each), as a Logix sends it (`my_UDT;nHAEA` for
  * two members in a capture quoted in dmroeder/pylogix#45); pylogix reads the member's access from
  * the second letter's low bits, so each member gets `AA`.
@@ -572,7 +572,8 @@ export function encodeTemplateDefinition(t: Template): Buffer {
   });
   const names = [`${t.name};n${'AA'.repeat(t.members.length)}`, ...t.members.map((m) => m.name)].map((n) => Buffer.from(`${n}\0`, 'latin1'));
   const raw = Buffer.concat([defs, ...names]);
-  return Buffer.concat([raw, Buffer.alloc((4 - (raw.length % 4)) % 4)]);
+  // At least one zero after the last name's NUL: pycomm3 reads one byte short of the padded length.
+  return Buffer.concat([raw, Buffer.alloc(4 - (raw.length % 4))]);
 }
 
 /**
@@ -580,7 +581,8 @@ export function encodeTemplateDefinition(t: Template): Buffer {
  * multiple of 4, as {@link encodeTemplateDefinition} pads it). Readers turn it back into a byte
  * count two ways, both used against real controllers: size·4 − 23 rounded up to 4 (pylogix, and
  * this package's client) and size·4 − 21 (pycomm3). ⌊(bytes + 23) / 4⌋ makes the first exactly
- * `bytes` and the second `bytes − 1`, both inside the definition (1756-PM020 "Template Object").
+ * `bytes` and the second `bytes − 1`, both inside the definition and past the last name's NUL, since
+ * the padding has at least one zero (1756-PM020 "Template Object").
  * @example objectDefinitionSize(encodeTemplateDefinition(t).length)
  */
 export function objectDefinitionSize(bytes: number): number {
