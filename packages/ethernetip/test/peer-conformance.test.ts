@@ -61,7 +61,7 @@ const PYCOMM3_SYMBOL_ATTRIBUTES = [1, 2, 3, 5, 6, 8, 10];
 function attributeList(ids: readonly number[]): Buffer {
   const b = Buffer.alloc(2 + ids.length * 2);
   b.writeUInt16LE(ids.length, 0);
-  ids.forEach((id, i) => b.writeUInt16LE(id, 2 + i * 2));
+  for (const [i, id] of ids.entries()) b.writeUInt16LE(id, 2 + i * 2);
   return b;
 }
 
