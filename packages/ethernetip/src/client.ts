@@ -175,7 +175,7 @@ export class EipClient extends EventEmitter<EipClientEvents> {
   #otConnectionId = 0;
   #toConnectionId = 0;
   /** Counters of the sessions closed so far; the open one's are added on read. */
-  readonly #pastStats: TransportStats = { contextFallbacks: 0, wrongSession: 0, wrongConnection: 0 };
+  readonly #pastStats: TransportStats = { contextFallbacks: 0, wrongSession: 0, wrongConnection: 0, stale: 0 };
   #connectionSerial = 0;
   #originatorSerial = 0;
   #connectionSize = UNCONNECTED_SIZE;

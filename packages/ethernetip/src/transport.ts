@@ -7,7 +7,8 @@
  * Some targets do not echo the sender context (CIP Vol 2 §2-3.2 says they must): they answer every
  * SendRRData with the context of RegisterSession. Replies on one session come in request order, so
  * a SendRRData reply whose context matches nothing goes to the oldest outstanding request, counted
- * in {@link TransportStats.contextFallbacks}. A reply that names another session handle, or a
+ * in {@link TransportStats.contextFallbacks}; a context this transport issued is never re-matched
+ * (the late reply of a request given up on). A reply that names another session handle, or a
  * connected reply on another connection id, is dropped and counted, never accepted.
  */
 import { EventEmitter } from 'node:events';
@@ -39,6 +40,8 @@ export interface TransportStats {
   wrongSession: number;
   /** Connected replies dropped because their connection id is not the connection's T→O id. */
   wrongConnection: number;
+  /** SendRRData replies dropped because they echo the context of a request already given up (timed out or aborted). */
+  stale: number;
 }
 
 /** Options of {@link EipTransport.open}. */
@@ -79,7 +82,7 @@ export class EipTransport extends EventEmitter<TransportEvents> {
   readonly #bySequence = new Map<number, Pending>();
   #closed = false;
   #register: Pending | undefined;
-  readonly #stats: TransportStats = { contextFallbacks: 0, wrongSession: 0, wrongConnection: 0 };
+  readonly #stats: TransportStats = { contextFallbacks: 0, wrongSession: 0, wrongConnection: 0, stale: 0 };
 
   private constructor(socket: Socket, name: string, maxFrameSize: number) {
     super();
@@ -188,6 +191,12 @@ export class EipTransport extends EventEmitter<TransportEvents> {
       let key = p.context;
       let pending = this.#byContext.get(key);
       if (!pending) {
+        // A context this transport issued (1…current) whose request is gone is a late echo of a
+        // request given up on: it answers nothing outstanding.
+        if (key >= 1n && key <= this.#context) {
+          this.#mismatch('stale', p);
+          return;
+        }
         // Context not echoed: the oldest outstanding request (Map keeps insertion order) is the one
         // this reply answers, since a target answers one session's requests in order.
         const oldest = this.#byContext.entries().next();

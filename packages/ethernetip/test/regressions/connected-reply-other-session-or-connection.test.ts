@@ -112,6 +112,7 @@ describe('connected replies are matched by session handle and connection id, not
           contextFallbacks: 0,
           wrongSession: forgeries.includes('session') ? 2 : 0,
           wrongConnection: forgeries.includes('connection') ? 2 : 0,
+          stale: 0,
         });
       } finally {
         await c.close();

@@ -55,7 +55,7 @@ describe('a target that echoes the sender context', () => {
     try {
       await c.connect();
       await Promise.all(['TestDINT', 'TestINT', 'Counter'].map((a) => c.readTags([a])));
-      expect(c.replyStats).toEqual({ contextFallbacks: 0, wrongSession: 0, wrongConnection: 0 });
+      expect(c.replyStats).toEqual({ contextFallbacks: 0, wrongSession: 0, wrongConnection: 0, stale: 0 });
     } finally {
       await c.close();
     }
