@@ -28,7 +28,7 @@ describe('S7 through the CLI', () => {
   it('identifies, reads, writes with audit, and exports', async () => {
     expect(s7.url).toMatch(/^s7:\/\/127\.0\.0\.1:\d+\?rack=0&slot=1$/);
     const who = json<Record<string, string>>((await runCli(['--json', 'identify', s7.url])).stdout);
-    expect(who).toMatchObject({ protocol: 's7', vendor: 'Siemens' });
+    expect(who).toMatchObject({ protocol: 's7', vendor: 'Siemens', cpuStatus: 'RUN' });
 
     const r = await runCli(['--json', 'read', s7.url, 'DB1.DBD12:REAL', 'DB1.DBB20:STRING[20]', 'DB1.DBX16.0']);
     expect(r.code, r.stderr).toBe(0);

@@ -54,11 +54,12 @@ import {
   type TagType,
   type Template,
   templateAttributesData,
+  templateDefinitionBytes,
   typeName,
   writeTagData,
   writeTagFragmentedData,
 } from './codec/logix.js';
-import { EipTransport } from './transport.js';
+import { EipTransport, type TransportStats } from './transport.js';
 
 /** Options of {@link EipClient}. */
 export interface EipClientOptions {
@@ -172,6 +173,9 @@ export class EipClient extends EventEmitter<EipClientEvents> {
   readonly #opts: Required<Omit<EipClientOptions, 'route' | 'name'>> & { route: Segment[] };
   #transport: EipTransport | undefined;
   #otConnectionId = 0;
+  #toConnectionId = 0;
+  /** Counters of the sessions closed so far; the open one's are added on read. */
+  readonly #pastStats: TransportStats = { contextFallbacks: 0, wrongSession: 0, wrongConnection: 0, stale: 0 };
   #connectionSerial = 0;
   #originatorSerial = 0;
   #connectionSize = UNCONNECTED_SIZE;
@@ -213,6 +217,14 @@ export class EipClient extends EventEmitter<EipClientEvents> {
     return this.#connectionSize;
   }
 
+  /** Replies that did not match their request exactly, over every session of this client (see {@link TransportStats}). */
+  get replyStats(): TransportStats {
+    const now = this.#transport?.stats;
+    const out = { ...this.#pastStats };
+    if (now) for (const k of Object.keys(out) as (keyof TransportStats)[]) out[k] += now[k];
+    return out;
+  }
+
   /** True while the session is open. */
   get isOpen(): boolean {
     return this.#transport !== undefined && !this.#transport.closed;
@@ -230,6 +242,8 @@ export class EipClient extends EventEmitter<EipClientEvents> {
     this.#connected = false;
     this.#connectionSize = UNCONNECTED_SIZE;
     t.once('close', (err) => {
+      const s = t.stats;
+      for (const k of Object.keys(s) as (keyof TransportStats)[]) this.#pastStats[k] += s[k];
       if (this.#transport === t) {
         this.#transport = undefined;
         this.#connected = false;
@@ -279,6 +293,7 @@ export class EipClient extends EventEmitter<EipClientEvents> {
       if (res.status === 0) {
         const reply = decodeForwardOpenReply(res.data);
         this.#otConnectionId = reply.otConnectionId;
+        this.#toConnectionId = reply.toConnectionId;
         this.#connectionSize = size;
         this.#connected = true;
         return;
@@ -313,7 +328,7 @@ export class EipClient extends EventEmitter<EipClientEvents> {
     try {
       return await withTimeout(
         (s) => {
-          if (connected) return t.sendUnitData(this.#otConnectionId, mr, s);
+          if (connected) return t.sendUnitData(this.#otConnectionId, mr, s, this.#toConnectionId);
           // Forward Open/Close go to the local Connection Manager, which routes along the connection path itself.
           const direct = this.#opts.route.length === 0 || ((service === Service.ForwardOpen || service === Service.LargeForwardOpen || service === Service.ForwardClose) && isConnectionManager(mr));
           return t.sendRRData(direct ? mr : encodeUnconnectedSend(mr, this.#opts.route), s);
@@ -709,8 +724,8 @@ export class EipClient extends EventEmitter<EipClientEvents> {
     const attrsRes = await this.#send(encodeRequest({ service: Service.GetAttributeList, path, data: templateAttributesData() }), this.#connected, signal);
     if (attrsRes.status !== 0) throw cipError(attrsRes.status, attrsRes.extended, { device: this.name, what: `template ${id} attributes` });
     const attrs = decodeTemplateAttributes(attrsRes.data);
-    // 1756-PM020: the definition is (object definition size × 4) − 23 bytes.
-    const total = attrs.objectDefinitionSize * 4 - 23;
+    // 1756-PM020: the definition is (object definition size × 4) − 23 bytes, rounded up to 32 bits.
+    const total = templateDefinitionBytes(attrs.objectDefinitionSize);
     const chunks: Buffer[] = [];
     let offset = 0;
     for (let guard = 0; guard < 10_000 && offset < total; guard++) {

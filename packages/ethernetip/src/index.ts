@@ -12,4 +12,4 @@ export { EncapFramer } from './framing.js';
 export { DEFAULT_CONFIG, type EipSimConfig, loadSimConfig, type SignalSpec, type TagSpec } from './simulator/config.js';
 export { DEFAULT_PORT, type EipSimulator, type EipSimulatorOptions, startEipSimulator, startSimulator } from './simulator/server.js';
 export { LogixTagDb, type SimRef, type SimTag, type SimType } from './simulator/tag-db.js';
-export { EipTransport, type TransportOptions } from './transport.js';
+export { EipTransport, type TransportOptions, type TransportStats } from './transport.js';

@@ -3,6 +3,13 @@
  * The EtherNet/IP TCP transport: one socket, one registered session (CIP Vol 2 §2-4.4), requests
  * matched to replies by sender context (SendRRData) or by the connected sequence count
  * (SendUnitData, CIP Vol 2 §2-6.3.1), several requests in flight at once.
+ *
+ * Some targets do not echo the sender context (CIP Vol 2 §2-3.2 says they must): they answer every
+ * SendRRData with the context of RegisterSession. Replies on one session come in request order, so
+ * a SendRRData reply whose context matches nothing goes to the oldest outstanding request, counted
+ * in {@link TransportStats.contextFallbacks}; a context this transport issued is never re-matched
+ * (the late reply of a request given up on). A reply that names another session handle, or a
+ * connected reply on another connection id, is dropped and counted, never accepted.
  */
 import { EventEmitter } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
@@ -23,6 +30,19 @@ import { malformed } from './codec/reader.js';
 import { EncapFramer } from './framing.js';
 
 const requests = channel('eip', 'request');
+const mismatches = channel('eip', 'reply-mismatch');
+
+/** Counters of replies that did not match their request exactly. */
+export interface TransportStats {
+  /** SendRRData replies whose sender context matched nothing, given to the oldest outstanding request. */
+  contextFallbacks: number;
+  /** Replies dropped because their session handle is not this session's. */
+  wrongSession: number;
+  /** Connected replies dropped because their connection id is not the connection's T→O id. */
+  wrongConnection: number;
+  /** SendRRData replies dropped because they echo the context of a request already given up (timed out or aborted). */
+  stale: number;
+}
 
 /** Options of {@link EipTransport.open}. */
 export interface TransportOptions {
@@ -39,6 +59,8 @@ interface Pending {
   resolve: (data: Buffer) => void;
   reject: (err: BifrostError) => void;
   cleanup: () => void;
+  /** For a connected request: the T→O connection id its reply must carry. */
+  connectionId?: number;
 }
 
 /** Events of a transport. */
@@ -60,6 +82,7 @@ export class EipTransport extends EventEmitter<TransportEvents> {
   readonly #bySequence = new Map<number, Pending>();
   #closed = false;
   #register: Pending | undefined;
+  readonly #stats: TransportStats = { contextFallbacks: 0, wrongSession: 0, wrongConnection: 0, stale: 0 };
 
   private constructor(socket: Socket, name: string, maxFrameSize: number) {
     super();
@@ -114,6 +137,16 @@ export class EipTransport extends EventEmitter<TransportEvents> {
     return this.#closed;
   }
 
+  /** Replies that did not match exactly (see the module comment); a copy. */
+  get stats(): TransportStats {
+    return { ...this.#stats };
+  }
+
+  #mismatch(kind: keyof TransportStats, p: EncapPacket): void {
+    this.#stats[kind]++;
+    if (mismatches.hasSubscribers) mismatches.publish({ device: this.name, kind, command: p.command, session: p.session, context: p.context });
+  }
+
   #registerSession(signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => reject(new BifrostError('BIFROST_ABORTED', `RegisterSession with ${this.name} aborted`, { device: this.name }));
@@ -149,10 +182,29 @@ export class EipTransport extends EventEmitter<TransportEvents> {
       }
       return;
     }
+    if ((p.command === EncapCommand.SendRRData || p.command === EncapCommand.SendUnitData) && p.session !== this.#session) {
+      // A reply for another session is not ours, whatever its context or sequence (CIP Vol 2 §2-3.1).
+      this.#mismatch('wrongSession', p);
+      return;
+    }
     if (p.command === EncapCommand.SendRRData) {
-      const pending = this.#byContext.get(p.context);
-      if (!pending) return;
-      this.#byContext.delete(p.context);
+      let key = p.context;
+      let pending = this.#byContext.get(key);
+      if (!pending) {
+        // A context this transport issued (1…current) whose request is gone is a late echo of a
+        // request given up on: it answers nothing outstanding.
+        if (key >= 1n && key <= this.#context) {
+          this.#mismatch('stale', p);
+          return;
+        }
+        // Context not echoed: the oldest outstanding request (Map keeps insertion order) is the one
+        // this reply answers, since a target answers one session's requests in order.
+        const oldest = this.#byContext.entries().next();
+        if (oldest.done) return;
+        [key, pending] = oldest.value;
+        this.#mismatch('contextFallbacks', p);
+      }
+      this.#byContext.delete(key);
       pending.cleanup();
       try {
         checkEncapStatus(p, this.name);
@@ -166,10 +218,14 @@ export class EipTransport extends EventEmitter<TransportEvents> {
     }
     if (p.command === EncapCommand.SendUnitData) {
       let item: Buffer | undefined;
+      let address: Buffer | undefined;
       try {
         checkEncapStatus(p, this.name);
-        item = decodeSendData(p.data).items.find((i) => i.type === CpfType.ConnectedData)?.data;
+        const items = decodeSendData(p.data).items;
+        item = items.find((i) => i.type === CpfType.ConnectedData)?.data;
+        address = items.find((i) => i.type === CpfType.ConnectedAddress)?.data;
         if (!item || item.length < 2) malformed('SendUnitData reply has no Connected Data item');
+        if (!address || address.length < 4) malformed('SendUnitData reply has no Connected Address item');
       } catch (e) {
         // A bad connected reply cannot be matched to its request: the connection is unusable.
         this.#fail(toBifrostError(e, 'BIFROST_MALFORMED_FRAME', { device: this.name }));
@@ -178,13 +234,19 @@ export class EipTransport extends EventEmitter<TransportEvents> {
       const seq = item.readUInt16LE(0);
       const pending = this.#bySequence.get(seq);
       if (!pending) return;
+      // The target sends on the T→O connection (CIP Vol 2 §2-6.3.2): a reply on another id answers
+      // another connection, however its sequence count happens to match.
+      if (pending.connectionId !== undefined && address.readUInt32LE(0) !== pending.connectionId) {
+        this.#mismatch('wrongConnection', p);
+        return;
+      }
       this.#bySequence.delete(seq);
       pending.cleanup();
       pending.resolve(item.subarray(2));
     }
   }
 
-  #track(map: Map<bigint, Pending> | Map<number, Pending>, key: bigint | number, signal: AbortSignal | undefined): Promise<Buffer> {
+  #track(map: Map<bigint, Pending> | Map<number, Pending>, key: bigint | number, signal: AbortSignal | undefined, connectionId?: number): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       const onAbort = () => {
         (map as Map<unknown, Pending>).delete(key);
@@ -192,7 +254,9 @@ export class EipTransport extends EventEmitter<TransportEvents> {
       };
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
-      (map as Map<unknown, Pending>).set(key, { resolve, reject, cleanup: () => signal?.removeEventListener('abort', onAbort) });
+      const pending: Pending = { resolve, reject, cleanup: () => signal?.removeEventListener('abort', onAbort) };
+      if (connectionId !== undefined) pending.connectionId = connectionId;
+      (map as Map<unknown, Pending>).set(key, pending);
     });
   }
 
@@ -216,17 +280,18 @@ export class EipTransport extends EventEmitter<TransportEvents> {
   }
 
   /**
-   * Sends a connected message (SendUnitData) on `connectionId` and resolves with the reply bytes.
-   * @example const reply = decodeResponse(await t.sendUnitData(otConnectionId, encodeRequest(req)))
+   * Sends a connected message (SendUnitData) on `connectionId` (O→T) and resolves with the reply
+   * bytes; with `toConnectionId`, a reply must come on that T→O id.
+   * @example const reply = decodeResponse(await t.sendUnitData(otConnectionId, encodeRequest(req), signal, toConnectionId))
    */
-  sendUnitData(connectionId: number, mr: Buffer, signal?: AbortSignal): Promise<Buffer> {
+  sendUnitData(connectionId: number, mr: Buffer, signal?: AbortSignal, toConnectionId?: number): Promise<Buffer> {
     this.#ensureOpen();
     // The sequence count starts at 1 and wraps (CIP Vol 2 §2-6.3.1); skip numbers still in flight.
     let seq = this.#sequence;
     do seq = (seq + 1) & 0xffff;
     while (this.#bySequence.has(seq));
     this.#sequence = seq;
-    const done = this.#track(this.#bySequence, seq, signal);
+    const done = this.#track(this.#bySequence, seq, signal, toConnectionId);
     const packet = encodeConnectedPacket(this.#session, connectionId, seq, mr);
     if (requests.hasSubscribers) requests.publish({ device: this.name, kind: 'SendUnitData', bytes: packet.length });
     this.#socket.write(packet);

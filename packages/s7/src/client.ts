@@ -614,8 +614,8 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
   }
 
   /**
-   * Identifies the CPU from SZL 0x0011 (module identification: order code, firmware) and
-   * 0x001C (component identification: names, serial number).
+   * Identifies the CPU from SZL 0x0011 (module identification: order code, firmware), 0x001C
+   * (component identification: names, serial number) and 0x0424 (CPU status: `cpuStatus` RUN or STOP).
    * @example const { model, serial } = await plc.identify()
    */
   async identify(options: OperationOptions = {}): Promise<DeviceIdentity> {
@@ -646,6 +646,15 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
       }
       if (typeof id.moduleTypeName === 'string') id.product = id.moduleTypeName;
       else if (typeof id.moduleName === 'string') id.product = id.moduleName;
+    } catch (e) {
+      if (!(e instanceof BifrostError) || !e.code.startsWith('BIFROST_S7_')) throw e;
+    }
+    try {
+      // SZL 0x0424 record byte 3 (bzu-id), low nibble: the current mode; 8 RUN, 4 or 3 STOP, as snap7's PlcStatus reads it.
+      const st = await this.readSzl(0x0424, 0, options);
+      anyAnswer = true;
+      const mode = (st.records[0]?.[3] ?? 0) & 0x0f;
+      id.cpuStatus = mode === 0x08 ? 'RUN' : mode === 0x04 || mode === 0x03 ? 'STOP' : mode === 0 ? 'UNKNOWN' : `mode 0x${mode.toString(16)}`;
     } catch (e) {
       if (!(e instanceof BifrostError) || !e.code.startsWith('BIFROST_S7_')) throw e;
     }

@@ -12,6 +12,6 @@ export * from './codec/s7comm.js';
 export { clientOptionsFromUrl, driver } from './driver.js';
 export { TpktAssembler } from './framing.js';
 export { maxItemData, type PlanBlock, type PlanOptions, type PlanPiece, planReads, type ReadPlan } from './planner.js';
-export { DEFAULT_IDENTITY, type S7Identity, type S7Memory, S7Server, type S7ServerOptions } from './server.js';
+export { CPU_STATUS_CODE, DEFAULT_IDENTITY, type S7CpuStatus, type S7Identity, type S7Memory, S7Server, type S7ServerOptions } from './server.js';
 export { DEFAULT_PLANT, DEFAULT_PORT, peek, type S7SimConfig, type S7Simulator, type SimTag, startSimulator } from './simulator.js';
 export { decodeDateAndTime, decodeS7Value, encodeDateAndTime, encodeS7Value } from './values.js';

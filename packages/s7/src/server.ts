@@ -4,7 +4,7 @@
  * client. It accepts ISO-on-TCP connections (optionally only to the TSAP of one rack/slot),
  * negotiates the PDU, serves read/write jobs on DB, M, I and Q memory and answers SZL reads
  * (0x0011 module identification, 0x001C component identification, their single-record forms
- * 0x0111/0x011C, and the SZL list 0x0000). It never prints: problems are published on the
+ * 0x0111/0x011C, 0x0424 CPU status RUN/STOP, and the SZL list 0x0000). It never prints: problems are published on the
  * diagnostics channel `bifrost:s7:server`.
  */
 import { EventEmitter } from 'node:events';
@@ -64,6 +64,16 @@ export const DEFAULT_IDENTITY: S7Identity = {
   moduleTypeName: 'CPU 1516-3 PN/DP',
 };
 
+/** The CPU's operating mode as SZL 0x0424 reports it. */
+export type S7CpuStatus = 'run' | 'stop';
+
+/**
+ * The mode codes of SZL 0x0424's `bzu-id` byte (low nibble: current mode), as the S7 System
+ * Software manual ("SSL-ID W#16#xy24") and snap7's `PlcStatus` use them.
+ * @example CPU_STATUS_CODE.run // 0x08
+ */
+export const CPU_STATUS_CODE = { run: 0x08, stop: 0x04 } as const;
+
 /** Options of {@link S7Server}. */
 export interface S7ServerOptions {
   /** Largest PDU the server negotiates (default 480, as an S7-300/snap7; an S7-1500 offers 960). */
@@ -76,6 +86,8 @@ export interface S7ServerOptions {
   acceptRackSlot?: { rack: number; slot: number };
   /** SZL identity. */
   identity?: Partial<S7Identity>;
+  /** Operating mode reported in SZL 0x0424 (default `run`); can be switched while running. */
+  cpuStatus?: S7CpuStatus;
   /** Largest TPKT packet accepted from a client (default 8192). */
   maxPacketSize?: number;
 }
@@ -107,12 +119,16 @@ export class S7Server extends EventEmitter<{ write: [{ area: number; dbNumber: n
   #server: Server | undefined;
   readonly #sockets = new Set<Socket>();
   #putGet: boolean;
+  #cpuStatus: S7CpuStatus;
+  /** When the CPU last changed mode (SZL 0x0424's time stamp). */
+  #statusSince = new Date();
 
   constructor(memory: S7Memory, options: S7ServerOptions = {}) {
     super();
     this.memory = memory;
     this.#options = options;
     this.#putGet = options.putGet ?? true;
+    this.#cpuStatus = options.cpuStatus ?? 'run';
     this.identity = { ...DEFAULT_IDENTITY, ...options.identity };
   }
 
@@ -122,6 +138,15 @@ export class S7Server extends EventEmitter<{ write: [{ area: number; dbNumber: n
   }
   set putGet(v: boolean) {
     this.#putGet = v;
+  }
+
+  /** The operating mode SZL 0x0424 reports; can be switched while running. */
+  get cpuStatus(): S7CpuStatus {
+    return this.#cpuStatus;
+  }
+  set cpuStatus(v: S7CpuStatus) {
+    if (v !== this.#cpuStatus) this.#statusSince = new Date();
+    this.#cpuStatus = v;
   }
 
   /** Number of connected clients. */
@@ -321,7 +346,7 @@ export class S7Server extends EventEmitter<{ write: [{ area: number; dbNumber: n
     const pick = (recs: Uint8Array[]) => recs.filter((r) => (((r[0] as number) << 8) | (r[1] as number)) === index);
     switch (id) {
       case 0x0000: {
-        const ids = [0x0000, 0x0011, 0x0111, 0x001c, 0x011c];
+        const ids = [0x0000, 0x0011, 0x0111, 0x001c, 0x011c, 0x0424];
         return encodeSzlList({ szlId: 0, szlIndex: 0, recordLength: 2, records: ids.map((x) => Uint8Array.of(x >> 8, x & 0xff)) });
       }
       case 0x0011:
@@ -336,8 +361,34 @@ export class S7Server extends EventEmitter<{ write: [{ area: number; dbNumber: n
         const recs = pick(rec1c);
         return recs.length ? encodeSzlList({ szlId: id, szlIndex: index, recordLength: 34, records: recs }) : undefined;
       }
+      case 0x0424: {
+        // SZL-ID 0x0424 (20 bytes, "SSL-ID W#16#xy24", status of the CPU): ereig (event id of the
+        // last mode transition), ae, bzu-id (low nibble: current mode, 8 RUN / 4 STOP; high
+        // nibble: previous mode), 8 reserved bytes, and the transition's time as a BCD DATE_AND_TIME.
+        // Event id and ae as a real CPU answers them (snap7's server replays the same record).
+        const rec = new Uint8Array(20);
+        rec.set([0x51, 0x44, 0xff, CPU_STATUS_CODE[this.#cpuStatus]], 0);
+        rec.set(bcdDateAndTime(this.#statusSince), 12);
+        return encodeSzlList({ szlId: id, szlIndex: index, recordLength: 20, records: [rec] });
+      }
       default:
         return undefined;
     }
   }
+}
+
+/** DATE_AND_TIME: BCD year (2 digits), month, day, hour, minute, second, ms (3 digits) and weekday 1 = Sunday. */
+function bcdDateAndTime(d: Date): Uint8Array {
+  const bcd = (n: number) => ((Math.floor(n / 10) % 10) << 4) | (n % 10);
+  const ms = d.getUTCMilliseconds();
+  return Uint8Array.of(
+    bcd(d.getUTCFullYear() % 100),
+    bcd(d.getUTCMonth() + 1),
+    bcd(d.getUTCDate()),
+    bcd(d.getUTCHours()),
+    bcd(d.getUTCMinutes()),
+    bcd(d.getUTCSeconds()),
+    bcd(Math.floor(ms / 10)),
+    ((ms % 10) << 4) | (d.getUTCDay() + 1),
+  );
 }

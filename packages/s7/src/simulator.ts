@@ -43,6 +43,8 @@ export interface S7SimConfig {
   rack?: number;
   slot?: number;
   identity?: Partial<S7Identity>;
+  /** Operating mode SZL 0x0424 reports: `run` (default) or `stop`. */
+  cpuStatus?: 'run' | 'stop';
   /** Sizes in bytes of M, I and Q (default 256, 64, 64). */
   areas?: { M?: number; I?: number; Q?: number };
   /** DB number → size in bytes. */
@@ -135,6 +137,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<S7
   }
   const serverOptions: ConstructorParameters<typeof S7Server>[1] = { pduLength: cfg.pduLength ?? 480, putGet: cfg.putGet ?? true };
   if (cfg.identity) serverOptions.identity = cfg.identity;
+  if (cfg.cpuStatus !== undefined) {
+    if (cfg.cpuStatus !== 'run' && cfg.cpuStatus !== 'stop') throw configError(where, `cpuStatus must be run or stop, got ${JSON.stringify(cfg.cpuStatus)}`);
+    serverOptions.cpuStatus = cfg.cpuStatus;
+  }
   if (cfg.maxAmq !== undefined) serverOptions.maxAmq = cfg.maxAmq;
   if (cfg.rack !== undefined || cfg.slot !== undefined) serverOptions.acceptRackSlot = { rack: cfg.rack ?? 0, slot: cfg.slot ?? 1 };
   const server = new S7Server(memory, serverOptions);

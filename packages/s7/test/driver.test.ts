@@ -122,11 +122,11 @@ describe('S7 client against the simulator', () => {
     await using c = new S7Client({ host: '127.0.0.1', port: sim.port });
     await c.connect();
     const id = await c.identify();
-    expect(id).toMatchObject({ protocol: 's7', vendor: 'Siemens', orderCode: '6ES7 516-3AN02-0AB0', firmware: 'V2.9.4', serial: 'S V-BIFROST0001', product: 'CPU 1516-3 PN/DP' });
+    expect(id).toMatchObject({ protocol: 's7', vendor: 'Siemens', orderCode: '6ES7 516-3AN02-0AB0', firmware: 'V2.9.4', serial: 'S V-BIFROST0001', product: 'CPU 1516-3 PN/DP', cpuStatus: 'RUN' });
     // 0x001C is longer than a 240-byte PDU: the answer comes in several data units.
     const comp = await c.readSzl(0x001c);
     expect(comp.records.length).toBe(8);
-    await expect(c.readSzl(0x0424)).rejects.toMatchObject({ code: 'BIFROST_S7_SZL_ERROR', status: 0xd401, statusName: 'INVALID_SZL_ID' });
+    await expect(c.readSzl(0x0232)).rejects.toMatchObject({ code: 'BIFROST_S7_SZL_ERROR', status: 0xd401, statusName: 'INVALID_SZL_ID' });
   });
 });
 

@@ -42,6 +42,7 @@ interface Snap7Client {
   ReadSZL(id: number, index: number, cb: Cb<Buffer>): void;
   GetOrderCode(cb: Cb<{ Code: string; V1: number; V2: number; V3: number }>): void;
   GetCpuInfo(cb: Cb<{ ModuleTypeName: string; SerialNumber: string; ASName: string; ModuleName: string }>): void;
+  PlcStatus(cb: Cb<number>): void;
   PDULength(): number;
   RemotePort: number;
   S7AreaPE: number;
@@ -387,5 +388,51 @@ describe('snap7 S7Client against the Bifrost simulator', () => {
     expect(info.SerialNumber).toBe('S V-BIFROST0001');
     expect(info.ASName).toBe('BIFROST-SIM');
     expect(info.ModuleName).toBe('PLC_1');
+  });
+
+  it('answers snap7’s PlcStatus (SZL 0x0424) with RUN, then STOP when the CPU is stopped', async () => {
+    // snap7's S7CpuStatusRun = 0x08, S7CpuStatusStop = 0x04 (s7_types.h).
+    expect(await call<number>((cb) => c.PlcStatus(cb))).toBe(0x08);
+    sim.server.cpuStatus = 'stop';
+    try {
+      expect(await call<number>((cb) => c.PlcStatus(cb))).toBe(0x04);
+      const szl = await call<Buffer>((cb) => c.ReadSZL(0x0424, 0, cb));
+      // snap7 hands over the list from LENTHDR, its header words in host order: record length 20, one record; bzu-id (record byte 3) is STOP.
+      expect([szl.readUInt16LE(0), szl.readUInt16LE(2), szl.length]).toEqual([20, 1, 24]);
+      expect(szl[4 + 3]).toBe(0x04);
+    } finally {
+      sim.server.cpuStatus = 'run';
+    }
+    expect(await call<number>((cb) => c.PlcStatus(cb))).toBe(0x08);
+  });
+
+  it('the Bifrost client reports RUN/STOP in identify() from SZL 0x0424', async () => {
+    const plc = new S7Client({ host: '127.0.0.1', port: sim.port, rack: 0, slot: 1 });
+    await plc.connect();
+    try {
+      expect(await plc.identify()).toMatchObject({ cpuStatus: 'RUN', orderCode: '6ES7 516-3AN02-0AB0' });
+      sim.server.cpuStatus = 'stop';
+      expect((await plc.identify()).cpuStatus).toBe('STOP');
+    } finally {
+      sim.server.cpuStatus = 'run';
+      await plc.close();
+    }
+  });
+});
+
+describe('a simulator configured in STOP', () => {
+  it('reports STOP to snap7 and to identify(), and refuses a cpuStatus that is neither run nor stop', async () => {
+    await using sim = await startSimulator({ port: 0, config: { dbs: { 1: 16 }, cpuStatus: 'stop' } });
+    const c = new snap7.S7Client();
+    c.SetParam(c.RemotePort, sim.port);
+    await new Promise<void>((resolve, reject) => c.ConnectTo('127.0.0.1', 0, 1, (err) => (err ? reject(err) : resolve())));
+    try {
+      expect(await call<number>((cb) => c.PlcStatus(cb))).toBe(0x04);
+    } finally {
+      c.Disconnect();
+    }
+    await using plc = await connect(sim.url);
+    expect((await plc.identify()).cpuStatus).toBe('STOP');
+    await expect(startSimulator({ port: 0, config: { cpuStatus: 'halt' as 'stop' } })).rejects.toMatchObject({ code: 'BIFROST_CONFIG_INVALID' });
   });
 });

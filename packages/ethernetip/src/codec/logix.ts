@@ -413,7 +413,27 @@ export interface SymbolInstance {
   symbolType: number;
   /** Array dimensions (attribute 8), zeros beyond the dimension count. */
   dimensions: number[];
+  /** Attribute 3: the symbol's data address in controller memory (UDINT). */
+  address?: number;
+  /** Attribute 5: the address of the symbol object itself (UDINT). */
+  objectAddress?: number;
+  /** Attribute 6: software control flags (UDINT); bit 26 set for a base tag, clear for an alias. */
+  softwareControl?: number;
+  /** Attribute 10: external access (USINT): 0 read/write, 2 read only, 3 none. */
+  externalAccess?: number;
 }
+
+/**
+ * Symbol attributes this codec encodes and decodes, with their wire size (0 = the name, a UINT
+ * length and its characters): 1 name, 2 type, 3 address, 5 object address, 6 software control,
+ * 8 dimensions, 10 external access (1756-PM020 "Symbol Object"; 3, 5, 6 and 10 as a 1756-L8x
+ * answers them to pycomm3's tag list request).
+ * @example SYMBOL_ATTRIBUTE_SIZES[8] // 12
+ */
+export const SYMBOL_ATTRIBUTE_SIZES: Readonly<Record<number, number>> = { 1: 0, 2: 2, 3: 4, 5: 4, 6: 4, 8: 12, 10: 1 };
+
+/** Software control bit of a base tag (not an alias), as Logix reports it in symbol attribute 6. */
+export const BASE_TAG_BIT = 1 << 26;
 
 /** The fields of a symbol type word. */
 export interface SymbolTypeInfo {
@@ -478,13 +498,19 @@ export function encodeSymbolEntry(s: SymbolInstance, attributes: readonly number
       const d = Buffer.alloc(12);
       for (let i = 0; i < 3; i++) d.writeUInt32LE(s.dimensions[i] ?? 0, i * 4);
       parts.push(d);
-    }
+    } else if (a === 3 || a === 5 || a === 6) {
+      const d = Buffer.allocUnsafe(4);
+      d.writeUInt32LE((a === 3 ? s.address : a === 5 ? s.objectAddress : s.softwareControl) ?? 0, 0);
+      parts.push(d);
+    } else if (a === 10) {
+      parts.push(Buffer.from([s.externalAccess ?? 0]));
+    } else malformed(`symbol attribute ${a} is not understood`);
   }
   return Buffer.concat(parts);
 }
 
 /**
- * Decodes the entries of a Get Instance Attribute List reply for `attributes` (1, 2 and 8 understood).
+ * Decodes the entries of a Get Instance Attribute List reply for `attributes` (those of {@link SYMBOL_ATTRIBUTE_SIZES}).
  * @example decodeSymbolList(res.data, [1, 2, 8])
  */
 export function decodeSymbolList(buf: Uint8Array, attributes: readonly number[] = SYMBOL_ATTRIBUTES): SymbolInstance[] {
@@ -496,6 +522,10 @@ export function decodeSymbolList(buf: Uint8Array, attributes: readonly number[] 
       if (a === 1) s.name = r.bytes(r.u16()).toString('latin1');
       else if (a === 2) s.symbolType = r.u16();
       else if (a === 8) s.dimensions = [r.u32(), r.u32(), r.u32()];
+      else if (a === 3) s.address = r.u32();
+      else if (a === 5) s.objectAddress = r.u32();
+      else if (a === 6) s.softwareControl = r.u32();
+      else if (a === 10) s.externalAccess = r.u8();
       else malformed(`symbol attribute ${a} is not understood`);
     }
     out.push(s);
@@ -526,7 +556,11 @@ export interface Template {
 
 /**
  * Encodes a template's definition as Read Template returns it: 8 bytes per member (info UINT,
- * type UINT, offset UDINT), then `Name;n` and the member names, each NUL-terminated.
+ * type UINT, offset UDINT), then the template name and the member names, each NUL-terminated,
+ * padded with 1 to 4 zeros to a multiple of 4 bytes. The template name is `Name;n` followed by one byte
+ * per member written as two letters A–P (a nibble each), as a Logix sends it (`my_UDT;nHAEA` for
+ * two members in a capture quoted in dmroeder/pylogix#45); pylogix reads the member's access from
+ * the second letter's low bits, so each member gets `AA`.
  * @example encodeTemplateDefinition(motorTemplate)
  */
 export function encodeTemplateDefinition(t: Template): Buffer {
@@ -536,16 +570,32 @@ export function encodeTemplateDefinition(t: Template): Buffer {
     defs.writeUInt16LE(m.type, i * 8 + 2);
     defs.writeUInt32LE(m.offset, i * 8 + 4);
   });
-  const names = [`${t.name};n`, ...t.members.map((m) => m.name)].map((n) => Buffer.from(`${n}\0`, 'latin1'));
-  return Buffer.concat([defs, ...names]);
+  const names = [`${t.name};n${'AA'.repeat(t.members.length)}`, ...t.members.map((m) => m.name)].map((n) => Buffer.from(`${n}\0`, 'latin1'));
+  const raw = Buffer.concat([defs, ...names]);
+  // At least one zero after the last name's NUL: pycomm3 reads one byte short of the padded length.
+  return Buffer.concat([raw, Buffer.alloc(4 - (raw.length % 4))]);
 }
 
 /**
- * Object definition size (attribute 4, in 32-bit words) for a definition of `bytes` bytes; a reader asks for size·4 − 23 bytes (1756-PM020).
+ * Object definition size (attribute 4, in 32-bit words) for a definition of `bytes` bytes (a
+ * multiple of 4, as {@link encodeTemplateDefinition} pads it). Readers turn it back into a byte
+ * count two ways, both used against real controllers: size·4 − 23 rounded up to 4 (pylogix, and
+ * this package's client) and size·4 − 21 (pycomm3). ⌊(bytes + 23) / 4⌋ makes the first exactly
+ * `bytes` and the second `bytes − 1`, both inside the definition and past the last name's NUL, since
+ * the padding has at least one zero (1756-PM020 "Template Object").
  * @example objectDefinitionSize(encodeTemplateDefinition(t).length)
  */
 export function objectDefinitionSize(bytes: number): number {
-  return Math.ceil((bytes + 23) / 4);
+  return Math.floor((bytes + 23) / 4);
+}
+
+/**
+ * The definition bytes to read for an object definition size (attribute 4): size·4 − 23, rounded up
+ * to a multiple of 4 as pylogix does against real controllers.
+ * @example templateDefinitionBytes(objectDefinitionSize(36)) // 36
+ */
+export function templateDefinitionBytes(objectDefinitionSize: number): number {
+  return Math.max(0, Math.ceil((objectDefinitionSize * 4 - 23) / 4) * 4);
 }
 
 /**
@@ -586,29 +636,37 @@ export interface TemplateAttributes {
 }
 
 /**
- * Encodes a Get Attribute List reply for template attributes 4, 5, 2, 1 (each: id, status, value).
+ * Encodes a Get Attribute List reply for the template attributes `ids` (default 4, 5, 2, 1), in
+ * the order asked, each as id, status, value: 1 handle (UINT), 2 member count (UINT), 4 object
+ * definition size (UDINT), 5 structure size (UDINT). Attribute 3 is not in 1756-PM020, but pylogix
+ * asks for 4, 3, 2, 1 and reads the member count where a two-byte attribute 3 puts it, so a Logix
+ * answers it with a UINT; its meaning is not published and this encodes 0. Others answer status
+ * 0x14 (attribute not supported, CIP Vol 1 Table B-1.1) without a value.
  * @example encodeTemplateAttributes({ objectDefinitionSize: 20, structureSize: 12, memberCount: 3, handle: 0x100 })
  */
-export function encodeTemplateAttributes(a: TemplateAttributes): Buffer {
-  const b = Buffer.alloc(2 + 8 + 8 + 6 + 6);
-  let o = b.writeUInt16LE(4, 0);
-  o = b.writeUInt16LE(4, o);
-  o = b.writeUInt16LE(0, o);
-  o = b.writeUInt32LE(a.objectDefinitionSize, o);
-  o = b.writeUInt16LE(5, o);
-  o = b.writeUInt16LE(0, o);
-  o = b.writeUInt32LE(a.structureSize, o);
-  o = b.writeUInt16LE(2, o);
-  o = b.writeUInt16LE(0, o);
-  o = b.writeUInt16LE(a.memberCount, o);
-  o = b.writeUInt16LE(1, o);
-  o = b.writeUInt16LE(0, o);
-  b.writeUInt16LE(a.handle, o);
-  return b;
+export function encodeTemplateAttributes(a: TemplateAttributes, ids: readonly number[] = [4, 5, 2, 1]): Buffer {
+  const parts: Buffer[] = [Buffer.from([ids.length & 0xff, ids.length >> 8])];
+  for (const id of ids) {
+    const head = Buffer.alloc(4);
+    head.writeUInt16LE(id, 0);
+    let value: Buffer;
+    if (id === 4 || id === 5) {
+      value = Buffer.alloc(4);
+      value.writeUInt32LE(id === 4 ? a.objectDefinitionSize : a.structureSize, 0);
+    } else if (id === 1 || id === 2 || id === 3) {
+      value = Buffer.alloc(2);
+      value.writeUInt16LE(id === 1 ? a.handle : id === 2 ? a.memberCount : 0, 0);
+    } else {
+      head.writeUInt16LE(0x14, 2);
+      value = Buffer.alloc(0);
+    }
+    parts.push(head, value);
+  }
+  return Buffer.concat(parts);
 }
 
 /**
- * Decodes a Get Attribute List reply for template attributes (any order of 1, 2, 4, 5).
+ * Decodes a Get Attribute List reply for template attributes (any order of 1, 2, 3, 4, 5).
  * @example decodeTemplateAttributes(res.data).memberCount
  */
 export function decodeTemplateAttributes(buf: Uint8Array): TemplateAttributes {
@@ -623,6 +681,7 @@ export function decodeTemplateAttributes(buf: Uint8Array): TemplateAttributes {
     else if (id === 5) out.structureSize = r.u32();
     else if (id === 2) out.memberCount = r.u16();
     else if (id === 1) out.handle = r.u16();
+    else if (id === 3) r.u16();
     else malformed(`template attribute ${id} is not understood`);
   }
   return out;

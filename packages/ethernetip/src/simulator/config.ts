@@ -31,7 +31,16 @@ export interface SignalSpec {
 
 /** The simulator configuration. */
 export interface EipSimConfig {
-  identity?: { vendorId?: number; deviceType?: number; productCode?: number; revision?: string; serialNumber?: number; productName?: string };
+  identity?: {
+    vendorId?: number;
+    deviceType?: number;
+    productCode?: number;
+    revision?: string;
+    serialNumber?: number;
+    productName?: string;
+    /** The controller (project) name the Program Name object answers (default `Bifrost`). */
+    controllerName?: string;
+  };
   /** Backplane slot of the controller (default 0): `path=1,<slot>` reaches it. */
   slot?: number;
   /** Accept Large Forward Open (default true); false behaves like an older controller (504-byte connections). */
@@ -123,6 +132,9 @@ export function loadSimConfig(config?: string | Record<string, unknown>): EipSim
   for (const t of c.tags ?? []) {
     if (typeof t?.name !== 'string' || typeof t?.type !== 'string') throw new BifrostError('BIFROST_CONFIG_INVALID', `every tag needs a name and a type; got ${JSON.stringify(t)}`);
   }
+  const cn = c.identity?.controllerName;
+  if (cn !== undefined && (typeof cn !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,39}$/.test(cn)))
+    throw new BifrostError('BIFROST_CONFIG_INVALID', `identity.controllerName must be a Logix name (a letter or _, then up to 39 letters, digits or _); got ${JSON.stringify(cn)}`);
   for (const s of c.signals ?? []) {
     if (typeof s?.tag !== 'string' || !['counter', 'sine', 'toggle', 'ramp'].includes(s?.kind))
       throw new BifrostError('BIFROST_CONFIG_INVALID', `every signal needs a tag and a kind (counter, sine, toggle, ramp); got ${JSON.stringify(s)}`);

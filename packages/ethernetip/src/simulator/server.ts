@@ -28,6 +28,7 @@ import {
 import { decodeEpath, type Segment } from '../codec/epath.js';
 import { encodeIdentityObject, type IdentityObject } from '../codec/identity.js';
 import {
+  BASE_TAG_BIT,
   CipType,
   decodeWriteTagData,
   encodeSymbolEntry,
@@ -36,6 +37,7 @@ import {
   encodeTypeId,
   objectDefinitionSize,
   STRING_HANDLE,
+  SYMBOL_ATTRIBUTE_SIZES,
   type SymbolInstance,
 } from '../codec/logix.js';
 import { ByteReader } from '../codec/reader.js';
@@ -55,6 +57,12 @@ export interface EipSimulatorOptions extends SimulatorOptions {
   maxFrameSize?: number;
   /** Also answer ListIdentity/ListServices over UDP on the same port (default true). */
   udp?: boolean;
+  /**
+   * Sender context of SendRRData replies: `'echo'` (default) returns the request's, as CIP Vol 2
+   * §2-3.2 requires; `'register-session'` returns the RegisterSession's for every reply, as some
+   * targets and a widely used open Logix simulator do (to test clients against them).
+   */
+  senderContext?: 'echo' | 'register-session';
 }
 
 /** A running EtherNet/IP simulator with its tag database. */
@@ -65,6 +73,8 @@ export interface EipSimulator extends RunningSimulator {
 }
 
 const UNCONNECTED_ROOM = 504;
+/** The Program Name object of a Logix (Rockwell KB 23341): Get Attributes All on instance 1 answers the controller's name. */
+const PROGRAM_NAME_CLASS = 0x64;
 const MAX_LARGE_CONNECTION = 4002;
 const MAX_SMALL_CONNECTION = 511;
 
@@ -80,6 +90,8 @@ interface Connection {
 interface SessionState {
   handle: number;
   connections: Map<number, Connection>;
+  /** The sender context RegisterSession carried. */
+  registerContext: bigint;
 }
 
 interface Status {
@@ -109,6 +121,8 @@ class Simulator implements EipSimulator {
   readonly #slot: number;
   readonly #large: boolean;
   readonly #maxFrame: number;
+  readonly #echoContext: boolean;
+  readonly #controllerName: string;
   readonly #signals: ActiveSignal[] = [];
   readonly #refs = new Map<string, SimRef>();
   readonly #start = Date.now();
@@ -134,8 +148,10 @@ class Simulator implements EipSimulator {
       productName: id.productName ?? '1756-L83E/B',
     };
     this.#slot = config.slot ?? 0;
+    this.#controllerName = config.identity?.controllerName ?? 'Bifrost';
     this.#large = config.largeForwardOpen ?? true;
     this.#maxFrame = options.maxFrameSize ?? 65535 + 24;
+    this.#echoContext = (options.senderContext ?? 'echo') === 'echo';
     for (const [name, members] of Object.entries(config.udts ?? {})) this.db.defineUdt(name, members);
     for (const t of config.tags ?? []) this.db.addTag(t);
     for (const [program, tags] of Object.entries(config.programs ?? {})) {
@@ -227,7 +243,7 @@ class Simulator implements EipSimulator {
   #onSocket(socket: Socket): void {
     this.#sockets.add(socket);
     socket.setNoDelay(true);
-    const session: SessionState = { handle: 0, connections: new Map() };
+    const session: SessionState = { handle: 0, connections: new Map(), registerContext: 0n };
     const framer = new EncapFramer(
       this.#maxFrame,
       (frame) => {
@@ -267,6 +283,7 @@ class Simulator implements EipSimulator {
         if (p.data.readUInt16LE(0) !== 1) return reply(p.data, 0x69, 0);
         if (session.handle !== 0) return reply(p.data, 0x64, 0);
         session.handle = this.#nextSession++;
+        session.registerContext = p.context;
         return reply(p.data, 0, session.handle);
       }
       case EncapCommand.UnRegisterSession:
@@ -285,7 +302,8 @@ class Simulator implements EipSimulator {
         if (p.command === EncapCommand.SendRRData) {
           const mr = items.find((i) => i.type === CpfType.UnconnectedData);
           if (!mr) return reply(Buffer.alloc(0), 0x03);
-          return encodeUnconnectedPacket(session.handle, p.context, this.#message(mr.data, UNCONNECTED_ROOM, session, true));
+          const context = this.#echoContext ? p.context : session.registerContext;
+          return encodeUnconnectedPacket(session.handle, context, this.#message(mr.data, UNCONNECTED_ROOM, session, true));
         }
         const addr = items.find((i) => i.type === CpfType.ConnectedAddress);
         const data = items.find((i) => i.type === CpfType.ConnectedData);
@@ -396,7 +414,14 @@ class Simulator implements EipSimulator {
     try {
       const symbolic = path.findIndex((s) => s.type === 'symbolic');
       const cls = path.find((s) => s.type === 'class') as { id: number } | undefined;
-      if (cls?.id === ClassId.Symbol) return this.#symbols(req.service, path, req.data, room);
+      if (cls?.id === ClassId.Symbol) {
+        if (req.service === Service.GetInstanceAttributeList) return this.#symbols(req.service, path, req.data, room);
+        // Symbol instance addressing (1756-PM020 "Symbol Instance Addressing", v21+): class 0x6B,
+        // the tag's instance, then members and indices as in a symbolic path. pycomm3 reads this way.
+        const byInstance = this.#instancePath(path);
+        if (!Array.isArray(byInstance)) return byInstance;
+        return this.#tagService(req.service, byInstance, req.data, room);
+      }
       if (symbolic === 0) return this.#tagService(req.service, path, req.data, room);
       const inst = path.find((s) => s.type === 'instance') as { id: number } | undefined;
       if (!cls) return { status: 0x04, extended: [] };
@@ -413,6 +438,16 @@ class Simulator implements EipSimulator {
           return this.#connectionManager(req.service, req.data, room, session, unconnected);
         case ClassId.Template:
           return this.#template(req.service, inst?.id ?? 0, req.data, room);
+        case PROGRAM_NAME_CLASS: {
+          if (inst?.id !== 1) return { status: 0x05, extended: [] };
+          if (req.service !== Service.GetAttributesAll) return { status: 0x08, extended: [] };
+          // A STRING: UINT length and the characters (CIP Vol 1 Appendix C-2.1.1 STRING).
+          const name = Buffer.from(this.#controllerName, 'latin1');
+          const out = Buffer.allocUnsafe(2 + name.length);
+          out.writeUInt16LE(name.length, 0);
+          name.copy(out, 2);
+          return { status: 0, extended: [], data: out };
+        }
         default:
           return { status: 0x05, extended: [] };
       }
@@ -421,6 +456,24 @@ class Simulator implements EipSimulator {
       if (e instanceof BifrostError && (e.code === 'BIFROST_MALFORMED_FRAME' || e.code === 'BIFROST_BUFFER_TOO_SHORT')) return { status: 0x13, extended: [] };
       return { status: 0x1f, extended: [] };
     }
+  }
+
+  /** Turns `[Program:X] class 0x6B instance N …rest` into the symbolic path of tag N. */
+  #instancePath(path: Segment[]): Segment[] | SimStatus {
+    const at = path.findIndex((s) => s.type === 'class');
+    const inst = path[at + 1];
+    if (inst?.type !== 'instance') return { status: 0x04, extended: [] };
+    const head = path.slice(0, at);
+    let scope = this.db.controller;
+    if (head.length > 0) {
+      const p = head[0];
+      const s = head.length === 1 && p?.type === 'symbolic' && p.name.toLowerCase().startsWith('program:') ? this.db.programs.get(p.name.slice(8).toLowerCase()) : undefined;
+      if (!s) return { status: 0x04, extended: [] };
+      scope = s;
+    }
+    const tag = scope.list.find((t) => t.instance === inst.id);
+    if (!tag) return { status: 0x05, extended: [] };
+    return [...head, { type: 'symbolic', name: tag.name }, ...path.slice(at + 2)];
   }
 
   #identityAttribute(path: Segment[]): Status {
@@ -554,12 +607,15 @@ class Simulator implements EipSimulator {
     const n = r.u16();
     const attrs: number[] = [];
     for (let i = 0; i < n; i++) attrs.push(r.u16());
-    if (attrs.some((a) => a !== 1 && a !== 2 && a !== 8)) return { status: 0x0a, extended: [] };
+    if (attrs.some((a) => SYMBOL_ATTRIBUTE_SIZES[a] === undefined)) return { status: 0x0a, extended: [] };
     const entries: SymbolInstance[] = scope.list.map((t) => symbolOf(t.instance, t.name, t.type, t.dims));
     if (scope === this.db.controller) {
       // Programs appear in the controller's list as "Program:<name>" symbols (type 0x1068, 1756-PM020).
       let id = 0x8000;
-      for (const p of this.db.programs.values()) entries.push({ instance: id++, name: `Program:${p.name}`, symbolType: 0x1068, dimensions: [0, 0, 0] });
+      for (const p of this.db.programs.values()) {
+        const instance = id++;
+        entries.push({ instance, name: `Program:${p.name}`, symbolType: 0x1068, dimensions: [0, 0, 0], ...memoryOf(instance), softwareControl: 0, externalAccess: 3 });
+      }
     }
     const parts: Buffer[] = [];
     let used = 4;
@@ -581,17 +637,21 @@ class Simulator implements EipSimulator {
     if (!t) return { status: 0x05, extended: [] };
     const def = encodeTemplateDefinition(t);
     if (service === Service.GetAttributeList) {
-      return {
-        status: 0,
-        extended: [],
-        data: encodeTemplateAttributes({ objectDefinitionSize: objectDefinitionSize(def.length), structureSize: t.size, memberCount: t.members.length, handle: t.handle }),
-      };
+      const r = new ByteReader(data, 'Get Attribute List');
+      const ids: number[] = [];
+      for (let n = r.u16(); n > 0; n--) ids.push(r.u16());
+      const attrs = { objectDefinitionSize: objectDefinitionSize(def.length), structureSize: t.size, memberCount: t.members.length, handle: t.handle };
+      // A Get Attribute List with an unsupported attribute still answers the others (CIP Vol 1 §A-4.1), status 0x0A.
+      const bad = ids.some((id) => id < 1 || id > 5);
+      return { status: bad ? 0x0a : 0, extended: [], data: encodeTemplateAttributes(attrs, ids) };
     }
     if (service === Service.ReadTag) {
       const r = new ByteReader(data, 'Read Template');
       const offset = r.u32();
       const bytes = r.u16();
-      if (offset > def.length) return { status: 0xff, extended: [0x2104] };
+      // Past the end is an error, never an empty success: a client that asks for more than there
+      // is would otherwise ask again at the same offset forever.
+      if (offset >= def.length) return { status: 0xff, extended: [0x2104] };
       const want = def.subarray(offset, Math.min(def.length, offset + bytes));
       const max = Math.max(0, room - 4);
       if (want.length > max) return { status: 0x06, extended: [], data: want.subarray(0, max & ~3) };
@@ -655,9 +715,23 @@ class Simulator implements EipSimulator {
   }
 }
 
+/** Made-up but stable controller memory addresses of a symbol (attributes 3 and 5). */
+function memoryOf(instance: number): { address: number; objectAddress: number } {
+  return { address: (0x0010_0000 + instance * 0x100) >>> 0, objectAddress: (0x0800_0000 + instance * 0x40) >>> 0 };
+}
+
 function symbolOf(instance: number, name: string, type: SimType, dims: number[]): SymbolInstance {
   const base = type.kind === 'atomic' ? type.code : 0x8000 | (type.template.id & 0x0fff);
-  return { instance, name, symbolType: base | ((dims.length & 3) << 13), dimensions: [dims[0] ?? 0, dims[1] ?? 0, dims[2] ?? 0] };
+  return {
+    instance,
+    name,
+    symbolType: base | ((dims.length & 3) << 13),
+    dimensions: [dims[0] ?? 0, dims[1] ?? 0, dims[2] ?? 0],
+    ...memoryOf(instance),
+    // Every simulated tag is a base tag (no aliases), read/write from outside.
+    softwareControl: BASE_TAG_BIT,
+    externalAccess: 0,
+  };
 }
 
 function readReply(ref: SimRef, count: number, byteOffset: number, room: number, fragmented: boolean): Status {
@@ -697,7 +771,8 @@ function writeTag(ref: SimRef, w: ReturnType<typeof decodeWriteTagData>, fragmen
     return { status: 0, extended: [] };
   }
   if (w.data.length < total) return { status: 0x13, extended: [] };
-  if (w.data.length > total) return { status: 0x15, extended: [] };
+  // Bytes past count × size are ignored, as a Logix ignores them: pycomm3 (1.2.x, since 2021) sends
+  // a lone Write Tag twice over in one SendUnitData item, and its single writes work on real controllers.
   w.data.copy(ref.tag.data, ref.offset, 0, total);
   if (t.kind === 'atomic' && t.code === CipType.BOOL) for (let i = 0; i < w.count; i++) ref.tag.data[ref.offset + i] = ref.tag.data[ref.offset + i] ? 1 : 0;
   if (t.kind === 'struct' && t.template.handle === STRING_HANDLE) {
