@@ -131,18 +131,23 @@ export interface SourcePosition {
   column: number;
 }
 
-/** A parsed config file that can say where any field path stands in it. */
+/**
+ * A parsed config file that can say where any field path stands in it. The YAML document with the
+ * positions of its nodes is large (about 1 KB per tag: over 100 MB for 100,000 tags), and only an
+ * error needs it: it is dropped once the data is taken out ({@link toJS}) and parsed again from
+ * the text on the first error after that.
+ */
 export class ConfigSource {
   readonly file: string;
   readonly text: string;
-  readonly #doc: ReturnType<typeof parseDocument>;
-  readonly #lines: LineCounter;
+  #doc: ReturnType<typeof parseDocument> | undefined;
+  #lines: LineCounter;
 
   constructor(file: string, text: string) {
     this.file = file;
     this.text = text;
     this.#lines = new LineCounter();
-    this.#doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true });
+    this.#doc = this.#parse();
     const first = this.#doc.errors[0];
     if (first) {
       const pos = this.#lines.linePos(first.pos[0]);
@@ -150,13 +155,21 @@ export class ConfigSource {
     }
   }
 
-  /** The document as plain data. */
+  #parse(): ReturnType<typeof parseDocument> {
+    this.#lines = new LineCounter();
+    return parseDocument(this.text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true });
+  }
+
+  /** The document as plain data (the document itself is let go: see the class). */
   toJS(): unknown {
-    return this.#doc.toJS({ maxAliasCount: 100 }) ?? {};
+    const doc = this.#doc ?? this.#parse();
+    this.#doc = undefined;
+    return doc.toJS({ maxAliasCount: 100 }) ?? {};
   }
 
   /** Where the value at `path` stands; the nearest existing parent when the field is missing. */
   locate(path: readonly PropertyKey[], atKey = false): SourcePosition {
+    this.#doc ??= this.#parse();
     let node: unknown = this.#doc.contents;
     let best: Node | undefined = node as Node | undefined;
     for (const key of path) {
