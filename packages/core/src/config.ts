@@ -101,10 +101,19 @@ export const gatewayConfigSchema = z
       .object({ port: z.number().int().min(0).max(65535).default(8080), host: z.string().default('127.0.0.1') })
       .passthrough()
       .optional(),
+    /**
+     * The folder for everything the gateway writes: sink queues (`queue/<sink>`), the audit log
+     * (`audit.jsonl`) and the OPC UA client PKI (`pki/`). Relative to the config file's folder;
+     * default `$BIFROST_DATA_DIR`, else `./data`. Created mode 0700 (docs/deploy.md).
+     */
+    dataDir: z
+      .string()
+      .min(1)
+      .default(() => process.env.BIFROST_DATA_DIR || './data'),
     audit: z
-      .object({ file: z.string().default('./data/audit.jsonl') })
+      .object({ file: z.string().min(1).optional() })
       .strict()
-      .default({ file: './data/audit.jsonl' }),
+      .default({}),
     opcuaServer: z
       .object({ port: z.number().int().min(0).max(65535).default(4840) })
       .passthrough()
@@ -133,7 +142,21 @@ export const gatewayConfigSchema = z
         if (!known.has(f)) ctx.addIssue({ code: 'custom', path: ['pipelines', i, 'from', j], message: `a known device.tag ("${f}" is not defined)` });
       });
     });
+  })
+  .transform((cfg) => withDataDir(cfg));
+
+/** What lives under dataDir unless the config names another place: the audit log and each sink's queue. */
+function withDataDir<C extends { dataDir: string; audit: { file?: string | undefined }; sinks: Array<{ type: string; name?: string | undefined }> }>(cfg: C): C & { audit: { file: string } } {
+  const under = (...parts: string[]) => `${cfg.dataDir.replace(/\/+$/, '')}/${parts.join('/')}`;
+  const sinks = cfg.sinks.map((s, i) => {
+    const buffer = (s as { buffer?: unknown }).buffer;
+    const dir = under('queue', s.name ?? `${s.type}-${i}`);
+    if (buffer === undefined) return { ...s, buffer: { dir } };
+    if (buffer !== null && typeof buffer === 'object' && !Array.isArray(buffer) && (buffer as { dir?: unknown }).dir === undefined) return { ...s, buffer: { ...buffer, dir } };
+    return s;
   });
+  return { ...cfg, sinks, audit: { ...cfg.audit, file: cfg.audit.file ?? under('audit.jsonl') } };
+}
 
 /** The validated gateway config. */
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
@@ -257,7 +280,13 @@ export function parseGatewayConfig(text: string, file = 'gateway.yaml'): { confi
 function validateGatewayConfig(data: unknown, source: ConfigSource): { config: GatewayConfig; source: ConfigSource } {
   const result = gatewayConfigSchema.safeParse(data);
   if (!result.success) throw issueError(result.error, data, source);
-  return { config: result.data, source };
+  const config = result.data;
+  // An OPC UA client keeps its certificate under dataDir too (unless the device names a PKI).
+  const pki = resolve(dirname(resolve(source.file)), config.dataDir, 'pki');
+  for (const d of config.devices) {
+    if (/^opc\.tcp:/i.test(d.url) && !/[?&]pki=/.test(d.url) && d.options?.pkiDir === undefined) d.options = { ...d.options, pkiDir: pki };
+  }
+  return { config, source };
 }
 
 function issueError(error: z.ZodError, data: unknown, source: ConfigSource): BifrostError {

@@ -4,6 +4,7 @@
  * (polling stops, queues persist their cursor, connections close); SIGHUP reloads the config
  * file, keeping the running config when the new one is invalid.
  */
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadGatewayConfigAsync, redactUrl, toBifrostError } from '@bifrost/core';
 import { Gateway } from './gateway.js';
@@ -41,6 +42,7 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
   const path = resolve(file);
   // Secret references (${env:}, ${file:}, ${credential:}, ${exec:}) resolve here, at start and on every reload.
   const { config, source } = await loadGatewayConfigAsync(path);
+  ensureDataDir(resolve(dirname(path), config.dataDir), log);
   const gateway = new Gateway(config, { source, baseDir: dirname(path) });
   gateway.on('health', (e) => {
     const msg = `${e.device} ${e.previous} → ${e.state}`;
@@ -119,4 +121,15 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
   const running: RunningGateway = { gateway, stopped, stop, reload };
   if (http) running.httpPort = http.port;
   return running;
+}
+
+/**
+ * Creates dataDir mode 0700: queues hold process data and the audit log says who wrote what, for
+ * the gateway's user only. An existing folder open to others is reported, never changed (it may
+ * be a folder the operator shares on purpose).
+ */
+function ensureDataDir(dir: string, log: Logger): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const mode = statSync(dir).mode & 0o777;
+  if ((mode & 0o077) !== 0) log.warn({ dataDir: dir }, `dataDir ${dir} is mode ${mode.toString(8).padStart(4, '0')}: other users can read the queues and the audit log; chmod 700 it`);
 }
