@@ -249,7 +249,7 @@ function resolveLocal(ctx: Context, kind: 'env' | 'file' | 'credential', name: s
 }
 
 function secretFilePath(ctx: Context, name: string): string {
-  if (name === '') throw configError(ctx, 'a file path in ${file:/path}');
+  if (name === '') throw configError(ctx, `a file path in \${file:/path}`);
   return isAbsolute(name) ? name : resolve(ctx.baseDir, name);
 }
 

@@ -38,7 +38,7 @@ export const runCommand: CommandModule = {
           'bifrost run gateway.yaml --check',
           'bifrost run gateway.yaml --metrics-port 9464',
           'bifrost run gateway.yaml --stop-timeout 10s',
-          'kill -HUP <pid>   # reload the config (and re-resolve ${env:…} ${file:…} ${credential:…} ${exec:…} secrets)',
+          'kill -HUP <pid>   # reload the config (and re-resolve its secret references)',
           'systemctl start bifrost   # deploy/systemd/bifrost.service, docs/deploy.md',
         ]),
       )

@@ -48,7 +48,7 @@ const core = {
   BIFROST_CLI_USAGE: { area: 'cli', summary: 'The command line is not valid.', hint: 'Run bifrost <command> --help for usage and examples.' },
   BIFROST_SECRET_NOT_FOUND: {
     area: 'config',
-    summary: 'A secret reference (${env:…}, ${file:…}, ${credential:…}, ${exec:…}) names a variable, file, credential or command that does not exist or is empty.',
+    summary: `A secret reference (\${env:…}, \${file:…}, \${credential:…}, \${exec:…}) names a variable, file, credential or command that does not exist or is empty.`,
     hint: 'The message names the field and the reference; see docs/configuration.md#secrets.',
   },
   BIFROST_SECRET_INSECURE: { area: 'config', summary: 'A secret file is readable or writable by every user.', hint: 'chmod 600 the file (or 640 and a group the gateway user is in).' },
