@@ -90,38 +90,51 @@ async function runGateway(ctx: CliContext, file: string, flags: RunFlags): Promi
   }
   options.stopTimeoutMs = stopTimeoutMs;
   const sd = createNotifier(ctx.io.env, (m) => log.warn(m));
-  const running = await gw.runGateway(file, options);
-  const c = running.gateway.config;
-  await sd.notify(
-    'READY=1',
-    `STATUS=running: ${c.devices.length} device(s), ${c.sinks.length} sink(s)${running.httpPort === undefined ? '' : `, http port ${running.httpPort}`}`,
-    `MAINPID=${process.pid}`,
-  );
-  // Ctrl-C and SIGTERM arrive as the context's abort signal; SIGHUP reloads (one at a time).
-  let reloading = Promise.resolve();
-  const onHup = () => {
-    reloading = reloading.then(async () => {
-      await sd.notify('RELOADING=1', 'STATUS=reloading the config');
-      await running.reload();
-      await sd.notify('READY=1', 'STATUS=running (config reloaded)');
-    });
+  // A crash report (an exception nothing caught) is printed as Node would, with resolved secrets masked.
+  const onCrash = (e: unknown) => {
+    ctx.io.stderr.write(`${core.maskSecrets(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
+    process.exit(1);
   };
-  process.on('SIGHUP', onHup);
-  let late: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'late'>((resolve) => {
-    const onAbort = () => {
-      void sd.notify('STOPPING=1', 'STATUS=stopping');
-      void running.stop();
-      // The gateway bounds each part of its stop by stopTimeoutMs; this bounds the whole
-      // (web server, metrics endpoint) so the process exits whatever hangs (issue 18.6).
-      late = setTimeout(() => resolve('late'), stopTimeoutMs + 1000);
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
+  let how: 'stopped' | 'late';
+  try {
+    const running = await gw.runGateway(file, options);
+    const c = running.gateway.config;
+    await sd.notify(
+      'READY=1',
+      `STATUS=running: ${c.devices.length} device(s), ${c.sinks.length} sink(s)${running.httpPort === undefined ? '' : `, http port ${running.httpPort}`}`,
+      `MAINPID=${process.pid}`,
+    );
+    // Ctrl-C and SIGTERM arrive as the context's abort signal; SIGHUP reloads (one at a time).
+    let reloading = Promise.resolve();
+    const onHup = () => {
+      reloading = reloading.then(async () => {
+        await sd.notify('RELOADING=1', 'STATUS=reloading the config');
+        await running.reload();
+        await sd.notify('READY=1', 'STATUS=running (config reloaded)');
+      });
     };
-    if (ctx.signal.aborted) onAbort();
-    else ctx.signal.addEventListener('abort', onAbort, { once: true });
-  });
-  const how = await Promise.race([running.stopped.then(() => 'stopped' as const), deadline]);
-  clearTimeout(late);
-  process.off('SIGHUP', onHup);
+    process.on('SIGHUP', onHup);
+    let late: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((resolve) => {
+      const onAbort = () => {
+        void sd.notify('STOPPING=1', 'STATUS=stopping');
+        void running.stop();
+        // The gateway bounds each part of its stop by stopTimeoutMs; this bounds the whole
+        // (web server, metrics endpoint) so the process exits whatever hangs (issue 18.6).
+        late = setTimeout(() => resolve('late'), stopTimeoutMs + 1000);
+      };
+      if (ctx.signal.aborted) onAbort();
+      else ctx.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    how = await Promise.race([running.stopped.then(() => 'stopped' as const), deadline]);
+    clearTimeout(late);
+    process.off('SIGHUP', onHup);
+  } finally {
+    process.off('uncaughtException', onCrash);
+    process.off('unhandledRejection', onCrash);
+  }
   if (how === 'late') log.warn(`the gateway did not finish stopping within ${stopTimeoutMs + 1000} ms; exiting anyway (queued records stay on disk)`);
   log.flush?.();
   return EXIT.OK;
