@@ -53,7 +53,7 @@ const REFERENCE = /\$\{(env|file|credential|exec):([^}]*)\}/g;
 /** The same without the `g` flag, for tests: a global RegExp keeps `lastIndex` between calls. */
 const HAS_REFERENCE = /\$\{(env|file|credential|exec):([^}]*)\}/;
 /** Fields whose value is a secret. */
-const VALUE_FIELD = /(pass(word|phrase)?|secret|token|seed|sas|devicekey|apikey|accesskey)$/i;
+const VALUE_FIELD = /(password|passphrase|^pass|secret|token|sas|devicekey|apikey|accesskey)$/i;
 /** Fields whose value is the path of a secret file (a TLS or certificate private key, a password file). */
 const PATH_FIELD = /^(key|keyfile|privatekey|privatekeyfile|passwordfile|devicekeyfile)$/i;
 
