@@ -1,4 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: secret references are spelled ${kind:name} in plain strings
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +119,8 @@ describe('secret references', () => {
     expect(e.message).toMatch(message);
     expect(e.details).toMatchObject({ field: 'devices[0].options.password', reference: '${exec:store}' });
     expect(e.message).not.toContain('exec-s3cret-value');
+    // A timeout kills the command's whole process group: the script's `sleep` does not linger.
+    if (mode === 'hang') expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toContain('sleep 31.7');
   });
 
   it('refuses an unknown command, a reference outside a secret field, and a command that cannot start', async () => {
