@@ -10,8 +10,10 @@
 #   chromium             the web dashboard's end-to-end tests (through playwright-core)
 #   openssl              certificates for TLS, mutual TLS and OPC UA tests
 #   iproute2             `ip netns` / veth pairs: the gateway's pulled-cable test (runs as root)
+#   systemd              systemd-analyze verify on deploy/systemd/bifrost.service, and systemd-notify,
+#                        which bifrost run uses for sd_notify (the tests receive it on their own socket)
 set -euo pipefail
-packages=(mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio mbpoll socat tmux chromium openssl procps iproute2)
+packages=(mosquitto mosquitto-clients python3-pymodbus python3-serial-asyncio mbpoll socat tmux chromium openssl procps iproute2 systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,9 +6,11 @@
  * so their errors carry lines too.
  */
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BifrostError } from './errors/index.js';
+import { type ExecSecretCommand, resolveSecrets, resolveSecretsSync, type SecretResolveOptions } from './secrets.js';
 import { parseBytes, parseDuration } from './timing.js';
 
 const duration = z.union([z.number().nonnegative(), z.string().regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|min|h|d)?\s*$/i, 'a duration such as 500ms, 10s, 5m')]).transform((v) => parseDuration(v));
@@ -67,6 +69,20 @@ export const pipelineSchema = z
 /** One sink; each sink type checks its own fields. */
 export const sinkSchema = z.object({ type: z.string().min(1), name: name.optional() }).passthrough();
 
+/** `secrets:` — the commands `${exec:NAME}` references run (see secrets.ts and docs/configuration.md#secrets). */
+export const secretsSchema = z
+  .object({
+    exec: z
+      .record(
+        name,
+        z
+          .object({ command: z.array(z.string().min(1)).min(1, 'a command such as [vault, kv, get, -format=json, secret/gw]'), timeout: duration.default(5000), jsonKey: z.string().min(1).optional() })
+          .strict(),
+      )
+      .default({}),
+  })
+  .strict();
+
 /** The whole gateway config. */
 export const gatewayConfigSchema = z
   .object({
@@ -85,10 +101,19 @@ export const gatewayConfigSchema = z
       .object({ port: z.number().int().min(0).max(65535).default(8080), host: z.string().default('127.0.0.1') })
       .passthrough()
       .optional(),
+    /**
+     * The folder for everything the gateway writes: sink queues (`queue/<sink>`), the audit log
+     * (`audit.jsonl`) and the OPC UA client PKI (`pki/`). Relative to the config file's folder;
+     * default `$BIFROST_DATA_DIR`, else `./data`. Created mode 0700 (docs/deploy.md).
+     */
+    dataDir: z
+      .string()
+      .min(1)
+      .default(() => process.env.BIFROST_DATA_DIR || './data'),
     audit: z
-      .object({ file: z.string().default('./data/audit.jsonl') })
+      .object({ file: z.string().min(1).optional() })
       .strict()
-      .default({ file: './data/audit.jsonl' }),
+      .default({}),
     opcuaServer: z
       .object({ port: z.number().int().min(0).max(65535).default(4840) })
       .passthrough()
@@ -97,6 +122,7 @@ export const gatewayConfigSchema = z
       .object({ port: z.number().int().min(0).max(65535).optional() })
       .strict()
       .optional(),
+    secrets: secretsSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -116,7 +142,21 @@ export const gatewayConfigSchema = z
         if (!known.has(f)) ctx.addIssue({ code: 'custom', path: ['pipelines', i, 'from', j], message: `a known device.tag ("${f}" is not defined)` });
       });
     });
+  })
+  .transform((cfg) => withDataDir(cfg));
+
+/** What lives under dataDir unless the config names another place: the audit log and each sink's queue. */
+function withDataDir<C extends { dataDir: string; audit: { file?: string | undefined }; sinks: Array<{ type: string; name?: string | undefined }> }>(cfg: C): C & { audit: { file: string } } {
+  const under = (...parts: string[]) => `${cfg.dataDir.replace(/\/+$/, '')}/${parts.join('/')}`;
+  const sinks = cfg.sinks.map((s, i) => {
+    const buffer = (s as { buffer?: unknown }).buffer;
+    const dir = under('queue', s.name ?? `${s.type}-${i}`);
+    if (buffer === undefined) return { ...s, buffer: { dir } };
+    if (buffer !== null && typeof buffer === 'object' && !Array.isArray(buffer) && (buffer as { dir?: unknown }).dir === undefined) return { ...s, buffer: { ...buffer, dir } };
+    return s;
   });
+  return { ...cfg, sinks, audit: { ...cfg.audit, file: cfg.audit.file ?? under('audit.jsonl') } };
+}
 
 /** The validated gateway config. */
 export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
@@ -247,32 +287,77 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  */
 export function parseGatewayConfig(text: string, file = 'gateway.yaml'): { config: GatewayConfig; source: ConfigSource } {
   const source = new ConfigSource(file, text);
-  const data = source.toJS();
-  const result = gatewayConfigSchema.safeParse(data);
-  if (!result.success) {
-    const issue = result.error.issues[0] as z.core.$ZodIssue;
-    let path = issue.path as PropertyKey[];
-    if (issue.code === 'unrecognized_keys' && issue.keys[0]) path = [...path, issue.keys[0]];
-    const unknownKey = issue.code === 'unrecognized_keys';
-    const got = unknownKey || issue.code === 'custom' ? undefined : valueAt(data, path);
-    const err = source.errorAt(path, describeIssue(issue), got === undefined || typeof got === 'object' ? undefined : got, unknownKey);
-    const more = result.error.issues.length - 1;
-    if (more > 0) (err as { message: string }).message += ` (and ${more} more problem${more > 1 ? 's' : ''})`;
-    throw err;
-  }
-  return { config: result.data, source };
+  return validateGatewayConfig(resolveSecretsSync(source.toJS(), secretOptions(source, {})).data, source);
 }
 
-/**
- * Reads, parses and validates a gateway config file.
- * @example const { config } = loadGatewayConfig('gateway.yaml')
- */
-export function loadGatewayConfig(file: string): { config: GatewayConfig; source: ConfigSource } {
-  let text: string;
+function validateGatewayConfig(data: unknown, source: ConfigSource): { config: GatewayConfig; source: ConfigSource } {
+  const result = gatewayConfigSchema.safeParse(data);
+  if (!result.success) throw issueError(result.error, data, source);
+  const config = result.data;
+  // An OPC UA client keeps its certificate under dataDir too (unless the device names a PKI).
+  const pki = resolve(dirname(resolve(source.file)), config.dataDir, 'pki');
+  for (const d of config.devices) {
+    if (/^opc\.tcp:/i.test(d.url) && !/[?&]pki=/.test(d.url) && d.options?.pkiDir === undefined) d.options = { ...d.options, pkiDir: pki };
+  }
+  return { config, source };
+}
+
+function issueError(error: z.ZodError, data: unknown, source: ConfigSource): BifrostError {
+  const issue = error.issues[0] as z.core.$ZodIssue;
+  let path = issue.path as PropertyKey[];
+  if (issue.code === 'unrecognized_keys' && issue.keys[0]) path = [...path, issue.keys[0]];
+  const unknownKey = issue.code === 'unrecognized_keys';
+  // A field that held a secret reference is never quoted back (its value is the secret).
+  const got = unknownKey || issue.code === 'custom' ? undefined : valueAt(data, path);
+  const err = source.errorAt(path, describeIssue(issue), got === undefined || typeof got === 'object' || hasRef(source, path) ? undefined : got, unknownKey);
+  const more = error.issues.length - 1;
+  if (more > 0) (err as { message: string }).message += ` (and ${more} more problem${more > 1 ? 's' : ''})`;
+  return err;
+}
+
+function hasRef(source: ConfigSource, path: readonly PropertyKey[]): boolean {
+  const raw = valueAt(source.toJS(), path);
+  return typeof raw === 'string' && raw.includes('${');
+}
+
+function secretOptions(source: ConfigSource, env: { env?: NodeJS.ProcessEnv }): SecretResolveOptions {
+  const locate = (path: readonly PropertyKey[]) => {
+    const p = source.locate(path);
+    return `${source.file}:${p.line}:${p.column}: `;
+  };
+  return { ...env, baseDir: dirname(resolve(source.file)), locate };
+}
+
+function readConfig(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (cause) {
     throw new BifrostError('BIFROST_CONFIG_NOT_FOUND', `cannot read config file ${file}: ${(cause as Error).message}`, { cause });
   }
-  return parseGatewayConfig(text, file);
+}
+
+/**
+ * Reads, parses and validates a gateway config file; `${env:}`, `${file:}` and `${credential:}`
+ * references are resolved (an `${exec:}` one needs {@link loadGatewayConfigAsync}).
+ * @example const { config } = loadGatewayConfig('gateway.yaml')
+ */
+export function loadGatewayConfig(file: string): { config: GatewayConfig; source: ConfigSource } {
+  return parseGatewayConfig(readConfig(file), file);
+}
+
+/**
+ * Reads a gateway config file and resolves every secret reference, `${exec:}` commands included
+ * (what `bifrost run` does at start and on SIGHUP). A failed reference names the field and the
+ * reference, never the value.
+ * @example const { config, source } = await loadGatewayConfigAsync('/etc/bifrost/gateway.yaml')
+ */
+export async function loadGatewayConfigAsync(file: string, options: { env?: NodeJS.ProcessEnv } = {}): Promise<{ config: GatewayConfig; source: ConfigSource }> {
+  const source = new ConfigSource(file, readConfig(file));
+  const data = source.toJS() as { secrets?: unknown };
+  const parsed = secretsSchema.optional().safeParse(data.secrets);
+  if (!parsed.success) throw issueError(new z.ZodError(parsed.error.issues.map((i) => ({ ...i, path: ['secrets', ...i.path] }))), data, source);
+  const exec: Record<string, ExecSecretCommand> = {};
+  for (const [n, c] of Object.entries(parsed.data?.exec ?? {})) exec[n] = { command: c.command, timeoutMs: c.timeout, ...(c.jsonKey ? { jsonKey: c.jsonKey } : {}) };
+  const { data: resolved } = await resolveSecrets(data, { ...secretOptions(source, options), exec });
+  return validateGatewayConfig(resolved, source);
 }

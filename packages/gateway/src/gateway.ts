@@ -857,14 +857,40 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     await rt.device.close();
   }
 
-  /** Graceful stop: polling stops, pipelines flush, sinks persist their cursor, devices close. Idempotent. */
-  async stop(): Promise<void> {
+  /**
+   * Graceful stop, bounded: polling stops at once (in-flight reads are aborted), pipelines flush,
+   * sinks persist their cursor and devices close, sinks and devices side by side. Whatever has not
+   * finished within `timeoutMs` (default 5000) is left behind with a `warning`, so a hung device or
+   * a broker that stopped answering never holds the process (issue 18.6); records a sink had not
+   * yet had acknowledged stay queued on disk and are sent again at the next start. Idempotent.
+   */
+  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    await this.#scheduler.stop();
-    for (const p of this.#pipelines) await p.stop().catch(() => {});
-    for (const { sink } of this.#sinks.values()) await sink.stop().catch(() => {});
-    await Promise.allSettled([...this.#devices.values()].map((d) => d.device.close()));
+    const timeoutMs = options.timeoutMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((r) => {
+      timer = setTimeout(() => r('late'), timeoutMs);
+    });
+    const bounded = async (what: string, work: () => Promise<unknown>): Promise<void> => {
+      const done = work().then(
+        () => 'done' as const,
+        () => 'done' as const,
+      );
+      if ((await Promise.race([done, deadline])) === 'late') {
+        this.emit('warning', { where: what, error: new BifrostError('BIFROST_TIMEOUT', `${what} did not stop within ${timeoutMs} ms of the stop; left behind`) });
+      }
+    };
+    try {
+      await bounded('polling', () => this.#scheduler.stop());
+      await Promise.all(this.#pipelines.map((p, i) => bounded(`pipeline ${this.#config.pipelines[i]?.name ?? i}`, () => p.stop())));
+      await Promise.all([
+        ...[...this.#sinks].map(([name, { sink }]) => bounded(`sink ${name}`, () => sink.stop())),
+        ...[...this.#devices].map(([name, d]) => bounded(`device ${name}`, () => d.device.close())),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -5,13 +5,14 @@
  * this one is for a gateway run without the web dashboard.
  */
 import { createServer, type Server } from 'node:http';
+import { listenAt } from '@bifrost/core';
 import type { Gateway } from './gateway.js';
 
 /**
  * Serves /health and /metrics for a gateway.
  * @example const http = await serveHealth(gw, { port: 9464 }); … await http.close();
  */
-export async function serveHealth(gateway: Gateway, options: { port: number; host?: string }): Promise<{ port: number; close(): Promise<void>; server: Server }> {
+export async function serveHealth(gateway: Gateway, options: { port: number; host?: string; field?: string }): Promise<{ port: number; close(): Promise<void>; server: Server }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {
@@ -27,10 +28,13 @@ export async function serveHealth(gateway: Gateway, options: { port: number; hos
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ code: 'BIFROST_NOT_FOUND', message: `no route ${path}` }));
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
-  });
+  const host = options.host ?? '127.0.0.1';
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, host, () => resolve());
+    });
+  await listenAt(listen, { server: 'metrics endpoint', field: options.field ?? 'metrics.port', host, port: options.port });
   const port = (server.address() as { port: number }).port;
   return {
     port,

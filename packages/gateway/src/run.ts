@@ -4,8 +4,9 @@
  * (polling stops, queues persist their cursor, connections close); SIGHUP reloads the config
  * file, keeping the running config when the new one is invalid.
  */
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { loadGatewayConfig, redactUrl, toBifrostError } from '@bifrost/core';
+import { loadGatewayConfigAsync, redactUrl, toBifrostError } from '@bifrost/core';
 import { Gateway } from './gateway.js';
 import { serveHealth } from './http.js';
 import { createLogger, type Logger } from './logger.js';
@@ -17,6 +18,8 @@ export interface RunOptions {
   metricsPort?: number;
   /** Install signal handlers (default true). */
   signals?: boolean;
+  /** How long a stop may take before what still hangs is left behind (default 5000 ms; see Gateway.stop). */
+  stopTimeoutMs?: number;
 }
 
 /** A gateway running as a process. */
@@ -37,7 +40,9 @@ export interface RunningGateway {
 export async function runGateway(file: string, options: RunOptions = {}): Promise<RunningGateway> {
   const log = options.logger ?? createLogger();
   const path = resolve(file);
-  const { config, source } = loadGatewayConfig(path);
+  // Secret references (${env:}, ${file:}, ${credential:}, ${exec:}) resolve here, at start and on every reload.
+  const { config, source } = await loadGatewayConfigAsync(path);
+  ensureDataDir(resolve(dirname(path), config.dataDir), log);
   const gateway = new Gateway(config, { source, baseDir: dirname(path) });
   gateway.on('health', (e) => {
     const msg = `${e.device} ${e.previous} → ${e.state}`;
@@ -53,19 +58,25 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
   let http: { port: number; close(): Promise<void> } | undefined;
   let closeWeb: (() => Promise<void>) | undefined;
   const webCfg = config.web;
-  if (webCfg) {
-    const web = await import('@bifrost/web' as string).catch(() => undefined);
-    if (web?.startWebServer) {
-      const srv = await web.startWebServer(gateway, { ...webCfg, logger: log, baseDir: dirname(path) });
-      closeWeb = () => srv.close();
-      http = { port: srv.port, close: () => srv.close() };
-      log.info(`dashboard and API on http://${webCfg.host}:${srv.port}/`);
+  try {
+    if (webCfg) {
+      const web = await import('@bifrost/web' as string).catch(() => undefined);
+      if (web?.startWebServer) {
+        const srv = await web.startWebServer(gateway, { ...webCfg, logger: log, baseDir: dirname(path) });
+        closeWeb = () => srv.close();
+        http = { port: srv.port, close: () => srv.close() };
+        log.info(`dashboard and API on http://${webCfg.host}:${srv.port}/`);
+      }
     }
-  }
-  const metricsPort = options.metricsPort ?? config.metrics?.port;
-  if (!http && metricsPort !== undefined) {
-    http = await serveHealth(gateway, { port: metricsPort });
-    log.info(`health and metrics on http://127.0.0.1:${http.port}/health and /metrics`);
+    const metricsPort = options.metricsPort ?? config.metrics?.port;
+    if (!http && metricsPort !== undefined) {
+      http = await serveHealth(gateway, { port: metricsPort, field: options.metricsPort !== undefined ? '--metrics-port' : 'metrics.port' });
+      log.info(`health and metrics on http://127.0.0.1:${http.port}/health and /metrics`);
+    }
+  } catch (e) {
+    // A port already in use (BIFROST_ADDRESS_IN_USE): the devices already started must not keep polling.
+    await gateway.stop(options.stopTimeoutMs === undefined ? {} : { timeoutMs: options.stopTimeoutMs });
+    throw e;
   }
 
   let resolveStopped: () => void = () => {};
@@ -76,7 +87,7 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
   const stop = () => {
     stopping ??= (async () => {
       log.info('stopping: polling stops, queues persist, connections close');
-      await gateway.stop();
+      await gateway.stop(options.stopTimeoutMs === undefined ? {} : { timeoutMs: options.stopTimeoutMs });
       if (closeWeb) await closeWeb();
       else await http?.close();
       log.info('stopped');
@@ -87,7 +98,7 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
   };
   const reload = async () => {
     try {
-      const next = loadGatewayConfig(path);
+      const next = await loadGatewayConfigAsync(path);
       const diff = await gateway.reload(next.config, next.source);
       log.info(diff, 'config reloaded');
     } catch (e) {
@@ -110,4 +121,15 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
   const running: RunningGateway = { gateway, stopped, stop, reload };
   if (http) running.httpPort = http.port;
   return running;
+}
+
+/**
+ * Creates dataDir mode 0700: queues hold process data and the audit log says who wrote what, for
+ * the gateway's user only. An existing folder open to others is reported, never changed (it may
+ * be a folder the operator shares on purpose).
+ */
+function ensureDataDir(dir: string, log: Logger): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const mode = statSync(dir).mode & 0o777;
+  if ((mode & 0o077) !== 0) log.warn({ dataDir: dir }, `dataDir ${dir} is mode ${mode.toString(8).padStart(4, '0')}: other users can read the queues and the audit log; chmod 700 it`);
 }

@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { type AuditLog, type AuditRecord, BifrostError, channels, type DataType, isNumericType, type TagValue, toBifrostError, type Value } from '@bifrost/core';
+import { type AuditLog, type AuditRecord, addressInUseError, BifrostError, channels, type DataType, isNumericType, type TagValue, toBifrostError, type Value } from '@bifrost/core';
 import type { DataValue, OPCUAServer, UAVariable } from 'node-opcua';
 import { loadNodeOpcua, type NodeOpcua } from './load.js';
 import { SECURITY_MODES, SECURITY_POLICIES, type SecurityModeName, type SecurityPolicyName } from './options.js';
@@ -257,7 +257,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
     } catch (e) {
       await server.shutdown(0).catch(() => {});
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') throw new BifrostError('BIFROST_INVALID_ARGUMENT', `port ${this.port} is already in use`, { cause: e });
+      if (code === 'EADDRINUSE') throw addressInUseError(e, { server: 'OPC UA server', field: 'opcuaServer.port', host: this.#options.host ?? '0.0.0.0', port: this.port });
       throw toBifrostError(e, 'BIFROST_INVALID_ARGUMENT');
     }
     this.#server = server;

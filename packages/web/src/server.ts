@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BifrostError, type ErrorCode, isBifrostError, jsonValue, redactUrl } from '@bifrost/core';
+import { BifrostError, containsSecret, type ErrorCode, isBifrostError, jsonValue, listenAt, redactUrl } from '@bifrost/core';
 import type { Gateway, GatewayValue } from '@bifrost/gateway';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
@@ -326,7 +326,7 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
 export async function startWebServer(gateway: Gateway, options: StartWebOptions = {}): Promise<{ port: number; url: string; close(): Promise<void>; app: FastifyInstance }> {
   const app = await createWebApp(gateway, options);
   const opts = resolveWebOptions({ port: options.port, host: options.host }, options.baseDir);
-  await app.listen({ port: opts.port, host: opts.host });
+  await listenAt(() => app.listen({ port: opts.port, host: opts.host }), { server: 'web server', field: 'web.port', host: opts.host, port: opts.port });
   const port = (app.server.address() as { port: number }).port;
   const scheme = options.tls ? 'https' : 'http';
   let closing: Promise<void> | undefined;
@@ -434,7 +434,8 @@ const SECRET = /pass(word)?|secret|token|key|sas|credential/i;
 function redactConfig(cfg: unknown): unknown {
   return JSON.parse(
     JSON.stringify(cfg, (k, v) => {
-      if (typeof v === 'string' && SECRET.test(k)) return '***';
+      // By name, and by value: whatever a secret reference resolved to (core's maskSecrets registry).
+      if (typeof v === 'string' && (SECRET.test(k) || containsSecret(v))) return '***';
       if (k === 'tokens' && Array.isArray(v)) return `${v.length} tokens`;
       if (typeof v === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return redactUrl(v);
       return v;

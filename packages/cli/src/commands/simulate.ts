@@ -37,7 +37,9 @@ export const simulateCommand: CommandModule = {
           const options: Parameters<StartSimulator>[0] = { host: opts.host, port };
           if (opts.config !== undefined) options.config = opts.config;
           if (opts.seed !== undefined) options.seed = opts.seed;
-          const sim: RunningSimulator = await mod.startSimulator(options);
+          // Whatever simulator it is, a taken port is named by the flag that chose it (issue 18.4).
+          const { listenAt } = await import('@bifrost/core');
+          const sim: RunningSimulator = await listenAt(() => (mod.startSimulator as StartSimulator)(options), { server: `${protocol} simulator`, field: '--port', host: opts.host, port });
           try {
             if (ctx.json) ctx.printJson({ protocol, url: sim.url, host: sim.host, port: sim.port, description: sim.describe() });
             else {

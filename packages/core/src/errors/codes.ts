@@ -46,6 +46,24 @@ const core = {
   BIFROST_CONFIG_YAML: { area: 'config', summary: 'The gateway configuration is not valid YAML.' },
   BIFROST_CONFIG_NOT_FOUND: { area: 'config', summary: 'The configuration file does not exist or cannot be read.' },
   BIFROST_CLI_USAGE: { area: 'cli', summary: 'The command line is not valid.', hint: 'Run bifrost <command> --help for usage and examples.' },
+  BIFROST_SECRET_NOT_FOUND: {
+    area: 'config',
+    summary: `A secret reference (\${env:…}, \${file:…}, \${credential:…}, \${exec:…}) names a variable, file, credential or command that does not exist or is empty.`,
+    hint: 'The message names the field and the reference; see docs/configuration.md#secrets.',
+  },
+  BIFROST_SECRET_INSECURE: { area: 'config', summary: 'A secret file is readable or writable by every user.', hint: 'chmod 600 the file (or 640 and a group the gateway user is in).' },
+  BIFROST_SECRET_EXEC_FAILED: { area: 'config', summary: 'A secrets.exec command could not be started or exited with an error.' },
+  BIFROST_SECRET_EXEC_TIMEOUT: {
+    area: 'config',
+    summary: 'A secrets.exec command did not finish within its timeout and was killed.',
+    hint: 'Raise secrets.exec.<name>.timeout or check the secret store is reachable.',
+  },
+  BIFROST_SECRET_EXEC_OUTPUT: { area: 'config', summary: 'A secrets.exec command printed something other than the expected JSON string (or jsonKey field).' },
+  BIFROST_ADDRESS_IN_USE: {
+    area: 'core',
+    summary: 'A server could not listen: another process already uses the address and port.',
+    hint: 'Stop the other process (ss -ltnp shows it) or set another port in the config field the message names.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 // ── modbus ── (owned by packages/modbus)
