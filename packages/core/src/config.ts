@@ -5,8 +5,10 @@
  * here for shape only; their packages check the details and report through {@link ConfigSource.errorAt}
  * so their errors carry lines too.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BifrostError } from './errors/index.js';
@@ -183,17 +185,21 @@ export class ConfigSource {
   #doc: ReturnType<typeof parseDocument> | undefined;
   #lines: LineCounter;
 
-  constructor(file: string, text: string) {
+  /** With `data`, the YAML was parsed elsewhere (a worker, for a large file): the document is made only for an error. */
+  constructor(file: string, text: string, data?: unknown) {
     this.file = file;
     this.text = text;
     this.#lines = new LineCounter();
+    if (data !== undefined) {
+      this.#data = data;
+      return;
+    }
     this.#doc = this.#parse();
     const first = this.#doc.errors[0];
-    if (first) {
-      const pos = this.#lines.linePos(first.pos[0]);
-      throw new BifrostError('BIFROST_CONFIG_YAML', `${file}:${pos.line}:${pos.col}: invalid YAML: ${first.message.split('\n')[0]}`, { details: { file, line: pos.line, column: pos.col } });
-    }
+    if (first) throw yamlError(file, first.message, this.#lines.linePos(first.pos[0]));
   }
+
+  #data: unknown;
 
   #parse(): ReturnType<typeof parseDocument> {
     this.#lines = new LineCounter();
@@ -202,6 +208,11 @@ export class ConfigSource {
 
   /** The document as plain data (the document itself is let go: see the class). */
   toJS(): unknown {
+    if (this.#data !== undefined) {
+      const data = this.#data;
+      this.#data = undefined;
+      return data;
+    }
     const doc = this.#doc ?? this.#parse();
     this.#doc = undefined;
     return doc.toJS({ maxAliasCount: 100 }) ?? {};
@@ -245,6 +256,32 @@ export class ConfigSource {
       details: { file: this.file, line: pos.line, column: pos.column, field, expected },
     });
   }
+}
+
+function yamlError(file: string, message: string, pos: { line: number; col: number }): BifrostError {
+  return new BifrostError('BIFROST_CONFIG_YAML', `${file}:${pos.line}:${pos.col}: invalid YAML: ${message.split('\n')[0]}`, { details: { file, line: pos.line, column: pos.col } });
+}
+
+/** Files from this size on are parsed in a worker thread (see yaml-worker.ts). */
+const WORKER_PARSE_BYTES = 256 * 1024;
+
+/**
+ * A config file as a {@link ConfigSource}: a large one parsed in a worker thread, whose heap goes
+ * back to the system when it ends, so the gateway's heap never holds the YAML document's peak.
+ */
+async function readSource(file: string, text: string): Promise<ConfigSource> {
+  const worker = new URL('./yaml-worker.js', import.meta.url);
+  // Running from the TypeScript sources (tests) there is no compiled worker: parse here.
+  if (text.length < WORKER_PARSE_BYTES || !existsSync(fileURLToPath(worker))) return new ConfigSource(file, text);
+  const answer = await new Promise<{ data?: unknown; error?: { message: string; line: number; column: number } }>((resolve, reject) => {
+    // The parent's own flags (e.g. --input-type of `node -e`) are not all valid for a worker.
+    const w = new Worker(worker, { workerData: { text }, execArgv: [] });
+    w.once('message', resolve);
+    w.once('error', reject);
+    w.once('exit', (code) => reject(new BifrostError('BIFROST_CONFIG_YAML', `${file}: the YAML parser stopped (exit ${code}) before it answered`)));
+  });
+  if (answer.error) throw yamlError(file, answer.error.message, { line: answer.error.line, col: answer.error.column });
+  return new ConfigSource(file, text, answer.data ?? {});
 }
 
 /** `devices[0].tags[2].address` from a path. */
@@ -352,7 +389,7 @@ export function loadGatewayConfig(file: string): { config: GatewayConfig; source
  * @example const { config, source } = await loadGatewayConfigAsync('/etc/bifrost/gateway.yaml')
  */
 export async function loadGatewayConfigAsync(file: string, options: { env?: NodeJS.ProcessEnv } = {}): Promise<{ config: GatewayConfig; source: ConfigSource }> {
-  const source = new ConfigSource(file, readConfig(file));
+  const source = await readSource(file, readConfig(file));
   const data = source.toJS() as { secrets?: unknown };
   const parsed = secretsSchema.optional().safeParse(data.secrets);
   if (!parsed.success) throw issueError(new z.ZodError(parsed.error.issues.map((i) => ({ ...i, path: ['secrets', ...i.path] }))), data, source);
