@@ -63,7 +63,7 @@ interface TagSpec {
 }
 
 const error = new BifrostError('BIFROST_MODBUS_ILLEGAL_ADDRESS', 'refused', { status: 2 });
-const valueOf = (kind: Kind): fc.Arbitrary<Value> =>
+const valueFor = (kind: Kind): fc.Arbitrary<Value> =>
   kind === 'float'
     ? fc.oneof(fc.double({ min: -1000, max: 1000, noNaN: true }), fc.constantFrom(1.5, 1.5, 2, Number.NaN))
     : kind === 'int'
@@ -75,8 +75,8 @@ const valueOf = (kind: Kind): fc.Arbitrary<Value> =>
           : fc.constantFrom('a', 'b', '');
 const reading = (kind: Kind): fc.Arbitrary<Omit<TagValue, 'address' | 'timestamp'>> =>
   fc.oneof(
-    { weight: 6, arbitrary: valueOf(kind).map((value) => ({ value, quality: 'good' as const })) },
-    { weight: 1, arbitrary: valueOf(kind).map((value) => ({ value, quality: 'uncertain' as const })) },
+    { weight: 6, arbitrary: valueFor(kind).map((value) => ({ value, quality: 'good' as const })) },
+    { weight: 1, arbitrary: valueFor(kind).map((value) => ({ value, quality: 'uncertain' as const })) },
     { weight: 1, arbitrary: fc.constant({ value: null, quality: 'bad' as const, error }) },
   );
 const scenario = fc
