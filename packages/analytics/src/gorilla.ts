@@ -56,7 +56,7 @@ export class ChunkEncoder {
 
   /** `capacity`: the initial buffer size in bytes (it doubles as needed). */
   constructor(capacity = 64) {
-    this.#buf = new Uint8Array(Math.max(16, capacity));
+    this.#buf = smallBuffer(Math.max(16, capacity));
   }
 
   /** Points written. */
@@ -217,6 +217,25 @@ export class ChunkEncoder {
     next.set(this.#buf);
     this.#buf = next;
   }
+}
+
+// A store holds one open encoder per series: at 100,000 series an ArrayBuffer of its own for each
+// first 64-byte buffer costs more (about 220 bytes of ArrayBuffer object and allocation) than the
+// bytes themselves. First buffers are carved from shared 64 KiB slabs; a buffer that grows gets
+// its own. A slab lives as long as one of its views does.
+const SLAB_BYTES = 64 * 1024;
+let slab = new Uint8Array(0);
+let slabUsed = 0;
+
+function smallBuffer(size: number): Uint8Array {
+  if (size > 256) return new Uint8Array(size);
+  if (slabUsed + size > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const b = slab.subarray(slabUsed, slabUsed + size);
+  slabUsed += size;
+  return b;
 }
 
 /** An MSB-first bit reader; reading past the end throws BIFROST_ANALYTICS_CORRUPT_CHUNK. */

@@ -41,10 +41,9 @@ export class ValueColumns {
   readonly kind: Uint8Array;
   /** {@link GOOD}, {@link UNCERTAIN} or {@link BAD}. */
   readonly quality: Uint8Array;
-  /** Values that are not numbers or booleans (undefined elsewhere). */
-  readonly other: (Value | undefined)[];
-  /** The error of a bad or uncertain slot (undefined elsewhere). */
-  readonly errors: (BifrostError | undefined)[];
+  // Most plants are numbers: the object columns are made on the first slot that needs them.
+  #other: (Value | undefined)[] | undefined;
+  #errors: (BifrostError | undefined)[] | undefined;
   /** Source timestamps where the protocol gives them (NaN where not); allocated on first use. */
   sourceTimestamp: Float64Array | undefined;
   /** When the values were received (ms since the Unix epoch): one for the whole poll. */
@@ -55,8 +54,38 @@ export class ValueColumns {
     this.num = new Float64Array(size);
     this.kind = new Uint8Array(size);
     this.quality = new Uint8Array(size);
-    this.other = new Array<Value | undefined>(size).fill(undefined);
-    this.errors = new Array<BifrostError | undefined>(size).fill(undefined);
+  }
+
+  /** Values that are not numbers or booleans (undefined elsewhere). */
+  get other(): (Value | undefined)[] {
+    this.#other ??= new Array<Value | undefined>(this.size).fill(undefined);
+    return this.#other;
+  }
+
+  /** The error of a bad or uncertain slot (undefined elsewhere). */
+  get errors(): (BifrostError | undefined)[] {
+    this.#errors ??= new Array<BifrostError | undefined>(this.size).fill(undefined);
+    return this.#errors;
+  }
+
+  /** The value of slot `i` when it is not a number or boolean, without making the column. */
+  otherAt(i: number): Value | undefined {
+    return this.#other?.[i];
+  }
+
+  /** The error of slot `i`, without making the column. */
+  errorAt(i: number): BifrostError | undefined {
+    return this.#errors?.[i];
+  }
+
+  #setOther(i: number, v: Value | undefined): void {
+    if (v !== undefined) this.other[i] = v;
+    else if (this.#other !== undefined) this.#other[i] = undefined;
+  }
+
+  #setError(i: number, e: BifrostError | undefined): void {
+    if (e !== undefined) this.errors[i] = e;
+    else if (this.#errors !== undefined) this.#errors[i] = undefined;
   }
 
   /** A good number. */
@@ -64,8 +93,8 @@ export class ValueColumns {
     this.num[i] = n;
     this.kind[i] = Kind.Number;
     this.quality[i] = GOOD;
-    this.other[i] = undefined;
-    this.errors[i] = undefined;
+    if (this.#other !== undefined) this.#other[i] = undefined;
+    if (this.#errors !== undefined) this.#errors[i] = undefined;
   }
 
   /** A value of any kind with its quality (good by default). */
@@ -73,22 +102,22 @@ export class ValueColumns {
     if (typeof v === 'number') {
       this.num[i] = v;
       this.kind[i] = Kind.Number;
-      this.other[i] = undefined;
+      this.#setOther(i, undefined);
     } else if (typeof v === 'boolean') {
       this.num[i] = v ? 1 : 0;
       this.kind[i] = Kind.Bool;
-      this.other[i] = undefined;
+      this.#setOther(i, undefined);
     } else if (v === null) {
       this.num[i] = Number.NaN;
       this.kind[i] = Kind.Null;
-      this.other[i] = undefined;
+      this.#setOther(i, undefined);
     } else {
       this.num[i] = typeof v === 'bigint' ? Number(v) : Number.NaN;
       this.kind[i] = Kind.Other;
-      this.other[i] = v;
+      this.#setOther(i, v);
     }
     this.quality[i] = quality;
-    this.errors[i] = error;
+    this.#setError(i, error);
   }
 
   /** A bad slot carrying its error. */
@@ -96,7 +125,7 @@ export class ValueColumns {
     this.num[i] = Number.NaN;
     this.kind[i] = Kind.Null;
     this.quality[i] = BAD;
-    this.other[i] = undefined;
+    this.#setOther(i, undefined);
     this.errors[i] = error;
   }
 
@@ -117,7 +146,7 @@ export class ValueColumns {
       case Kind.Bool:
         return this.num[i] === 1;
       case Kind.Other:
-        return this.other[i] as Value;
+        return this.#other?.[i] as Value;
       default:
         return null;
     }
@@ -128,7 +157,7 @@ export class ValueColumns {
     const tv: TagValue = { address, value: this.value(i), quality: QUALITIES[this.quality[i] as number] as Quality, timestamp: this.timestamp };
     const st = this.sourceTimestamp?.[i];
     if (st !== undefined && !Number.isNaN(st)) tv.sourceTimestamp = st;
-    const e = this.errors[i];
+    const e = this.#errors?.[i];
     if (e) tv.error = e;
     return tv;
   }
@@ -138,8 +167,8 @@ export class ValueColumns {
     this.num[i] = from.num[j] as number;
     this.kind[i] = from.kind[j] as number;
     this.quality[i] = from.quality[j] as number;
-    this.other[i] = from.other[j];
-    this.errors[i] = from.errors[j];
+    this.#setOther(i, from.otherAt(j));
+    this.#setError(i, from.errorAt(j));
     const st = from.sourceTimestamp?.[j];
     if (st !== undefined || this.sourceTimestamp !== undefined) this.setSourceTimestamp(i, st ?? Number.NaN);
   }
@@ -162,7 +191,7 @@ export class ValueColumns {
     this.num.fill(Number.NaN);
     this.kind.fill(Kind.Null);
     this.quality.fill(BAD);
-    this.other.fill(undefined);
+    this.#other?.fill(undefined);
     this.errors.fill(error);
     this.timestamp = Date.now();
   }

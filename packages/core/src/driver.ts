@@ -327,7 +327,7 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
         break;
       }
     }
-    this.reportOutcome(failed < 0, failed < 0 ? undefined : out.errors[failed]);
+    this.reportOutcome(failed < 0, failed < 0 ? undefined : out.errorAt(failed));
   }
 
   async read(address: string, options: OperationOptions = {}): Promise<TagValue> {

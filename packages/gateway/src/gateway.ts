@@ -316,6 +316,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (rt) rt.stats.overruns++;
     });
     this.#scheduler.start();
+    // The config text (megabytes at plant scale) is only for errors at start; a reload brings its own.
+    this.#source = undefined;
   }
 
   /** Starts every sink of `config` that is not running yet (all of them at start; new or changed ones on reload). */
@@ -512,7 +514,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       const q = quality[i] as number;
       const k = kind[i] as number;
       if (q === BAD) bad++;
-      else if (store && (k === Kind.Number || k === Kind.Bool || (k === Kind.Other && typeof cols.other[i] === 'bigint'))) {
+      else if (store && (k === Kind.Number || k === Kind.Bool || (k === Kind.Other && typeof cols.otherAt(i) === 'bigint'))) {
         if (appendTo) appendTo(series[i], ts, num[i] as number);
         else store.append((group.tags[i] as TagRuntime).table.key, ts, num[i] as number);
       }
@@ -559,9 +561,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     let errors: (BifrostError | undefined)[] | undefined;
     let st: Float64Array | undefined;
     for (let k = 0; k < count; k++) {
-      if (b.quality[k] === BAD || cols.errors[slotOf(k)] !== undefined) {
+      if (b.quality[k] === BAD || cols.errorAt(slotOf(k)) !== undefined) {
         errors ??= new Array(count).fill(undefined);
-        errors[k] = cols.errors[slotOf(k)];
+        errors[k] = cols.errorAt(slotOf(k));
       }
       if (cols.sourceTimestamp !== undefined) {
         st ??= new Float64Array(count).fill(Number.NaN);
@@ -589,7 +591,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       batch.values[k] = jsonValue(cols.value(i));
       batch.qualities[k] = QUALITIES[cols.quality[i] as number] as SinkBatch['qualities'][number];
       if (cfg.unit !== undefined) (units ??= new Array(m).fill(null))[k] = cfg.unit;
-      const e = cols.errors[i];
+      const e = cols.errorAt(i);
       if (e) (errors ??= new Array(m).fill(null))[k] = e.toJSON();
       const t = cols.sourceTimestamp?.[i];
       if (t !== undefined && !Number.isNaN(t)) (st ??= new Array(m).fill(null))[k] = t;
@@ -900,7 +902,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
 /** True when some value of the poll came with the device's own answer (a good value, or an error carrying the protocol's status). */
 function answeredAny(cols: ValueColumns): boolean {
-  for (let i = 0; i < cols.size; i++) if (cols.quality[i] !== BAD || cols.errors[i]?.status !== undefined) return true;
+  for (let i = 0; i < cols.size; i++) if (cols.quality[i] !== BAD || cols.errorAt(i)?.status !== undefined) return true;
   return false;
 }
 

@@ -193,15 +193,19 @@ export class ModbusDevice extends BaseDevice {
   #parse(address: string): ModbusAddress | BifrostError {
     let a = this.#addresses.get(address);
     if (a === undefined) {
-      try {
-        a = parseModbusAddress(address);
-      } catch (e) {
-        a = e instanceof BifrostError ? new BifrostError(e.code, `${this.name}: ${e.message}`, { device: this.name, address, cause: e, ...(e.hint ? { hint: e.hint } : {}) }) : (e as BifrostError);
-      }
-      if (this.#addresses.size > 100_000) this.#addresses.clear();
+      a = this.#parseNow(address);
+      if (this.#addresses.size > 10_000) this.#addresses.clear();
       this.#addresses.set(address, a);
     }
     return a;
+  }
+
+  #parseNow(address: string): ModbusAddress | BifrostError {
+    try {
+      return parseModbusAddress(address);
+    } catch (e) {
+      return e instanceof BifrostError ? new BifrostError(e.code, `${this.name}: ${e.message}`, { device: this.name, address, cause: e, ...(e.hint ? { hint: e.hint } : {}) }) : (e as BifrostError);
+    }
   }
 
   #plan(addresses: readonly string[]): CachedPlan {
@@ -217,8 +221,9 @@ export class ModbusDevice extends BaseDevice {
     }
     const parsed: (ModbusAddress | undefined)[] = new Array(addresses.length);
     const errors: (BifrostError | undefined)[] = new Array(addresses.length);
+    // A plan keeps its parsed addresses itself: the per-address cache is for single reads and writes.
     for (let i = 0; i < addresses.length; i++) {
-      const a = this.#parse(addresses[i] as string);
+      const a = this.#parseNow(addresses[i] as string);
       if (a instanceof BifrostError) errors[i] = a;
       else parsed[i] = a;
     }
