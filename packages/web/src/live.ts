@@ -15,7 +15,7 @@
  * Messages from the client: `{"op":"subscribe","tags":["press1.temperature", …]}` or
  * `{"op":"subscribe","all":true}`, and `{"op":"unsubscribe","tags":[…]}`.
  */
-import { BifrostError, jsonValue, QUALITIES } from '@bifrost/core';
+import { BifrostError, jsonValue, QUALITIES, redactText } from '@bifrost/core';
 import type { Gateway, GatewayValue, ValueBatch } from '@bifrost/gateway';
 
 /**
@@ -95,7 +95,7 @@ export class StreamHub {
     }
   };
   readonly #onHealth = (e: { device: string; state: string; error?: { code: string; message: string } }) => {
-    const msg = JSON.stringify({ type: 'health', device: e.device, state: e.state, error: e.error ? { code: e.error.code, message: e.error.message } : undefined });
+    const msg = JSON.stringify({ type: 'health', device: e.device, state: e.state, error: e.error ? { code: e.error.code, message: redactText(e.error.message) } : undefined });
     for (const c of this.#clients.values()) c.events.set(`health:${e.device}`, msg);
   };
   readonly #onPipeline = (e: { pipeline: string; event: unknown }) => {
@@ -288,6 +288,6 @@ function nesting(text: string, limit: number): number {
 
 function fragment(key: string, v: GatewayValue): string {
   const row: unknown[] = [key, jsonValue(v.value), v.quality, v.timestamp];
-  if (v.error) row.push({ code: v.error.code, message: v.error.message });
+  if (v.error) row.push({ code: v.error.code, message: redactText(v.error.message) });
   return JSON.stringify(row);
 }

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type AuditRecord, BifrostError, containsSecret, type ErrorCode, isBifrostError, jsonValue, listenAt, redact, redactUrl, type Value } from '@bifrost/core';
+import { type AuditRecord, BifrostError, containsSecret, type ErrorCode, isBifrostError, jsonValue, listenAt, redact, redactText, redactUrl, type Value } from '@bifrost/core';
 import { type Gateway, type GatewayValue, isLoopback, isServedHost } from '@bifrost/gateway';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
@@ -608,7 +608,7 @@ function findTag(gateway: Gateway, device: string, tag: string): TagCfg {
 }
 
 function deviceJson(d: DeviceEntry): Record<string, unknown> {
-  return { name: d.config.name, url: redactUrl(d.config.url), pollMs: d.config.pollMs, tags: d.config.tags.length, health: d.stats.health, stats: d.stats };
+  return { name: d.config.name, url: redactUrl(d.config.url), pollMs: d.config.pollMs, tags: d.config.tags.length, health: d.stats.health, stats: redact(d.stats) };
 }
 
 function tagJson(device: string, t: TagCfg, v: GatewayValue | undefined): Record<string, unknown> {
@@ -618,7 +618,7 @@ function tagJson(device: string, t: TagCfg, v: GatewayValue | undefined): Record
     out.value = jsonValue(v.value);
     out.quality = v.quality;
     out.timestamp = v.timestamp;
-    if (v.error) out.error = { code: v.error.code, message: v.error.message };
+    if (v.error) out.error = { code: v.error.code, message: redactText(v.error.message) };
   } else {
     out.value = null;
     out.quality = 'uncertain';
