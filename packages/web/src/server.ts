@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { type Principal, type Role, roleAllows, TokenStore } from './auth.js';
 import { StreamHub } from './live.js';
 import { buildOpenApi, ROUTES, type RouteSpec } from './openapi.js';
-import { resolveWebOptions } from './options.js';
+import { resolveWebOptions, type WebOptions } from './options.js';
 import { RateLimiter } from './rate-limit.js';
 
 declare module 'fastify' {
@@ -84,6 +84,23 @@ const STATUS_TEXT: Record<number, string> = {
 const DEFAULT_UI = fileURLToPath(new URL('../ui-dist/', import.meta.url));
 
 /**
+ * Validates a `web:` section as the server would at start (fields, tokens and TLS files, and
+ * the bind policy), without starting anything: `bifrost run --check` calls it. Anonymous access
+ * is for loopback: bound to another address, a gateway without tokens would show the plant to the
+ * whole network, so that is refused unless `anonymous` says so explicitly.
+ * @example checkWebOptions(config.web, dirname(configFile))
+ */
+export function checkWebOptions(input: Record<string, unknown>, baseDir?: string): WebOptions {
+  const opts = resolveWebOptions(input, baseDir);
+  if (!isLoopback(opts.host) && opts.tokens.length === 0 && input.anonymous === undefined)
+    throw new BifrostError(
+      'BIFROST_CONFIG_INVALID',
+      `web.host: ${opts.host} is not a loopback address and web.tokens is empty, so anyone on that network could read the plant; add web.tokens (bifrost token create), or set web.anonymous: viewer to allow it knowingly`,
+    );
+  return opts;
+}
+
+/**
  * Builds the fastify app (not listening): for tests with `app.inject()` and for embedding.
  * @example
  * const app = await createWebApp(gateway, { tokens: [entry] });
@@ -91,16 +108,9 @@ const DEFAULT_UI = fileURLToPath(new URL('../ui-dist/', import.meta.url));
  */
 export async function createWebApp(gateway: Gateway, options: StartWebOptions = {}): Promise<FastifyInstance> {
   const { logger, baseDir, ...webInput } = options;
-  const opts = resolveWebOptions(webInput, baseDir);
+  const opts = checkWebOptions(webInput, baseDir);
   const tokens = new TokenStore(opts.tokens);
-  // Anonymous access is for loopback. Bound to another address, a gateway without tokens would
-  // show the plant to the whole network: refused unless `anonymous` says so explicitly.
   const exposed = !isLoopback(opts.host);
-  if (exposed && opts.tokens.length === 0 && webInput.anonymous === undefined)
-    throw new BifrostError(
-      'BIFROST_CONFIG_INVALID',
-      `web.host: ${opts.host} is not a loopback address and web.tokens is empty, so anyone on that network could read the plant; add web.tokens (bifrost token create), or set web.anonymous: viewer to allow it knowingly`,
-    );
   if (opts.anonymous !== 'none' && logger)
     logger.warn(
       { role: opts.anonymous, host: opts.host },

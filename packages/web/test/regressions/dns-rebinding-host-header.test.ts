@@ -7,9 +7,11 @@
  * tokens is refused at start unless `anonymous` is set explicitly.
  */
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { freePort } from '@bifrost/core/test-fixtures';
 import { afterAll, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { runCli } from '../../../cli/test/helpers.js';
 import { type BifrostProcess, startBifrost, waitHttp } from './bifrost-process.js';
 
 let gw: BifrostProcess | undefined;
@@ -76,6 +78,10 @@ it('refuses to serve anonymous viewers on a non-loopback address unless anonymou
   const code = await new Promise<number | null>((resolve) => gw?.child.once('exit', (c) => resolve(c)));
   expect(code).not.toBe(0);
   expect(gw.output().stderr + gw.output().stdout).toMatch(/BIFROST_CONFIG_INVALID[\s\S]*web\.host: 0\.0\.0\.0 is not a loopback address/);
+  // --check says so too, before anything starts.
+  const check = await runCli(['run', join(gw.dir, 'gateway.yaml'), '--check'], { cwd: gw.dir });
+  expect(check.code).not.toBe(0);
+  expect(check.stderr + check.stdout).toMatch(/web\.host: 0\.0\.0\.0 is not a loopback address/);
 
   // Said explicitly, it starts (with a warning), and still checks Host.
   const port2 = await freePort();
