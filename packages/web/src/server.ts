@@ -128,6 +128,7 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
   const writeLimit = new RateLimiter(opts.rateLimit.writes);
   const authFailures = new RateLimiter(opts.rateLimit.authFailures);
   const hub = new StreamHub(gateway, { intervalMs: opts.streamIntervalMs, maxBufferedBytes: opts.streamMaxBufferedBytes, maxTags: opts.stream.maxTags, maxJsonDepth: opts.maxJsonDepth });
+  const auditedByGateway = new WeakSet<object>();
   const streams = { total: 0, byClient: new Map<string, number>(), blockedUntil: new Map<string, number>() };
 
   /**
@@ -179,7 +180,7 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (isBifrostError(err)) {
-      if (req.routeOptions.config?.audited) audit(req, req.principal?.name ?? 'anonymous', 'denied', err);
+      if (req.routeOptions.config?.audited && !auditedByGateway.has(err)) audit(req, req.principal?.name ?? 'anonymous', 'denied', err);
       return send(reply, err);
     }
     const status = err.statusCode ?? 500;
@@ -370,7 +371,11 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
       const v = body.value;
       // Whatever the value, the gateway's write path checks it against the tag and audits the attempt (denied ones too).
       if (Array.isArray(v) && v.length > 4096) throw new BifrostError('BIFROST_WEB_PAYLOAD_TOO_LARGE', `${device}.${tag}: at most 4096 array elements per write`, { device });
-      const r = await gateway.write({ device, tag, value: v, user: who.name, source: 'web', client: req.ip });
+      const r = await gateway.write({ device, tag, value: v, user: who.name, source: 'web', client: req.ip }).catch((e: unknown) => {
+        // The gateway's write path audited this failure itself: the error handler must not add a second line.
+        if (typeof e === 'object' && e !== null) auditedByGateway.add(e);
+        throw e;
+      });
       return { device: r.device, tag: r.tag, oldValue: jsonValue(r.oldValue), newValue: jsonValue(r.newValue), at: r.at, user: who.name };
     },
     history: (req) => {

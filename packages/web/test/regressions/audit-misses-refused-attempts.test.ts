@@ -72,7 +72,8 @@ audit: { file: audit.jsonl }
   expect(await post(write, '{"value":51}', 'bft_not-a-real-token')).toBe(401);
   expect(await post(write, '{"value":52}', viewer.token)).toBe(403);
   expect(await post(write, '{"value":110}', operator.token)).toBe(200);
-  expect(await post(write, '{"value":111}', operator.token)).toBe(200);
+  // Refused by the gateway's own checks (above max): audited there, once.
+  expect(await post(write, '{"value":500}', operator.token)).toBe(400);
   expect(await post(write, '{"value":112}', operator.token)).toBe(429);
   // 20,000 levels of nesting: a 400 naming the limit, not a stack overflow.
   const deep = `{"value":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
@@ -108,11 +109,12 @@ audit: { file: audit.jsonl }
     ['(invalid token)', 'denied', 'BIFROST_WEB_UNAUTHORIZED'],
     ['vera', 'denied', 'BIFROST_WEB_FORBIDDEN'],
     ['otto', 'ok', null],
-    ['otto', 'ok', null],
+    ['otto', 'denied', 'BIFROST_VALUE_OUT_OF_RANGE'],
     ['otto', 'denied', 'BIFROST_WEB_RATE_LIMITED'],
     ['otto', 'denied', 'BIFROST_WEB_BAD_REQUEST'],
   ]);
   for (const l of writes) expect(l).toMatchObject({ tag: 'setpoint', address: 'HR10:FLOAT32' });
+  expect(writes[4]?.newValue).toBe(500);
   expect(writes[5]?.newValue).toBe(112);
   const acks = lines.filter((l) => l.action === 'ack');
   expect(acks.map((l) => [l.user, l.result, l.device, l.address])).toEqual([
