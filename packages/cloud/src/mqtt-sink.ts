@@ -7,7 +7,7 @@
  * never lost and at most one unconfirmed batch (`maxInflight` records) is delivered twice.
  */
 import { EventEmitter } from 'node:events';
-import { Backoff, type BackoffOptions, BifrostError, channel, sleep } from '@bifrost/core';
+import { Backoff, type BackoffOptions, BifrostError, channel, redact, redactText, redactUrl, sleep } from '@bifrost/core';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { DurableQueue, type DurableQueueOptions, type QueuedRecord, type QueueMetrics } from './durable-queue.js';
 import { renderTopic, type SinkRecord } from './record.js';
@@ -117,10 +117,11 @@ const AUTH_CODES: Record<number, string> = {
  * Classifies an MQTT.js or socket error during connection as a Bifrost error, without secrets.
  * @example classifyConnectError(err, 'mqtts://broker:8883').code // 'BIFROST_CLOUD_TLS'
  */
-export function classifyConnectError(err: unknown, url: string): BifrostError {
+export function classifyConnectError(err: unknown, rawUrl: string): BifrostError {
   if (err instanceof BifrostError) return err;
+  const url = redactUrl(rawUrl);
   const e = err as { code?: string | number; message?: string };
-  const msg = e?.message ?? String(err);
+  const msg = redactText(e?.message ?? String(err));
   if (typeof e?.code === 'number') {
     const name = AUTH_CODES[e.code];
     if (name) return new BifrostError('BIFROST_CLOUD_AUTH_FAILED', `broker ${url} refused the connection: ${msg} (CONNACK ${e.code})`, { status: e.code, statusName: name, device: url, cause: err });
@@ -150,8 +151,10 @@ function isRejection(err: unknown): boolean {
  * await sink.stop();
  */
 export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposable {
+  /** The broker URL without its password (safe to show). */
   readonly url: string;
   readonly name: string;
+  readonly #connectUrl: string;
   readonly #o: MqttSinkOptions;
   readonly #qos: 0 | 1;
   readonly #topic: string;
@@ -172,9 +175,11 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
   constructor(options: MqttSinkOptions) {
     super();
     if (!options || typeof options.url !== 'string' || !/^(mqtts?|wss?|tcp|ssl|tls):\/\//.test(options.url))
-      throw new BifrostError('BIFROST_INVALID_ARGUMENT', `MQTT sink url must be mqtt://, mqtts://, ws:// or wss://, got ${JSON.stringify(options?.url)}`);
+      throw new BifrostError('BIFROST_INVALID_ARGUMENT', `MQTT sink url must be mqtt://, mqtts://, ws:// or wss://, got ${JSON.stringify(redact(options?.url))}`);
     this.#o = options;
-    this.url = options.url;
+    // `url` is what messages, events and errors show; only the connect call sees the password.
+    this.url = redactUrl(options.url);
+    this.#connectUrl = options.url;
     this.name = options.name ?? new URL(options.url).host;
     this.#qos = options.qos ?? 1;
     this.#topic = options.topic ?? '{site}/{area}/{device}/{tag}';
@@ -375,7 +380,7 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
       opts.will = { topic: death.topic, payload: Buffer.from(death.payload), qos: 1, retain: false };
     } else if (o.will) opts.will = { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: o.will.qos ?? 1, retain: o.will.retain ?? false };
     return new Promise<MqttClient>((resolve, reject) => {
-      const client = mqtt.connect(this.url, opts);
+      const client = mqtt.connect(this.#connectUrl, opts);
       let firstError: unknown;
       const done = (err?: unknown) => {
         client.removeListener('connect', onConnect);

@@ -7,7 +7,7 @@
  * logged or put in an error message.
  */
 import { readFileSync } from 'node:fs';
-import { BifrostError, formatPath, parseBytes, parseDuration } from '@bifrost/core';
+import { BifrostError, formatPath, isSecretField, parseBytes, parseDuration, redact } from '@bifrost/core';
 import { z } from 'zod';
 import type { DurableQueue, DurableQueueOptions } from './durable-queue.js';
 import { MqttSink, type MqttSinkOptions, type SinkTlsOptions } from './mqtt-sink.js';
@@ -145,7 +145,7 @@ function at(data: unknown, path: readonly PropertyKey[]): unknown {
 export function validateSinkConfig(config: unknown, errorAt?: ErrorAt): SinkConfig {
   const fail = (path: readonly PropertyKey[], expected: string, got?: unknown): never => {
     if (errorAt) throw errorAt(path, expected, got);
-    const gotText = got === undefined ? '' : `, got ${JSON.stringify(got)}`;
+    const gotText = got === undefined ? '' : isSecretField(String(path[path.length - 1] ?? '')) ? `, got a ${typeof got} (not shown: a secret)` : `, got ${JSON.stringify(redact(got))}`;
     throw new BifrostError('BIFROST_CONFIG_INVALID', `sink ${formatPath(path)}: expected ${expected}${gotText}`, { details: { field: formatPath(path), expected } });
   };
   if (config === null || typeof config !== 'object' || Array.isArray(config)) return fail([], 'a mapping with a type field');

@@ -9,18 +9,23 @@ import type { Value } from './datatypes.js';
 import { channels } from './diagnostics.js';
 import { jsonValue } from './value.js';
 
-/** One audited write. */
+/** One audited attempt to change the plant: a write, or an alarm acknowledgement (`action: 'ack'`). */
 export interface AuditRecord {
+  /** What was attempted: `write` (the default when absent) or `ack` (an alarm acknowledgement). */
+  action?: 'write' | 'ack';
   /** Who: a user name, token name or `cli:<os user>`. */
   user: string;
   /** Where from: `cli`, `web`, `opcua`, `api`. */
   source: string;
+  /** The client's network address (web, OPC UA), when the attempt came over the network. */
+  client?: string;
   device: string;
   /** Tag name, when the write names a configured tag. */
   tag?: string;
   address: string;
   oldValue?: Value | null;
-  newValue: Value;
+  /** The requested value; absent when the attempt was refused before its body was read (401, 403). */
+  newValue?: Value;
   result: 'ok' | 'error' | 'denied';
   error?: { code: string; message: string };
 }
@@ -44,7 +49,7 @@ export class AuditLog {
       time: new Date().toISOString(),
       ...record,
       oldValue: record.oldValue === undefined ? undefined : jsonValue(record.oldValue),
-      newValue: jsonValue(record.newValue),
+      newValue: record.newValue === undefined ? undefined : jsonValue(record.newValue),
     })}\n`;
     if (channels.write.hasSubscribers) channels.write.publish(record);
     const next = this.#chain.then(async () => {

@@ -12,7 +12,8 @@ import { Worker } from 'node:worker_threads';
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BifrostError } from './errors/index.js';
-import { type ExecSecretCommand, resolveSecrets, resolveSecretsSync, type SecretResolveOptions } from './secrets.js';
+import { redact } from './redact.js';
+import { type ExecSecretCommand, isSecretField, resolveSecrets, resolveSecretsSync, type SecretResolveOptions } from './secrets.js';
 import { parseBytes, parseDuration } from './timing.js';
 
 const duration = z.union([z.number().nonnegative(), z.string().regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|min|h|d)?\s*$/i, 'a duration such as 500ms, 10s, 5m')]).transform((v) => parseDuration(v));
@@ -121,7 +122,12 @@ export const gatewayConfigSchema = z
       .passthrough()
       .optional(),
     metrics: z
-      .object({ port: z.number().int().min(0).max(65535).optional() })
+      .object({
+        port: z.number().int().min(0).max(65535).optional(),
+        host: z.string().default('127.0.0.1'),
+        hosts: z.array(z.string()).default([]),
+        tokens: z.union([z.string().min(1), z.array(z.object({ name: z.string(), role: z.string(), hash: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'sha256:<64 hex digits>') }).strict())]).optional(),
+      })
       .strict()
       .optional(),
     secrets: secretsSchema.optional(),
@@ -251,7 +257,7 @@ export class ConfigSource {
   errorAt(path: readonly PropertyKey[], expected: string, got?: unknown, atKey = false): BifrostError {
     const pos = this.locate(path, atKey);
     const field = formatPath(path);
-    const gotText = got === undefined ? '' : `, got ${JSON.stringify(got)}`;
+    const gotText = got === undefined ? '' : isSecretField(String(path[path.length - 1] ?? '')) ? `, got a ${typeof got} (not shown: a secret)` : `, got ${JSON.stringify(redact(got))}`;
     return new BifrostError('BIFROST_CONFIG_INVALID', `${this.file}:${pos.line}:${pos.column}: ${field}: expected ${expected}${gotText}`, {
       details: { file: this.file, line: pos.line, column: pos.column, field, expected },
     });

@@ -11,8 +11,8 @@ import type { DataType, Value } from './datatypes.js';
 import { channels } from './diagnostics.js';
 import { BifrostError, toBifrostError } from './errors/index.js';
 import { type HealthEvent, HealthMonitor, type HealthState } from './health.js';
+import { redactUrl } from './redact.js';
 import { Backoff, type BackoffOptions, type OperationOptions, sleep, withTimeout } from './timing.js';
-import { redactUrl } from './url.js';
 import { bad, exceedsDeadband, type TagValue } from './value.js';
 
 /** What a device says about itself. Fields a protocol does not report are absent. */

@@ -3,6 +3,7 @@
  * Device URL helpers: parsing and typed query options, shared by every driver.
  */
 import { BifrostError } from './errors/index.js';
+import { redactUrl } from './redact.js';
 
 /**
  * Parses a device URL, throwing BIFROST_INVALID_URL that names it.
@@ -13,7 +14,7 @@ export function parseDeviceUrl(url: string | URL): URL {
   try {
     return new URL(url);
   } catch (cause) {
-    throw new BifrostError('BIFROST_INVALID_URL', `"${url}" is not a valid device URL`, { cause });
+    throw new BifrostError('BIFROST_INVALID_URL', `"${redactUrl(url)}" is not a valid device URL`, { cause });
   }
 }
 
@@ -57,16 +58,4 @@ export function queryBool(url: URL, name: string, fallback: boolean): boolean {
   if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
   if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
   throw new BifrostError('BIFROST_INVALID_URL', `URL option ${name}=${raw} must be true or false`);
-}
-
-/** The URL with any password replaced, safe for logs. */
-export function redactUrl(url: string | URL): string {
-  try {
-    const u = new URL(String(url));
-    if (u.password) u.password = '***';
-    for (const k of [...u.searchParams.keys()]) if (/pass|secret|token|key/i.test(k)) u.searchParams.set(k, '***');
-    return u.toString();
-  } catch {
-    return String(url);
-  }
 }

@@ -28,6 +28,7 @@ import {
   parseDeviceUrl,
   QUALITIES,
   type RandomSource,
+  redactUrl as redact,
   removeScale,
   resolveDriver,
   ScanScheduler,
@@ -72,6 +73,8 @@ export interface WriteRequest {
   user: string;
   /** Where from: `cli`, `web`, `opcua`, `api`. */
   source: string;
+  /** The client's network address, for the audit log. */
+  client?: string;
 }
 
 /** The outcome of a write. */
@@ -701,7 +704,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const rt = this.#devices.get(req.device);
     const t = rt?.tags.get(req.tag);
     const address = t?.config.address ?? '';
-    const base = { user: req.user, source: req.source, device: req.device, tag: req.tag, address };
+    const base = { user: req.user, source: req.source, ...(req.client ? { client: req.client } : {}), device: req.device, tag: req.tag, address };
     const fail = async (error: BifrostError, result: 'error' | 'denied', oldValue?: Value | null): Promise<never> => {
       await this.#audit.append({ ...base, oldValue, newValue: jsonSafe(req.value), result, error: { code: error.code, message: error.message } });
       this.emit('write', { request: req, error });
@@ -941,10 +944,6 @@ function publishRecords(sink: SinkRuntime, batch: SinkBatch): Promise<void> | un
 
 function jsonSafe(v: unknown): Value {
   return (typeof v === 'object' && v !== null && !(v instanceof Uint8Array) && !(v instanceof Date) && !Array.isArray(v) ? JSON.stringify(v) : v) as Value;
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
 /** Converts a requested value to the kind of the tag's current value (its type as the device reports it); the driver then checks the exact fit. */

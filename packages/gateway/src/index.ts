@@ -18,7 +18,7 @@ export {
   type WriteRequest,
   type WriteResult,
 } from './gateway.js';
-export { serveHealth } from './http.js';
+export { isLoopback, isServedHost, type ServeHealthOptions, serveHealth } from './http.js';
 export { createLogger, type Logger } from './logger.js';
 export { type MetricFamily, renderPrometheus } from './metrics.js';
 export { type RunningGateway, type RunOptions, runGateway } from './run.js';

@@ -8,7 +8,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadGatewayConfigAsync, redactUrl, toBifrostError } from '@bifrost/core';
 import { Gateway } from './gateway.js';
-import { serveHealth } from './http.js';
+import { isLoopback, serveHealth } from './http.js';
 import { createLogger, type Logger } from './logger.js';
 
 /** Options of {@link runGateway}. */
@@ -70,11 +70,16 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
     }
     const metricsPort = options.metricsPort ?? config.metrics?.port;
     if (!http && metricsPort !== undefined) {
-      http = await serveHealth(gateway, { port: metricsPort, field: options.metricsPort !== undefined ? '--metrics-port' : 'metrics.port' });
-      log.info(`health and metrics on http://127.0.0.1:${http.port}/health and /metrics`);
+      const m = config.metrics;
+      const host = m?.host ?? '127.0.0.1';
+      if (!isLoopback(host) && m?.tokens === undefined) log.warn({ host }, 'metrics: bound to a non-loopback address without tokens: anyone on that network can read /metrics (set metrics.tokens)');
+      const field = options.metricsPort !== undefined ? '--metrics-port' : 'metrics.port';
+      http = await serveHealth(gateway, { port: metricsPort, field, host, hosts: m?.hosts ?? [], ...(m?.tokens ? { tokens: m.tokens } : {}), baseDir: dirname(path) });
+      log.info(`health and metrics on http://${host.includes(':') ? `[${host}]` : host}:${http.port}/health and /metrics`);
     }
   } catch (e) {
-    // A port already in use (BIFROST_ADDRESS_IN_USE): the devices already started must not keep polling.
+    // A port already in use (BIFROST_ADDRESS_IN_USE), or a web section the web server refuses (a
+    // non-loopback bind without tokens): the devices already started must not keep polling.
     await gateway.stop(options.stopTimeoutMs === undefined ? {} : { timeoutMs: options.stopTimeoutMs });
     throw e;
   }

@@ -8,4 +8,4 @@ export { StreamHub, type StreamSocket, type StreamStats } from './live.js';
 export { buildOpenApi, ROUTES, type RouteSpec } from './openapi.js';
 export { resolveWebOptions, type WebOptions, type WebOptionsInput, webOptionsSchema } from './options.js';
 export { RateLimiter } from './rate-limit.js';
-export { createWebApp, httpStatusOf, type StartWebOptions, startWebServer } from './server.js';
+export { checkWebOptions, createWebApp, httpStatusOf, type StartWebOptions, startWebServer } from './server.js';

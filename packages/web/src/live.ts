@@ -15,7 +15,7 @@
  * Messages from the client: `{"op":"subscribe","tags":["press1.temperature", …]}` or
  * `{"op":"subscribe","all":true}`, and `{"op":"unsubscribe","tags":[…]}`.
  */
-import { BifrostError, jsonValue, QUALITIES } from '@bifrost/core';
+import { BifrostError, jsonValue, QUALITIES, redactText } from '@bifrost/core';
 import type { Gateway, GatewayValue, ValueBatch } from '@bifrost/gateway';
 
 /**
@@ -66,6 +66,9 @@ export class StreamHub {
   readonly #allClients = new Set<Client>();
   readonly #maxBuffered: number;
   readonly #maxTags: number;
+  readonly #maxJsonDepth: number;
+  /** The `device.tag` keys of the config in force, rebuilt when a reload replaces the config: a lookup per subscribed key, not a scan. */
+  #known: { config: unknown; keys: Set<string> } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #stats: StreamStats = { clients: 0, delivered: 0, coalesced: 0, skipped: 0 };
   /** Per flush, each value is serialized once and shared by every client that receives it. */
@@ -92,7 +95,7 @@ export class StreamHub {
     }
   };
   readonly #onHealth = (e: { device: string; state: string; error?: { code: string; message: string } }) => {
-    const msg = JSON.stringify({ type: 'health', device: e.device, state: e.state, error: e.error ? { code: e.error.code, message: e.error.message } : undefined });
+    const msg = JSON.stringify({ type: 'health', device: e.device, state: e.state, error: e.error ? { code: e.error.code, message: redactText(e.error.message) } : undefined });
     for (const c of this.#clients.values()) c.events.set(`health:${e.device}`, msg);
   };
   readonly #onPipeline = (e: { pipeline: string; event: unknown }) => {
@@ -102,10 +105,11 @@ export class StreamHub {
     for (const c of this.#clients.values()) if (c.events.size < 100) c.events.set(`alarm:${c.events.size}:${Date.now()}`, msg);
   };
 
-  constructor(gateway: Gateway, options: { intervalMs: number; maxBufferedBytes: number; maxTags: number }) {
+  constructor(gateway: Gateway, options: { intervalMs: number; maxBufferedBytes: number; maxTags: number; maxJsonDepth?: number }) {
     this.#gateway = gateway;
     this.#maxBuffered = options.maxBufferedBytes;
     this.#maxTags = options.maxTags;
+    this.#maxJsonDepth = options.maxJsonDepth ?? 32;
     gateway.on('batch', this.#onBatch);
     gateway.on('health', this.#onHealth);
     gateway.on('pipeline', this.#onPipeline);
@@ -141,6 +145,7 @@ export class StreamHub {
     if (!c) return;
     let msg: { op?: unknown; tags?: unknown; all?: unknown };
     try {
+      if (nesting(text, this.#maxJsonDepth) > this.#maxJsonDepth) throw new Error('too deep');
       msg = JSON.parse(text) as typeof msg;
       if (typeof msg !== 'object' || msg === null) throw new Error('not an object');
     } catch {
@@ -154,6 +159,10 @@ export class StreamHub {
     }
     if (msg.op === 'subscribe') {
       if (msg.all === true) {
+        if (this.#knownKeys().size > this.#maxTags) {
+          this.#error(c, new BifrostError('BIFROST_WEB_PAYLOAD_TOO_LARGE', `a stream may subscribe at most ${this.#maxTags} tags; this gateway has ${this.#knownKeys().size}: name them`));
+          return;
+        }
         c.all = true;
         this.#allClients.add(c);
         for (const v of this.#gateway.latest()) this.#queue(c, `${v.device}.${v.tag}`, v);
@@ -164,14 +173,14 @@ export class StreamHub {
         return;
       }
       const unknown: string[] = [];
+      const known = this.#knownKeys();
       for (const key of tags as string[]) {
-        const dot = key.indexOf('.');
-        const current = dot > 0 ? this.#gateway.latestOf(key.slice(0, dot), key.slice(dot + 1)) : undefined;
-        const known = dot > 0 && this.#gateway.config.devices.some((d) => d.name === key.slice(0, dot) && d.tags.some((t) => t.name === key.slice(dot + 1)));
-        if (!known) {
+        if (!known.has(key)) {
           unknown.push(key);
           continue;
         }
+        const dot = key.indexOf('.');
+        const current = this.#gateway.latestOf(key.slice(0, dot), key.slice(dot + 1));
         if (!c.keys.has(key)) {
           c.keys.add(key);
           let set = this.#byKey.get(key);
@@ -236,6 +245,12 @@ export class StreamHub {
     this.#allClients.clear();
   }
 
+  #knownKeys(): Set<string> {
+    const config = this.#gateway.config;
+    if (this.#known?.config !== config) this.#known = { config, keys: new Set(config.devices.flatMap((d) => d.tags.map((t) => `${d.name}.${t.name}`))) };
+    return this.#known.keys;
+  }
+
   #queue(c: Client, key: string, v: GatewayValue): void {
     const size = c.pending.size;
     c.pending.set(key, v);
@@ -253,8 +268,26 @@ export class StreamHub {
   }
 }
 
+/** Nesting depth of a JSON text without parsing it (the same count as the server's body check). */
+function nesting(text: string, limit: number): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92) i++;
+      else if (ch === 34) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 123 || ch === 91) {
+      if (++depth > max && (max = depth) > limit) return max;
+    } else if (ch === 125 || ch === 93) depth--;
+  }
+  return max;
+}
+
 function fragment(key: string, v: GatewayValue): string {
   const row: unknown[] = [key, jsonValue(v.value), v.quality, v.timestamp];
-  if (v.error) row.push({ code: v.error.code, message: v.error.message });
+  if (v.error) row.push({ code: v.error.code, message: redactText(v.error.message) });
   return JSON.stringify(row);
 }

@@ -33,10 +33,39 @@ export const webOptionsSchema = z
     anonymous: z.union([role, z.literal('none')]).optional(),
     /** Origins allowed to call the API from another site. Off (no CORS headers) by default. */
     cors: z.array(z.string().url()).default([]),
+    /**
+     * Host names (the Host header, port ignored) the server answers besides its bind address and
+     * the localhost names; any other Host gets 421 (DNS rebinding guard). Add the names clients
+     * and a reverse proxy use, e.g. `gateway.plant.example`.
+     */
+    hosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$|^\[?[0-9A-Fa-f:.]+\]?$/, 'a host name or IP address, without port')).default([]),
     rateLimit: z
-      .object({ login: limit.default({ max: 10, windowMs: 60_000 }), writes: limit.default({ max: 60, windowMs: 60_000 }) })
+      .object({
+        login: limit.default({ max: 10, windowMs: 60_000 }),
+        writes: limit.default({ max: 60, windowMs: 60_000 }),
+        /** Failed authentications (unknown or malformed token) per client address, on every route; then 429 until the window ends. */
+        authFailures: limit.default({ max: 20, windowMs: 60_000 }),
+      })
       .strict()
-      .default({ login: { max: 10, windowMs: 60_000 }, writes: { max: 60, windowMs: 60_000 } }),
+      .default({ login: { max: 10, windowMs: 60_000 }, writes: { max: 60, windowMs: 60_000 }, authFailures: { max: 20, windowMs: 60_000 } }),
+    /** Limits of the live WebSocket stream. */
+    stream: z
+      .object({
+        /** Open stream connections in total; more are refused with 503. */
+        maxConnections: z.number().int().positive().default(200),
+        /** Open stream connections per client address; more are refused with 429. */
+        maxConnectionsPerClient: z.number().int().positive().default(20),
+        /** Messages a client may send per second on one connection; the next one closes it with 1008. */
+        maxMessagesPerSecond: z.number().int().positive().default(10),
+        /** After a connection is closed for too many messages, its address may not open a stream for this long, ms. */
+        blockMs: z.number().int().min(0).default(10_000),
+        /** Tags one connection may subscribe to (`"all": true` counts as every tag). */
+        maxTags: z.number().int().positive().default(10_000),
+      })
+      .strict()
+      .default({ maxConnections: 200, maxConnectionsPerClient: 20, maxMessagesPerSecond: 10, blockMs: 10_000, maxTags: 10_000 }),
+    /** Deepest nesting of arrays and objects accepted in a JSON body or stream message; deeper gets 400. */
+    maxJsonDepth: z.number().int().min(2).max(1000).default(32),
     /** Largest request body accepted, bytes. */
     maxBodyBytes: z
       .number()

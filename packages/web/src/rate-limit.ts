@@ -34,6 +34,13 @@ export class RateLimiter {
     return { ok: w.count <= this.#max, retryAfterS: Math.max(1, Math.ceil((w.start + this.#windowMs - now) / 1000)) };
   }
 
+  /** True when the key is over its limit in the current window, without counting a hit. */
+  blocked(key: string, now: number = Date.now()): { blocked: boolean; retryAfterS: number } {
+    const w = this.#hits.get(key);
+    if (!w || now - w.start >= this.#windowMs) return { blocked: false, retryAfterS: 0 };
+    return { blocked: w.count >= this.#max, retryAfterS: Math.max(1, Math.ceil((w.start + this.#windowMs - now) / 1000)) };
+  }
+
   #prune(now: number): void {
     for (const [k, w] of this.#hits) if (now - w.start >= this.#windowMs) this.#hits.delete(k);
     // Still full: the oldest entries go (Map iterates in insertion order).

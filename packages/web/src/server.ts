@@ -6,8 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { BifrostError, containsSecret, type ErrorCode, isBifrostError, jsonValue, listenAt, redactUrl } from '@bifrost/core';
-import type { Gateway, GatewayValue } from '@bifrost/gateway';
+import { type AuditRecord, BifrostError, containsSecret, type ErrorCode, isBifrostError, jsonValue, listenAt, redact, redactText, redactUrl, type Value } from '@bifrost/core';
+import { type Gateway, type GatewayValue, isLoopback, isServedHost } from '@bifrost/gateway';
 import fastifyStatic from '@fastify/static';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { type Principal, type Role, roleAllows, TokenStore } from './auth.js';
 import { StreamHub } from './live.js';
 import { buildOpenApi, ROUTES, type RouteSpec } from './openapi.js';
-import { resolveWebOptions } from './options.js';
+import { resolveWebOptions, type WebOptions } from './options.js';
 import { RateLimiter } from './rate-limit.js';
 
 declare module 'fastify' {
@@ -24,6 +24,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     role?: Role | 'public';
+    /** The route changes the plant (a write, an alarm acknowledgement): every attempt is audited. */
+    audited?: 'write' | 'ack';
   }
 }
 
@@ -51,6 +53,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   BIFROST_GATEWAY_UNKNOWN_TAG: 404,
   BIFROST_WEB_PAYLOAD_TOO_LARGE: 413,
   BIFROST_WEB_RATE_LIMITED: 429,
+  BIFROST_WEB_MISDIRECTED: 421,
+  BIFROST_WEB_BUSY: 503,
   BIFROST_NOT_CONNECTED: 503,
   BIFROST_CONNECTION_REFUSED: 503,
   BIFROST_CONNECTION_LOST: 503,
@@ -67,9 +71,34 @@ export function httpStatusOf(e: BifrostError): number {
   return STATUS[e.code] ?? (e.code.startsWith('BIFROST_WEB_') || e.code.startsWith('BIFROST_GATEWAY_') ? 500 : 502);
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  421: 'Misdirected Request',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
 
 const DEFAULT_UI = fileURLToPath(new URL('../ui-dist/', import.meta.url));
+
+/**
+ * Validates a `web:` section as the server would at start (fields, tokens and TLS files, and
+ * the bind policy), without starting anything: `bifrost run --check` calls it. Anonymous access
+ * is for loopback: bound to another address, a gateway without tokens would show the plant to the
+ * whole network, so that is refused unless `anonymous` says so explicitly.
+ * @example checkWebOptions(config.web, dirname(configFile))
+ */
+export function checkWebOptions(input: Record<string, unknown>, baseDir?: string): WebOptions {
+  const opts = resolveWebOptions(input, baseDir);
+  if (!isLoopback(opts.host) && opts.tokens.length === 0 && input.anonymous === undefined)
+    throw new BifrostError(
+      'BIFROST_CONFIG_INVALID',
+      `web.host: ${opts.host} is not a loopback address and web.tokens is empty, so anyone on that network could read the plant; add web.tokens (bifrost token create), or set web.anonymous: viewer to allow it knowingly`,
+    );
+  return opts;
+}
 
 /**
  * Builds the fastify app (not listening): for tests with `app.inject()` and for embedding.
@@ -79,12 +108,13 @@ const DEFAULT_UI = fileURLToPath(new URL('../ui-dist/', import.meta.url));
  */
 export async function createWebApp(gateway: Gateway, options: StartWebOptions = {}): Promise<FastifyInstance> {
   const { logger, baseDir, ...webInput } = options;
-  const opts = resolveWebOptions(webInput, baseDir);
+  const opts = checkWebOptions(webInput, baseDir);
   const tokens = new TokenStore(opts.tokens);
+  const exposed = !isLoopback(opts.host);
   if (opts.anonymous !== 'none' && logger)
     logger.warn(
-      { role: opts.anonymous },
-      `web: requests without a token act as ${opts.anonymous}${opts.tokens.length === 0 ? ' (no tokens configured: create one with createToken to allow writes)' : ''}`,
+      { role: opts.anonymous, host: opts.host },
+      `web: requests without a token act as ${opts.anonymous}${exposed ? ` on ${opts.host}, a non-loopback address` : ''}${opts.tokens.length === 0 ? ' (no tokens configured: create one with createToken to allow writes)' : ''}`,
     );
   const app = Fastify({
     bodyLimit: opts.maxBodyBytes,
@@ -96,22 +126,87 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
   }) as unknown as FastifyInstance;
   const loginLimit = new RateLimiter(opts.rateLimit.login);
   const writeLimit = new RateLimiter(opts.rateLimit.writes);
-  const hub = new StreamHub(gateway, { intervalMs: opts.streamIntervalMs, maxBufferedBytes: opts.streamMaxBufferedBytes, maxTags: 100_000 });
+  const authFailures = new RateLimiter(opts.rateLimit.authFailures);
+  const hub = new StreamHub(gateway, { intervalMs: opts.streamIntervalMs, maxBufferedBytes: opts.streamMaxBufferedBytes, maxTags: opts.stream.maxTags, maxJsonDepth: opts.maxJsonDepth });
+  const auditedByGateway = new WeakSet<object>();
+  const streams = { total: 0, byClient: new Map<string, number>(), blockedUntil: new Map<string, number>() };
+
+  /**
+   * Who a request is. A credential that fails (unknown token, or a header without the Bearer
+   * scheme) counts against the client address on every route; past `rateLimit.authFailures`
+   * the address gets 429 without its tokens being checked. Logged with the address, never the token.
+   */
+  const authenticate = (req: FastifyRequest): { who: Principal } | { error: BifrostError } => {
+    const cred = credentialOf(req);
+    if (cred === undefined) {
+      if (opts.anonymous !== 'none') return { who: { name: 'anonymous', role: opts.anonymous } };
+      return { error: new BifrostError('BIFROST_WEB_UNAUTHORIZED', 'an API token is required (Authorization: Bearer <token>)') };
+    }
+    const b = authFailures.blocked(req.ip);
+    if (b.blocked) return { error: rateLimited(`too many failed authentications from ${req.ip}: retry in ${b.retryAfterS} s`, b.retryAfterS) };
+    const who = 'token' in cred ? tokens.verify(cred.token) : undefined;
+    if (who) return { who };
+    const r = authFailures.hit(req.ip);
+    req.log.warn({ ip: req.ip, route: req.routeOptions.url ?? req.url.split('?')[0], reason: 'token' in cred ? 'unknown token' : 'not a Bearer credential' }, 'web: failed authentication');
+    if (!r.ok) return { error: rateLimited(`too many failed authentications from ${req.ip}: retry in ${r.retryAfterS} s`, r.retryAfterS) };
+    return { error: new BifrostError('BIFROST_WEB_UNAUTHORIZED', 'token' in cred ? 'the API token is not valid' : 'send the token as Authorization: Bearer <token>') };
+  };
+
+  /** One audit line per attempt to change the plant, whatever its outcome (the gateway's write path audits the writes it runs). */
+  const audit = (req: FastifyRequest, user: string, result: AuditRecord['result'], error?: BifrostError, newValue?: unknown): void => {
+    const p = req.params as { device?: string; tag?: string; id?: string };
+    const base = { user, source: 'web', client: req.ip, result, ...(error ? { error: { code: error.code, message: error.message } } : {}) } as const;
+    let record: AuditRecord;
+    if (req.routeOptions.config?.audited === 'ack') {
+      const alarm = gateway.alarms().find((a) => a.id === p.id);
+      const dot = alarm ? alarm.source.indexOf('.') : -1;
+      record = {
+        action: 'ack',
+        ...base,
+        device: alarm ? (dot > 0 ? alarm.source.slice(0, dot) : alarm.pipeline) : '',
+        ...(alarm && dot > 0 ? { tag: alarm.source.slice(dot + 1) } : {}),
+        address: `alarm:${p.id ?? ''}`,
+        newValue: 'acknowledged',
+      };
+    } else {
+      const t = gateway.config.devices.find((d) => d.name === p.device)?.tags.find((x) => x.name === p.tag);
+      record = { action: 'write', ...base, device: p.device ?? '', tag: p.tag ?? '', address: t?.address ?? '' };
+      if (newValue !== undefined) record.newValue = plain(newValue);
+    }
+    gateway.audit.append(record).catch((e: unknown) => req.log.error({ err: { message: (e as Error).message } }, 'web: audit log append failed'));
+  };
   app.decorate('bifrostStream', hub);
   app.addHook('onClose', async () => hub.close());
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    if (isBifrostError(err)) return send(reply, err);
+    if (isBifrostError(err)) {
+      if (req.routeOptions.config?.audited && !auditedByGateway.has(err)) audit(req, req.principal?.name ?? 'anonymous', 'denied', err);
+      return send(reply, err);
+    }
     const status = err.statusCode ?? 500;
-    if (status === 413) return send(reply, new BifrostError('BIFROST_WEB_PAYLOAD_TOO_LARGE', `request body exceeds ${opts.maxBodyBytes} bytes`));
+    const refuse = (e: BifrostError, s?: number) => {
+      if (req.routeOptions.config?.audited) audit(req, req.principal?.name ?? 'anonymous', 'denied', e);
+      return send(reply, e, s);
+    };
+    if (status === 413) return refuse(new BifrostError('BIFROST_WEB_PAYLOAD_TOO_LARGE', `request body exceeds ${opts.maxBodyBytes} bytes`));
     if (status >= 400 && status < 500)
-      return send(
-        reply,
+      return refuse(
         new BifrostError('BIFROST_WEB_BAD_REQUEST', err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'send the body as application/json' : `malformed request: ${err.message}`),
         status === 415 ? 415 : 400,
       );
+    // The details go to the log only: an internal message can name files, addresses or a library's state.
     req.log.error({ err: { message: err.message, code: err.code } }, `web: ${req.method} ${req.url.split('?')[0]} failed`);
-    return send(reply, new BifrostError('BIFROST_WEB_INTERNAL', `internal error in ${req.method} ${req.url.split('?')[0]}: ${err.message}`), 500);
+    return send(reply, new BifrostError('BIFROST_WEB_INTERNAL', `internal error in ${req.method} ${req.url.split('?')[0]} (the gateway log has the details)`), 500);
+  });
+
+  // JSON bodies: the nesting depth is checked on the text before parsing, so a body nested
+  // 20,000 levels deep is a 400, not a stack overflow in the parser.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const depth = jsonDepth(body as string, opts.maxJsonDepth);
+    if (depth > opts.maxJsonDepth) return done(new BifrostError('BIFROST_WEB_BAD_REQUEST', `the JSON body is nested deeper than ${opts.maxJsonDepth} levels`), undefined);
+    return defaultJson(req, body as string, done);
   });
 
   // Registered first: its onRequest hook marks upgrade requests (request.ws) before the auth hook runs.
@@ -128,7 +223,8 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
-    reply.header('content-security-policy', "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+    // connect-src 'self' covers the page's own ws:/wss: origin (CSP Level 3 §6.7.2.8); no other host.
+    reply.header('content-security-policy', "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
     const origin = req.headers.origin;
     if (origin && opts.cors.length > 0 && opts.cors.some((o) => new URL(o).origin === origin)) {
       reply.header('access-control-allow-origin', origin);
@@ -142,6 +238,14 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
     }
   });
 
+  // DNS rebinding: a page of evil.example whose name now resolves to the gateway sends
+  // `Host: evil.example`; only the names this gateway serves are answered (RFC 9110 §15.5.20, 421).
+  app.addHook('onRequest', async (req, reply) => {
+    if (isServedHost(req.headers.host, opts.host, opts.hosts)) return;
+    req.log.warn({ ip: req.ip, host: String(req.headers.host ?? '').slice(0, 100) }, 'web: refused a Host this gateway does not serve');
+    return send(reply, new BifrostError('BIFROST_WEB_MISDIRECTED', 'this gateway does not answer that Host name (add it to web.hosts)'));
+  });
+
   // Authentication: a bearer token (header, or for browsers' WebSocket the `bearer.<token>` subprotocol).
   // Checked on request, before the body is read, so an anonymous client cannot make the server parse anything.
   app.addHook('onRequest', async (req, reply) => {
@@ -152,25 +256,52 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
     const origin = req.headers.origin;
     if (req.ws && origin !== undefined && !sameOrigin(origin, req.headers.host) && !opts.cors.some((o) => new URL(o).origin === origin))
       return send(reply, new BifrostError('BIFROST_WEB_FORBIDDEN', `WebSocket from origin ${origin} refused (add it to web.cors to allow it)`));
-    const token = tokenOf(req);
-    let who: Principal | undefined;
-    if (token !== undefined) {
-      who = tokens.verify(token);
-      if (!who) return send(reply, new BifrostError('BIFROST_WEB_UNAUTHORIZED', 'the API token is not valid'));
-    } else if (opts.anonymous !== 'none') who = { name: 'anonymous', role: opts.anonymous };
-    else return send(reply, new BifrostError('BIFROST_WEB_UNAUTHORIZED', 'an API token is required (Authorization: Bearer <token>)'));
+    const auth = authenticate(req);
+    const audited = req.routeOptions.config?.audited;
+    if ('error' in auth) {
+      if (audited) audit(req, credentialOf(req) === undefined ? 'anonymous' : '(invalid token)', 'denied', auth.error);
+      return send(reply, auth.error);
+    }
+    const who = auth.who;
     if (!roleAllows(who.role, need)) {
-      req.log.warn({ user: who.name, role: who.role, route: req.routeOptions.url }, 'web: refused, role too low');
-      return send(reply, new BifrostError('BIFROST_WEB_FORBIDDEN', `${who.name} is a ${who.role}: ${req.method} ${req.routeOptions.url} needs ${need}`));
+      req.log.warn({ user: who.name, role: who.role, ip: req.ip, route: req.routeOptions.url }, 'web: refused, role too low');
+      const e = new BifrostError('BIFROST_WEB_FORBIDDEN', `${who.name} is a ${who.role}: ${req.method} ${req.routeOptions.url} needs ${need}`);
+      if (audited) audit(req, who.name, 'denied', e);
+      return send(reply, e);
+    }
+    if (req.ws) {
+      // Stream connections are counted from the upgrade to the socket's close: in total and per address.
+      const mine = streams.byClient.get(req.ip) ?? 0;
+      const until = streams.blockedUntil.get(req.ip);
+      if (until !== undefined && until > Date.now())
+        return send(reply, rateLimited(`${req.ip} flooded the live stream: no new stream for ${Math.ceil((until - Date.now()) / 1000)} s`, Math.ceil((until - Date.now()) / 1000)));
+      if (until !== undefined) streams.blockedUntil.delete(req.ip);
+      if (streams.total >= opts.stream.maxConnections)
+        return send(reply, Object.assign(new BifrostError('BIFROST_WEB_BUSY', `the live stream has ${streams.total} connections, the most web.stream.maxConnections allows`), { retryAfterS: 5 }));
+      if (mine >= opts.stream.maxConnectionsPerClient) {
+        req.log.warn({ ip: req.ip, connections: mine }, 'web: refused a stream connection, per-client limit');
+        return send(reply, rateLimited(`${req.ip} has ${mine} stream connections, the most web.stream.maxConnectionsPerClient allows`, 5));
+      }
+      streams.total++;
+      streams.byClient.set(req.ip, mine + 1);
+      const ip = req.ip;
+      req.raw.socket.once('close', () => {
+        streams.total--;
+        const n = (streams.byClient.get(ip) ?? 1) - 1;
+        if (n <= 0) streams.byClient.delete(ip);
+        else streams.byClient.set(ip, n);
+      });
     }
     req.principal = who;
   });
 
   const handlers: Record<string, (req: FastifyRequest, reply: FastifyReply) => unknown> = {
     openapi: () => buildOpenApi(),
-    health: (_req, reply) => {
+    health: (req, reply) => {
       const h = gateway.health();
-      return reply.code(h.status === 'down' ? 503 : 200).send(h);
+      // Device and sink names are for signed-in users; the public (a load balancer) gets the status.
+      const full = opts.anonymous !== 'none' || (credentialOf(req) !== undefined && 'who' in authenticate(req));
+      return reply.code(h.status === 'down' ? 503 : 200).send(full ? h : { status: h.status });
     },
     metrics: (_req, reply) => {
       const s = hub.stats();
@@ -191,11 +322,14 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
     login: (req, reply) => {
       const rl = loginLimit.hit(req.ip);
       if (!rl.ok) return tooMany(reply, rl.retryAfterS, 'login');
+      const b = authFailures.blocked(req.ip);
+      if (b.blocked) return tooMany(reply, b.retryAfterS, 'failed authentication');
       const body = req.body as { token?: unknown } | undefined;
       if (!body || typeof body.token !== 'string') throw new BifrostError('BIFROST_WEB_BAD_REQUEST', 'body must be {"token": "<token>"}');
       const who = tokens.verify(body.token);
       if (!who) {
-        req.log.warn({ ip: req.ip }, 'web: login with an unknown token');
+        authFailures.hit(req.ip);
+        req.log.warn({ ip: req.ip, route: '/api/login', reason: 'unknown token' }, 'web: failed authentication');
         throw new BifrostError('BIFROST_WEB_UNAUTHORIZED', 'the API token is not valid');
       }
       return who;
@@ -222,20 +356,26 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
       const t = findTag(gateway, device, tag);
       return tagJson(device, t, gateway.latestOf(device, tag));
     },
-    write: async (req) => {
+    write: async (req, reply) => {
       const { device, tag } = req.params as { device: string; tag: string };
       const who = req.principal as Principal;
-      const rl = writeLimit.hit(who.name === 'anonymous' ? `ip:${req.ip}` : `user:${who.name}`);
-      if (!rl.ok)
-        throw Object.assign(new BifrostError('BIFROST_WEB_RATE_LIMITED', `more than ${opts.rateLimit.writes.max} writes in ${opts.rateLimit.writes.windowMs / 1000} s by ${who.name}`), {
-          retryAfterS: rl.retryAfterS,
-        });
       const body = req.body as { value?: unknown } | undefined;
+      const rl = writeLimit.hit(who.name === 'anonymous' ? `ip:${req.ip}` : `user:${who.name}`);
+      if (!rl.ok) {
+        const e = rateLimited(`more than ${opts.rateLimit.writes.max} writes in ${opts.rateLimit.writes.windowMs / 1000} s by ${who.name}`, rl.retryAfterS);
+        // Audited here with the requested value; the error handler would not know it.
+        audit(req, who.name, 'denied', e, body && typeof body === 'object' ? body.value : undefined);
+        return send(reply, e);
+      }
       if (!body || typeof body !== 'object' || !('value' in body)) throw new BifrostError('BIFROST_WEB_BAD_REQUEST', 'body must be {"value": <number | boolean | string | array>}');
       const v = body.value;
       // Whatever the value, the gateway's write path checks it against the tag and audits the attempt (denied ones too).
       if (Array.isArray(v) && v.length > 4096) throw new BifrostError('BIFROST_WEB_PAYLOAD_TOO_LARGE', `${device}.${tag}: at most 4096 array elements per write`, { device });
-      const r = await gateway.write({ device, tag, value: v, user: who.name, source: 'web' });
+      const r = await gateway.write({ device, tag, value: v, user: who.name, source: 'web', client: req.ip }).catch((e: unknown) => {
+        // The gateway's write path audited this failure itself: the error handler must not add a second line.
+        if (typeof e === 'object' && e !== null) auditedByGateway.add(e);
+        throw e;
+      });
       return { device: r.device, tag: r.tag, oldValue: jsonValue(r.oldValue), newValue: jsonValue(r.newValue), at: r.at, user: who.name };
     },
     history: (req) => {
@@ -248,7 +388,9 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
     ack: (req) => {
       const { id } = req.params as { id: string };
       const who = req.principal as Principal;
+      // Not found is audited as denied by the error handler.
       if (!gateway.acknowledgeAlarm(id, who.name)) throw new BifrostError('BIFROST_WEB_NOT_FOUND', `no alarm ${id}`);
+      audit(req, who.name, 'ok');
       return gateway.alarms().find((a) => a.id === id) ?? { id, acknowledged: true };
     },
     sinks: () => gateway.sinks(),
@@ -279,11 +421,38 @@ export async function createWebApp(gateway: Gateway, options: StartWebOptions = 
   for (const r of ROUTES) {
     const handler = handlers[r.handler];
     if (!handler) throw new Error(`no handler ${r.handler}`);
-    const config = { role: r.role };
+    const config: { role: Role | 'public'; audited?: 'write' | 'ack' } = { role: r.role };
+    if (r.handler === 'write' || r.handler === 'ack') config.audited = r.handler;
     if (r.websocket) {
-      app.get(r.url, { websocket: true, config }, (socket) => {
+      app.get(r.url, { websocket: true, config }, (socket, req) => {
         hub.add(socket);
-        socket.on('message', (data: Buffer, isBinary: boolean) => hub.message(socket, isBinary ? '' : data.toString('utf8')));
+        // Messages per second per connection: past the limit the connection is closed with 1008
+        // (policy violation, RFC 6455 §7.4.1) before the message is parsed.
+        let windowStart = Date.now();
+        let count = 0;
+        let closed = false;
+        socket.on('message', (data: Buffer, isBinary: boolean) => {
+          if (closed) return;
+          const now = Date.now();
+          if (now - windowStart >= 1000) {
+            windowStart = now;
+            count = 0;
+          }
+          if (++count > opts.stream.maxMessagesPerSecond) {
+            closed = true;
+            hub.remove(socket);
+            // The address may not open a stream for blockMs: a flooder that reconnects at once gets a cheap 429.
+            streams.blockedUntil.set(req.ip, now + opts.stream.blockMs);
+            if (streams.blockedUntil.size > 10_000) streams.blockedUntil.clear();
+            req.log.warn({ ip: req.ip, user: req.principal?.name }, `web: stream closed, more than ${opts.stream.maxMessagesPerSecond} messages in a second`);
+            socket.close(1008, 'too many messages');
+            // Stop reading what the client still sends; the socket goes when the close frame is out.
+            (socket as unknown as { _socket?: { pause(): void } })._socket?.pause();
+            setTimeout(() => socket.terminate(), 1000).unref();
+            return;
+          }
+          hub.message(socket, isBinary ? '' : data.toString('utf8'));
+        });
         socket.on('close', () => hub.remove(socket));
         socket.on('error', () => hub.remove(socket));
       });
@@ -349,7 +518,7 @@ function send(reply: FastifyReply, e: BifrostError, status: number = httpStatusO
   if (reply.request.ws) {
     // A refused WebSocket upgrade: answer on the raw socket and close it. A reply sent the usual
     // way goes to the plugin's detached response object, which never finishes and keeps close() waiting.
-    const body = JSON.stringify(e.toJSON());
+    const body = JSON.stringify(redact(e.toJSON()));
     const head = [`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}`, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close'];
     if (status === 401) head.push('WWW-Authenticate: Bearer realm="bifrost"');
     const socket = reply.request.raw.socket;
@@ -361,11 +530,48 @@ function send(reply: FastifyReply, e: BifrostError, status: number = httpStatusO
   const retry = (e as BifrostError & { retryAfterS?: number }).retryAfterS;
   if (retry !== undefined) reply.header('retry-after', String(retry));
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="bifrost"');
-  return reply.code(status).type('application/json').send(e.toJSON());
+  return reply.code(status).type('application/json').send(redact(e.toJSON()));
+}
+
+function rateLimited(message: string, retryAfterS: number): BifrostError {
+  return Object.assign(new BifrostError('BIFROST_WEB_RATE_LIMITED', message), { retryAfterS });
 }
 
 function tooMany(reply: FastifyReply, retryAfterS: number, what: string): FastifyReply {
-  return send(reply, Object.assign(new BifrostError('BIFROST_WEB_RATE_LIMITED', `too many ${what} attempts: retry in ${retryAfterS} s`), { retryAfterS }));
+  return send(reply, rateLimited(`too many ${what} attempts: retry in ${retryAfterS} s`, retryAfterS));
+}
+
+/** A requested value as the audit log can hold it (a JSON primitive or array; anything else as text). */
+function plain(v: unknown): Value {
+  if (v === null || typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string') return v as Value;
+  if (Array.isArray(v)) return v.slice(0, 4096).map((x) => plain(x)) as Value;
+  return JSON.stringify(v)?.slice(0, 1024) ?? String(v);
+}
+
+/**
+ * The deepest nesting of arrays and objects in a JSON text, counted without parsing (strings
+ * skipped); stops counting past `limit`.
+ * @example jsonDepth('{"a":[1,[2]]}', 32) // 3
+ */
+export function jsonDepth(text: string, limit: number): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92)
+        i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return max;
 }
 
 function sameOrigin(origin: string, host: string | undefined): boolean {
@@ -376,12 +582,19 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
   }
 }
 
-function tokenOf(req: FastifyRequest): string | undefined {
+/** The credential a request carries: a Bearer token, something else in Authorization (refused: RFC 6750 §2.1 names the scheme), or nothing. */
+function credentialOf(req: FastifyRequest): { token: string } | { malformed: true } | undefined {
   const h = req.headers.authorization;
   if (typeof h === 'string') {
     const m = /^Bearer\s+(\S+)$/i.exec(h.trim());
-    return m ? m[1] : h;
+    return m ? { token: m[1] as string } : { malformed: true };
   }
+  const t = subprotocolToken(req);
+  return t === undefined ? undefined : { token: t };
+}
+
+/** The token of a browser WebSocket, passed as the `bearer.<token>` subprotocol. */
+function subprotocolToken(req: FastifyRequest): string | undefined {
   const p = req.headers['sec-websocket-protocol'];
   if (typeof p === 'string') {
     for (const part of p.split(',')) {
@@ -410,7 +623,7 @@ function findTag(gateway: Gateway, device: string, tag: string): TagCfg {
 }
 
 function deviceJson(d: DeviceEntry): Record<string, unknown> {
-  return { name: d.config.name, url: redactUrl(d.config.url), pollMs: d.config.pollMs, tags: d.config.tags.length, health: d.stats.health, stats: d.stats };
+  return { name: d.config.name, url: redactUrl(d.config.url), pollMs: d.config.pollMs, tags: d.config.tags.length, health: d.stats.health, stats: redact(d.stats) };
 }
 
 function tagJson(device: string, t: TagCfg, v: GatewayValue | undefined): Record<string, unknown> {
@@ -420,7 +633,7 @@ function tagJson(device: string, t: TagCfg, v: GatewayValue | undefined): Record
     out.value = jsonValue(v.value);
     out.quality = v.quality;
     out.timestamp = v.timestamp;
-    if (v.error) out.error = { code: v.error.code, message: v.error.message };
+    if (v.error) out.error = { code: v.error.code, message: redactText(v.error.message) };
   } else {
     out.value = null;
     out.quality = 'uncertain';
@@ -428,18 +641,17 @@ function tagJson(device: string, t: TagCfg, v: GatewayValue | undefined): Record
   return out;
 }
 
-const SECRET = /pass(word)?|secret|token|key|sas|credential/i;
-
-/** The config as JSON, with URL passwords and secret-looking fields masked. */
+/** The config as JSON through core's one redaction (URL passwords, secret fields); token lists as a count. */
 function redactConfig(cfg: unknown): unknown {
-  return JSON.parse(
-    JSON.stringify(cfg, (k, v) => {
-      // By name, and by value: whatever a secret reference resolved to (core's maskSecrets registry).
-      if (typeof v === 'string' && (SECRET.test(k) || containsSecret(v))) return '***';
-      if (k === 'tokens' && Array.isArray(v)) return `${v.length} tokens`;
-      if (typeof v === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return redactUrl(v);
-      return v;
-    }),
+  return redact(
+    JSON.parse(
+      JSON.stringify(cfg, (k, v) => {
+        // Whatever a secret reference resolved to goes whole (core's maskSecrets registry); the rest through core's redact.
+        if (typeof v === 'string' && containsSecret(v)) return '***';
+        if (k === 'tokens' && Array.isArray(v)) return `${v.length} tokens`;
+        return v;
+      }),
+    ),
   );
 }
 

@@ -111,7 +111,9 @@ describe('read API', () => {
   it('serves health, Prometheus metrics and the OpenAPI document listing every route', async () => {
     const h = await app.inject({ url: '/health' });
     expect(h.statusCode).toBe(200);
-    expect(h.json()).toMatchObject({ status: 'degraded', devices: { press1: 'connected' } });
+    // With tokens configured the public gets the status only; a signed-in viewer gets the details.
+    expect(h.json()).toEqual({ status: 'degraded' });
+    expect((await app.inject({ url: '/health', headers: auth(viewer) })).json()).toMatchObject({ status: 'degraded', devices: { press1: 'connected' } });
     const m = await app.inject({ url: '/metrics', headers: auth(viewer) });
     expect(m.headers['content-type']).toMatch(/^text\/plain/);
     expect(m.body).toMatch(/bifrost_device_polls_total\{device="press1"\} \d+/);

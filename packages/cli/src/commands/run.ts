@@ -7,6 +7,7 @@
  * one is invalid. Under systemd (`Type=notify`) it reports readiness, reloads and stopping
  * (run-notify.ts; deploy/systemd/bifrost.service).
  */
+import { dirname, resolve } from 'node:path';
 import { type CommandModule, examples } from '../command-module.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -45,15 +46,15 @@ export const runCommand: CommandModule = {
       .action(
         run(async (ctx, file: string, flags: RunFlags) => {
           const core = await import('@bifrost/core');
-          const { maskSecrets } = core;
           try {
             return await runGateway(ctx, file, flags);
           } catch (e) {
             // A resolved secret never reaches the error line (or its --json form, or a BIFROST_DEBUG stack).
             if (e instanceof Error) {
-              const masked = maskSecrets(e.message);
+              // core's redaction: resolved secrets and URL passwords alike.
+              const masked = core.redactText(e.message);
               if (masked !== e.message) (e as { message: string }).message = masked;
-              if (e.stack) e.stack = maskSecrets(e.stack);
+              if (e.stack) e.stack = core.redactText(e.stack);
             }
             throw e;
           }
@@ -69,6 +70,11 @@ async function runGateway(ctx: CliContext, file: string, flags: RunFlags): Promi
   if (flags.check) {
     const { config, source } = await core.loadGatewayConfigAsync(file);
     await new gw.Gateway(config, { source }).validate();
+    // The web section as the web server will judge it at start (tokens and TLS files, bind policy).
+    if (config.web) {
+      const web = await import('@bifrost/web' as string).catch(() => undefined);
+      web?.checkWebOptions?.(config.web, dirname(resolve(file)));
+    }
     if (ctx.json) ctx.printJson({ ok: true, devices: config.devices.length, pipelines: config.pipelines.length, sinks: config.sinks.length });
     else ctx.out(ctx.palette.success(`✔ ${file} is valid: ${config.devices.length} device(s), ${config.pipelines.length} pipeline(s), ${config.sinks.length} sink(s)`));
     return EXIT.OK;
@@ -92,7 +98,7 @@ async function runGateway(ctx: CliContext, file: string, flags: RunFlags): Promi
   const sd = createNotifier(ctx.io.env, (m) => log.warn(m));
   // A crash report (an exception nothing caught) is printed as Node would, with resolved secrets masked.
   const onCrash = (e: unknown) => {
-    ctx.io.stderr.write(`${core.maskSecrets(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
+    ctx.io.stderr.write(`${core.redactText(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
     process.exit(1);
   };
   process.on('uncaughtException', onCrash);

@@ -252,7 +252,21 @@ const gateway = {
   BIFROST_WEB_NOT_FOUND: { area: 'web', summary: 'No such API route, device, tag, series or alarm (HTTP 404).', hint: 'The routes are listed in GET /api/openapi.json.' },
   BIFROST_WEB_PAYLOAD_TOO_LARGE: { area: 'web', summary: 'The request body or WebSocket message exceeds the configured maximum size (HTTP 413).' },
   BIFROST_WEB_INTERNAL: { area: 'web', summary: 'The web server failed while handling a request (HTTP 500); the gateway log has the details.' },
-  BIFROST_WEB_RATE_LIMITED: { area: 'web', summary: 'Too many login attempts or writes in the rate-limit window (HTTP 429).', hint: 'Wait for the number of seconds in the Retry-After header.' },
+  BIFROST_WEB_RATE_LIMITED: {
+    area: 'web',
+    summary: 'Too many failed authentications, logins, writes or stream connections from one client in the rate-limit window (HTTP 429), or too many stream messages (WebSocket close 1008).',
+    hint: 'Wait for the number of seconds in the Retry-After header; the limits are under web.rateLimit and web.stream.',
+  },
+  BIFROST_WEB_MISDIRECTED: {
+    area: 'web',
+    summary: 'The Host header names a host this gateway does not serve (HTTP 421): the guard against DNS rebinding.',
+    hint: 'Add the name the clients use to web.hosts (or metrics.hosts).',
+  },
+  BIFROST_WEB_BUSY: {
+    area: 'web',
+    summary: 'The live stream has as many connections as web.stream.maxConnections allows (HTTP 503 at the upgrade).',
+    hint: 'Close idle dashboards or raise web.stream.maxConnections.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** Every Bifrost error code with its summary and hint. */
