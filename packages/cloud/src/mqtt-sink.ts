@@ -396,7 +396,6 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
       }
       if (attempt++ > 0) this.#m.reconnects++;
       this.#backoff.reset();
-      this.#stalled = false;
       this.#m.connected = true;
       this.emit('connect', { url: this.url });
       this.#connectedOnce?.resolve();
@@ -586,6 +585,8 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
         const delivered = countValues(batch.records) - countValues(refused);
         this.#m.published += delivered;
         this.#m.messages += out.length;
+        // Stalled until the broker confirms again, not merely until the reconnect.
+        this.#stalled = false;
         await q.ack(batch.cursor);
         if (publishChannel.hasSubscribers) publishChannel.publish({ sink: this.name, count: delivered, cursor: batch.cursor });
         this.emit('published', { count: delivered, messages: out.length, cursor: batch.cursor });
