@@ -554,7 +554,17 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
           continue;
         }
         const out = this.#formatEntries(batch.records);
-        const results = await this.#publishAll(client, lost.signal, out);
+        const confirmed: boolean[] = new Array(out.length).fill(false);
+        let results: unknown[];
+        try {
+          results = await this.#publishAll(client, lost.signal, out, confirmed);
+        } catch (e) {
+          // The connection is gone (or timed out) part-way: the confirmed head of the batch is
+          // delivered, so move the cursor past it. Otherwise a broker that drops the connection
+          // every N messages, N below maxInflight, would never let the queue advance.
+          await this.#ackPrefix(q, out, confirmed).catch(() => {});
+          throw e;
+        }
         check();
         const refused: QueuedRecord<QueueEntry>[] = [];
         let refusal: unknown;
@@ -596,6 +606,26 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
       client.removeListener('error', onError);
       client.removeListener('message', onMessage);
     }
+  }
+
+  /** Acknowledges the records of the longest run of confirmed messages at the head of a batch. */
+  async #ackPrefix(q: DurableQueue<QueueEntry>, out: Outgoing[], confirmed: boolean[]): Promise<void> {
+    let done: QueuedRecord<QueueEntry>[] = [];
+    let messages = 0;
+    for (let i = 0; i < out.length && confirmed[i]; i++) {
+      const m = out[i] as Outgoing;
+      if (m.records.length > 0) {
+        done = done.concat(m.records);
+        messages = i + 1;
+      }
+    }
+    const last = done.at(-1);
+    if (!last) return;
+    const delivered = countValues(done);
+    this.#m.published += delivered;
+    this.#m.messages += messages;
+    await q.ack(last.seq + 1);
+    this.emit('published', { count: delivered, messages, cursor: last.seq + 1 });
   }
 
   #subscribeNcmd(client: MqttClient): Promise<unknown> {
@@ -642,7 +672,7 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
    * overloaded broker) fails the batch with BIFROST_CLOUD_ACK_TIMEOUT: the caller closes the
    * connection, redials and resends from the cursor.
    */
-  async #publishAll(client: MqttClient, lost: AbortSignal, out: Outgoing[]): Promise<unknown[]> {
+  async #publishAll(client: MqttClient, lost: AbortSignal, out: Outgoing[], confirmed?: boolean[]): Promise<unknown[]> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -660,7 +690,13 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
       // flag it DUP (MQTT 3.1.1 §3.3.1.1) so the receiver knows it may be a redelivery.
       const resendBelow = this.#sentUpTo;
       for (const m of out) if (m.seq >= this.#sentUpTo) this.#sentUpTo = m.seq + 1;
-      return await Promise.race([this.#race(lost, Promise.all(out.map((m) => this.#publishOne(client, m, m.seq >= 0 && m.seq < resendBelow)))), timeout]);
+      const sends = out.map((m, i) =>
+        this.#publishOne(client, m, m.seq >= 0 && m.seq < resendBelow).then((r) => {
+          if (r === undefined && confirmed) confirmed[i] = true;
+          return r;
+        }),
+      );
+      return await Promise.race([this.#race(lost, Promise.all(sends)), timeout]);
     } finally {
       clearTimeout(timer);
     }

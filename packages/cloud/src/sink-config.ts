@@ -42,6 +42,7 @@ const common = {
   payload: z.enum(['json', 'sparkplug']).optional(),
   format: z.enum(['per-tag', 'per-device']).optional(),
   ackTimeout: duration.optional(),
+  connectTimeout: duration.optional(),
   reconnectMaxDelay: duration.optional(),
   sparkplug: z
     .object({ groupId: z.string().regex(/^[^/+#]+$/, 'a group id without / + #'), edgeNodeId: z.string().regex(/^[^/+#]+$/, 'an edge node id without / + #') })
@@ -273,7 +274,11 @@ export function createSink(config: unknown, options: CreateSinkOptions = {}): Mq
   if (c.payload !== undefined) base.payload = c.payload;
   if (c.format !== undefined) base.format = c.format;
   if (c.ackTimeout !== undefined) base.ackTimeoutMs = parseDuration(c.ackTimeout);
-  if (c.reconnectMaxDelay !== undefined) base.backoff = { maxMs: parseDuration(c.reconnectMaxDelay) };
+  if (c.connectTimeout !== undefined) base.connectTimeoutMs = parseDuration(c.connectTimeout);
+  if (c.reconnectMaxDelay !== undefined) {
+    const maxMs = parseDuration(c.reconnectMaxDelay);
+    base.backoff = { baseMs: Math.min(500, maxMs), maxMs };
+  }
   if (c.sparkplug !== undefined) base.sparkplug = c.sparkplug;
   if (c.maxInflight !== undefined) base.maxInflight = c.maxInflight;
   if (c.keepaliveSec !== undefined) base.keepaliveSec = c.keepaliveSec;
