@@ -192,9 +192,7 @@ async function batchedRun(label, { batched, format, polls, paceMs }) {
   const perTag = await batchedRun('batched per-tag', { batched: true, format: 'per-tag', polls });
   const perDevice = await batchedRun('batched per-device', { batched: true, format: 'per-device', polls });
   for (const r of [perRecord, perTag, perDevice])
-    rows.push(
-      `append+deliver ${r.label.padEnd(19)} ${fmt(r.valuesPerSec)} values/s (${r.messages} messages) | vs per-record ${(r.valuesPerSec / perRecord.valuesPerSec).toFixed(2)}x`,
-    );
+    rows.push(`append+deliver ${r.label.padEnd(19)} ${fmt(r.valuesPerSec)} values/s (${r.messages} messages) | vs per-record ${(r.valuesPerSec / perRecord.valuesPerSec).toFixed(2)}x`);
   // Production paced at 10,000 changes/s (10 devices × 1,000 tags every second) for 6 s: the depth stays bounded.
   for (const [label, batched, format] of [
     ['paced 10k/s per-record', false, 'per-tag'],

@@ -72,7 +72,13 @@ describe('store-and-forward through faults (bifrost run)', () => {
     await waitFor(() => checkSeqs(seqsOf(b)).last >= 300, 20_000);
     const r = checkSeqs(seqsOf(b));
     expect(r).toMatchObject({ missing: [], duplicates: 0, ordered: true });
-    lossTable.push({ fault: 'broker accepts TCP, never CONNACKs (3+ attempts), then answers', delivered: r.unique, missing: 0, duplicates: r.duplicates, counted: `connectFailures ${h.connectFailures}` });
+    lossTable.push({
+      fault: 'broker accepts TCP, never CONNACKs (3+ attempts), then answers',
+      delivered: r.unique,
+      missing: 0,
+      duplicates: r.duplicates,
+      counted: `connectFailures ${h.connectFailures}`,
+    });
     await g.stop();
   });
 
@@ -97,7 +103,13 @@ describe('store-and-forward through faults (bifrost run)', () => {
     }
     const end = await sinkHealth(g);
     expect(end.resent).toBeGreaterThanOrEqual(r.duplicates);
-    lossTable.push({ fault: 'broker never PUBACKs (CONNACK and PINGRESP fine), then recovers', delivered: r.unique, missing: 0, duplicates: r.duplicates, counted: `ackTimeouts ${end.ackTimeouts}, resent ${end.resent}` });
+    lossTable.push({
+      fault: 'broker never PUBACKs (CONNACK and PINGRESP fine), then recovers',
+      delivered: r.unique,
+      missing: 0,
+      duplicates: r.duplicates,
+      counted: `ackTimeouts ${end.ackTimeouts}, resent ${end.resent}`,
+    });
     await g.stop();
   });
 
@@ -158,7 +170,13 @@ describe('store-and-forward through faults (bifrost run)', () => {
     expect(lines.length).toBeGreaterThanOrEqual(1);
     // One line, then one summary per 10 s interval: not one line per dropped segment.
     expect(lines.length).toBeLessThanOrEqual(3);
-    lossTable.push({ fault: 'broker down, queue at maxBytes 16 KB (drop-oldest)', delivered: r.unique, missing: r.missing.length, duplicates: r.duplicates, counted: `dropped ${h.queueDropped} (= missing)` });
+    lossTable.push({
+      fault: 'broker down, queue at maxBytes 16 KB (drop-oldest)',
+      delivered: r.unique,
+      missing: r.missing.length,
+      duplicates: r.duplicates,
+      counted: `dropped ${h.queueDropped} (= missing)`,
+    });
     await g.stop();
   });
 
@@ -192,7 +210,13 @@ describe('store-and-forward through faults (bifrost run)', () => {
     expect(diskLines.length).toBeGreaterThanOrEqual(1);
     expect(diskLines.length).toBeLessThanOrEqual(4);
     expect(h.enqueueFailures).toBeGreaterThan(diskLines.length * 10);
-    lossTable.push({ fault: 'queue on a full 2 MiB tmpfs, broker down, then up', delivered: r.unique, missing: 0, duplicates: r.duplicates, counted: `refused ${h.enqueueFailures} values at the full disk (never queued), ${diskLines.length} log lines` });
+    lossTable.push({
+      fault: 'queue on a full 2 MiB tmpfs, broker down, then up',
+      delivered: r.unique,
+      missing: 0,
+      duplicates: r.duplicates,
+      counted: `refused ${h.enqueueFailures} values at the full disk (never queued), ${diskLines.length} log lines`,
+    });
     await g.stop();
   });
 
@@ -267,7 +291,13 @@ describe('store-and-forward through faults (bifrost run)', () => {
     expect(r).toMatchObject({ missing: [], ordered: true });
     // QoS 1 allows each kill to repeat at most one unconfirmed batch (maxInflight 500 values).
     expect(r.duplicates).toBeLessThanOrEqual(kills * 500);
-    lossTable.push({ fault: `SIGKILL ×${kills} while draining a backlog to Mosquitto`, delivered: r.unique, missing: 0, duplicates: r.duplicates, counted: 'duplicates ≤ one unconfirmed batch per kill' });
+    lossTable.push({
+      fault: `SIGKILL ×${kills} while draining a backlog to Mosquitto`,
+      delivered: r.unique,
+      missing: 0,
+      duplicates: r.duplicates,
+      counted: 'duplicates ≤ one unconfirmed batch per kill',
+    });
   });
 
   it('a second gateway on the same queue directory is refused with the directory and the PID holding it; the first keeps delivering', async () => {

@@ -311,7 +311,10 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
       if (this.#maxAgeMs !== undefined) {
         await this.#expire();
         // Records age while no one reads them (the broker is down): check on a timer, not only on read.
-        this.#ageTimer = setInterval(() => void this.#expire().catch((e: unknown) => this.#warn(this.#ioError(e, `cannot expire old records of ${this.dir}`))), Math.min(5000, Math.max(100, this.#maxAgeMs / 10)));
+        this.#ageTimer = setInterval(
+          () => void this.#expire().catch((e: unknown) => this.#warn(this.#ioError(e, `cannot expire old records of ${this.dir}`))),
+          Math.min(5000, Math.max(100, this.#maxAgeMs / 10)),
+        );
         this.#ageTimer.unref();
       }
     } catch (e) {
@@ -338,11 +341,19 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
       const text = await readFile(this.#lockPath, 'utf8').catch(() => '');
       const pid = Number.parseInt(text.trim(), 10);
       if (Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid || isAlive(pid)))
-        throw new BifrostError('BIFROST_CLOUD_QUEUE_LOCKED', `queue directory ${this.dir} is in use by process ${pid}${pid === process.pid ? ' (this process)' : ''}; two gateways must not share one queue directory`, {
-          details: { dir: this.dir, pid, lock: this.#lockPath },
-        });
+        throw new BifrostError(
+          'BIFROST_CLOUD_QUEUE_LOCKED',
+          `queue directory ${this.dir} is in use by process ${pid}${pid === process.pid ? ' (this process)' : ''}; two gateways must not share one queue directory`,
+          {
+            details: { dir: this.dir, pid, lock: this.#lockPath },
+          },
+        );
       // Stale (its process is gone) or unreadable (a crash between create and write): take it over.
-      this.#warn(new BifrostError('BIFROST_CLOUD_QUEUE_LOCKED', `queue directory ${this.dir}: taking over the lock of process ${Number.isNaN(pid) ? '(unreadable)' : pid}, which is no longer running`, { details: { dir: this.dir, pid } }));
+      this.#warn(
+        new BifrostError('BIFROST_CLOUD_QUEUE_LOCKED', `queue directory ${this.dir}: taking over the lock of process ${Number.isNaN(pid) ? '(unreadable)' : pid}, which is no longer running`, {
+          details: { dir: this.dir, pid },
+        }),
+      );
       await unlink(this.#lockPath).catch(() => {});
     }
     throw new BifrostError('BIFROST_CLOUD_QUEUE_LOCKED', `queue directory ${this.dir}: cannot take the lock ${this.#lockPath}`, { details: { dir: this.dir } });

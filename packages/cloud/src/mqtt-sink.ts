@@ -218,7 +218,8 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     this.name = options.name ?? new URL(options.url).host;
     this.#qos = options.qos ?? 1;
     this.#format = options.format ?? 'per-tag';
-    if (this.#format !== 'per-tag' && this.#format !== 'per-device') throw new BifrostError('BIFROST_INVALID_ARGUMENT', `MQTT sink format must be per-tag or per-device, got ${JSON.stringify(options.format)}`);
+    if (this.#format !== 'per-tag' && this.#format !== 'per-device')
+      throw new BifrostError('BIFROST_INVALID_ARGUMENT', `MQTT sink format must be per-tag or per-device, got ${JSON.stringify(options.format)}`);
     this.#topic = options.topic ?? (this.#format === 'per-device' ? '{site}/{area}/{device}' : '{site}/{area}/{device}/{tag}');
     this.#maxInflight = Math.max(1, options.maxInflight ?? 500);
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
@@ -375,9 +376,13 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     const e = s.last;
     this.emit(
       'warning',
-      new BifrostError(e.code as never, `${e.code} repeated ${s.suppressed} more time(s) in the last ${Math.round(s.intervalMs / 1000)} s (${s.total} record(s)/value(s) in all); the last: ${e.message}`, {
-        details: { repeated: s.suppressed, total: s.total, intervalMs: s.intervalMs },
-      }),
+      new BifrostError(
+        e.code as never,
+        `${e.code} repeated ${s.suppressed} more time(s) in the last ${Math.round(s.intervalMs / 1000)} s (${s.total} record(s)/value(s) in all); the last: ${e.message}`,
+        {
+          details: { repeated: s.suppressed, total: s.total, intervalMs: s.intervalMs },
+        },
+      ),
     );
   }
 
@@ -678,10 +683,14 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
       timer = setTimeout(() => {
         this.#m.ackTimeouts++;
         reject(
-          new BifrostError('BIFROST_CLOUD_ACK_TIMEOUT', `broker ${this.url} did not acknowledge ${out.length} message(s) within ${this.#ackTimeoutMs} ms; closing the connection to redial and resend`, {
-            device: this.url,
-            details: { messages: out.length, ackTimeoutMs: this.#ackTimeoutMs },
-          }),
+          new BifrostError(
+            'BIFROST_CLOUD_ACK_TIMEOUT',
+            `broker ${this.url} did not acknowledge ${out.length} message(s) within ${this.#ackTimeoutMs} ms; closing the connection to redial and resend`,
+            {
+              device: this.url,
+              details: { messages: out.length, ackTimeoutMs: this.#ackTimeoutMs },
+            },
+          ),
         );
       }, this.#ackTimeoutMs);
     });
@@ -757,7 +766,8 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
       const samples: SparkplugSample[] = [];
       for (const r of group) {
         const e = r.record;
-        if (isSinkBatch(e)) for (let k = 0; k < e.tags.length; k++) samples.push({ tag: e.tags[k] as string, value: e.values[k], quality: e.qualities[k] as SparkplugSample['quality'], timestamp: e.timestamp });
+        if (isSinkBatch(e))
+          for (let k = 0; k < e.tags.length; k++) samples.push({ tag: e.tags[k] as string, value: e.values[k], quality: e.qualities[k] as SparkplugSample['quality'], timestamp: e.timestamp });
         else samples.push({ tag: e.tag, value: e.value, quality: e.quality, timestamp: e.timestamp });
       }
       const msgs = node.data(device, samples);

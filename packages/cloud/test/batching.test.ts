@@ -2,18 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createSink,
-  DurableQueue,
-  decodeSparkplugPayload,
-  expandBatch,
-  MqttSink,
-  type QueueEntry,
-  RepeatLimiter,
-  type SinkBatch,
-  type SinkRecord,
-  validateSinkConfig,
-} from '@bifrost/cloud';
+import { createSink, DurableQueue, decodeSparkplugPayload, expandBatch, MqttSink, type QueueEntry, RepeatLimiter, type SinkBatch, type SinkRecord, validateSinkConfig } from '@bifrost/cloud';
 import { type RunningMosquitto, startFakeBroker, startMosquitto } from '@bifrost/cloud/test-fixtures';
 import { type BifrostError, isBifrostError } from '@bifrost/core';
 import { waitFor } from '@bifrost/core/test-fixtures';
