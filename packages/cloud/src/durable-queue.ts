@@ -14,6 +14,7 @@
  * descriptor for the directory is also needed").
  */
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, statfs, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -163,6 +164,24 @@ function segmentName(base: number): string {
   return `${String(base).padStart(20, '0')}.seg`;
 }
 
+function formatBytes(n: number): string {
+  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`;
+}
+
+/** Lock files this process holds (a lock with our PID that is not here was left by an earlier process with the same PID). */
+const HELD = new Set<string>();
+
+/** A process's start time in clock ticks since boot (proc(5), /proc/<pid>/stat field 22), where Linux gives it. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when a process with this PID exists (kill(2) with signal 0; EPERM means it exists but is not ours). */
 function isAlive(pid: number): boolean {
   try {
@@ -227,6 +246,7 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
   #maxAgeMs: number | undefined;
   #ageTimer: NodeJS.Timeout | undefined;
   #lockPath: string;
+  #ownsLock = false;
 
   private constructor(o: DurableQueueOptions) {
     super();
@@ -330,17 +350,23 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
    * with ESRCH) is taken over.
    */
   async #lock(): Promise<void> {
-    const mine = `${process.pid}\n`;
+    // The PID, and the process's start time where /proc gives it: a PID reused after a reboot or a
+    // container restart (a gateway is often PID 1) is then recognised as a different process.
+    const mine = `${process.pid} ${startTime(process.pid) ?? ''}\n`;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         await writeFile(this.#lockPath, mine, { flag: 'wx' });
+        HELD.add(this.#lockPath);
+        this.#ownsLock = true;
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const text = await readFile(this.#lockPath, 'utf8').catch(() => '');
-      const pid = Number.parseInt(text.trim(), 10);
-      if (Number.isSafeInteger(pid) && pid > 0 && (pid === process.pid || isAlive(pid)))
+      const [pidText, started] = text.trim().split(/\s+/);
+      const pid = Number.parseInt(pidText ?? '', 10);
+      const holder = pid === process.pid ? HELD.has(this.#lockPath) : isAlive(pid) && (!started || startTime(pid) === undefined || startTime(pid) === started);
+      if (Number.isSafeInteger(pid) && pid > 0 && holder)
         throw new BifrostError(
           'BIFROST_CLOUD_QUEUE_LOCKED',
           `queue directory ${this.dir} is in use by process ${pid}${pid === process.pid ? ' (this process)' : ''}; two gateways must not share one queue directory`,
@@ -360,6 +386,9 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
   }
 
   async #unlock(): Promise<void> {
+    if (!this.#ownsLock) return;
+    this.#ownsLock = false;
+    HELD.delete(this.#lockPath);
     const text = await readFile(this.#lockPath, 'utf8').catch(() => '');
     if (Number.parseInt(text.trim(), 10) === process.pid) await unlink(this.#lockPath).catch(() => {});
   }
@@ -661,9 +690,13 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
       if (this.#readPos < this.#acked) this.#readPos = this.#acked;
       if (lost > 0)
         this.#warn(
-          new BifrostError('BIFROST_CLOUD_QUEUE_FULL', `queue ${this.dir} is at its disk budget: dropped ${lost} unacknowledged record(s) from ${oldest.path} (policy drop-oldest)`, {
-            details: { dropped: lost },
-          }),
+          new BifrostError(
+            'BIFROST_CLOUD_QUEUE_FULL',
+            `queue ${this.dir} is at maxBytes ${formatBytes(this.maxBytes)}: dropped ${lost} oldest unacknowledged record(s) from ${oldest.path} (policy drop-oldest)`,
+            {
+              details: { dropped: lost },
+            },
+          ),
         );
     }
   }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSink, DurableQueue, decodeSparkplugPayload, expandBatch, MqttSink, type QueueEntry, RepeatLimiter, type SinkBatch, type SinkRecord, validateSinkConfig } from '@bifrost/cloud';
@@ -231,6 +231,8 @@ describe('batched sink records', () => {
     expect(isBifrostError(err) && err.code).toBe('BIFROST_CLOUD_QUEUE_LOCKED');
     expect((err as Error).message).toContain(d);
     expect((err as Error).message).toContain(String(process.pid));
+    // The refused open must not release the lock of the queue that holds it.
+    expect(await DurableQueue.open({ dir: d }).catch((e: unknown) => (e as BifrostError).code)).toBe('BIFROST_CLOUD_QUEUE_LOCKED');
     await q.close();
     // A child process holds it: refused, naming the child's PID.
     const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/hold-queue.mjs'), d], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -244,6 +246,15 @@ describe('batched sink records', () => {
     const q3 = await DurableQueue.open({ dir: d, onWarning: (w) => warnings.push(w) });
     expect(warnings[0]?.message).toMatch(/taking over the lock of process \d+/);
     await q3.close();
+    // A PID reused after a restart (a container's PID 1, our own PID from an earlier run) or a live
+    // process whose start time differs from the one in the lock is not the holder: taken over.
+    for (const stale of [`${process.pid} 1\n`, '1 12345\n']) {
+      writeFileSync(join(d, 'lock'), stale);
+      const w: BifrostError[] = [];
+      const q4 = await DurableQueue.open({ dir: d, onWarning: (e) => w.push(e) });
+      expect(w[0]?.message).toMatch(/taking over the lock/);
+      await q4.close();
+    }
   });
 
   it('a broker that never PUBACKs: the publish times out, the connection is redialed and the messages resent with DUP', async () => {
