@@ -81,6 +81,16 @@ export interface MqttSinkOptions {
   profile?: 'mqtt' | 'aws-iot' | 'azure-iot';
 }
 
+/** A batch sent and not yet settled: the sink's sliding window. */
+interface InFlight {
+  records: QueuedRecord<QueueEntry>[];
+  cursor: number;
+  out: Outgoing[];
+  confirmed: boolean[];
+  done: Promise<unknown[]>;
+  values: number;
+}
+
 /** Counters and state of a sink. */
 export interface SinkMetrics {
   name: string;
@@ -122,7 +132,10 @@ export interface SinkEvents {
 interface Outgoing {
   topic: string;
   payload: string | Buffer | Uint8Array;
+  /** The records acknowledged once this message is confirmed (set on the last message of an entry). */
   records: QueuedRecord<QueueEntry>[];
+  /** The records whose values this message carries (dead-lettered when the broker refuses it). */
+  owners: QueuedRecord<QueueEntry>[];
   /** Queue sequence number of the message's last record (for the DUP flag on a resend). */
   seq: number;
 }
@@ -533,6 +546,57 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     const check = () => {
       if (lostError) throw lostError;
     };
+    const window: InFlight[] = [];
+    let inflight = 0;
+    const half = Math.max(1, Math.floor(this.#maxInflight / 2));
+    const settle = async (w: InFlight): Promise<void> => {
+      inflight -= w.values;
+      let results: unknown[];
+      try {
+        results = await w.done;
+      } catch (e) {
+        // The connection is gone (or timed out) part-way: the confirmed head of the batch is
+        // delivered, so move the cursor past it. Otherwise a broker that drops the connection
+        // every N messages, N below maxInflight, would never let the queue advance.
+        await this.#ackPrefix(q, w.out, w.confirmed).catch(() => {});
+        throw e;
+      }
+      check();
+      const refused = new Set<QueuedRecord<QueueEntry>>();
+      let refusal: unknown;
+      results.forEach((r, i) => {
+        if (r === undefined) return;
+        if (!isRejection(r)) throw classifyConnectError(r, this.url);
+        refusal ??= r;
+        for (const rec of (w.out[i] as Outgoing).owners) refused.add(rec);
+      });
+      if (refused.size > 0) {
+        const e = refusal as { code?: number; message?: string };
+        const values = countValues([...refused]);
+        const err = new BifrostError(
+          'BIFROST_CLOUD_PUBLISH_REJECTED',
+          `broker ${this.url} rejected ${values} record(s), e.g. to topic ${w.out[results.findIndex((r) => r !== undefined)]?.topic}: ${e.message}`,
+          {
+            ...(typeof e.code === 'number' ? { status: e.code } : {}),
+            device: this.url,
+            cause: refusal,
+          },
+        );
+        // Keep what the broker refused rather than drop it: the dead-letter queue holds it for inspection or replay.
+        await this.#deadLetter?.append([...refused].map((r) => r.record));
+        this.#m.rejected += values;
+        this.emit('rejected', { count: values, error: err });
+        this.#error(err);
+      }
+      const delivered = w.values - countValues([...refused]);
+      this.#m.published += delivered;
+      this.#m.messages += w.out.length;
+      // Stalled until the broker confirms again, not merely until the reconnect.
+      this.#stalled = false;
+      await q.ack(w.cursor);
+      if (publishChannel.hasSubscribers) publishChannel.publish({ sink: this.name, count: delivered, cursor: w.cursor });
+      this.emit('published', { count: delivered, messages: w.out.length, cursor: w.cursor });
+    };
     try {
       if (this.#node) {
         await this.#send(client, lost.signal, [this.#subscribeNcmd(client)]);
@@ -545,8 +609,19 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
           this.emit('rebirth');
           await this.#sendSparkplug(client, lost.signal, this.#node.births());
         }
-        const batch = await q.read(this.#maxInflight, entryValues);
+        // A sliding window: up to maxInflight values outstanding, sent in batches of about half of
+        // it, so the broker is never idle while the sink waits for the previous batch's PUBACKs.
+        // The cursor still moves in order, batch by batch.
+        if (window.length > 0 && inflight + half > this.#maxInflight) {
+          await settle(window.shift() as InFlight);
+          continue;
+        }
+        const batch = await q.read(Math.max(1, Math.min(half, this.#maxInflight - inflight)), entryValues);
         if (batch.records.length === 0) {
+          if (window.length > 0) {
+            await settle(window.shift() as InFlight);
+            continue;
+          }
           if (batch.cursor > q.metrics().ackedSeq) await q.ack(batch.cursor);
           this.#wake = new AbortController();
           const wake = this.#wake;
@@ -560,52 +635,15 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
         }
         const out = this.#formatEntries(batch.records);
         const confirmed: boolean[] = new Array(out.length).fill(false);
-        let results: unknown[];
-        try {
-          results = await this.#publishAll(client, lost.signal, out, confirmed);
-        } catch (e) {
-          // The connection is gone (or timed out) part-way: the confirmed head of the batch is
-          // delivered, so move the cursor past it. Otherwise a broker that drops the connection
-          // every N messages, N below maxInflight, would never let the queue advance.
-          await this.#ackPrefix(q, out, confirmed).catch(() => {});
-          throw e;
-        }
-        check();
-        const refused: QueuedRecord<QueueEntry>[] = [];
-        let refusal: unknown;
-        results.forEach((r, i) => {
-          if (r === undefined) return;
-          if (!isRejection(r)) throw classifyConnectError(r, this.url);
-          refusal ??= r;
-          refused.push(...(out[i] as Outgoing).records);
-        });
-        if (refused.length > 0) {
-          const e = refusal as { code?: number; message?: string };
-          const err = new BifrostError(
-            'BIFROST_CLOUD_PUBLISH_REJECTED',
-            `broker ${this.url} rejected ${refused.length} record(s), e.g. to topic ${out[results.findIndex((r) => r !== undefined)]?.topic}: ${e.message}`,
-            {
-              ...(typeof e.code === 'number' ? { status: e.code } : {}),
-              device: this.url,
-              cause: refusal,
-            },
-          );
-          // Keep what the broker refused rather than drop it: the dead-letter queue holds it for inspection or replay.
-          await this.#deadLetter?.append(refused.map((r) => r.record));
-          const values = countValues(refused);
-          this.#m.rejected += values;
-          this.emit('rejected', { count: values, error: err });
-          this.#error(err);
-        }
-        const delivered = countValues(batch.records) - countValues(refused);
-        this.#m.published += delivered;
-        this.#m.messages += out.length;
-        // Stalled until the broker confirms again, not merely until the reconnect.
-        this.#stalled = false;
-        await q.ack(batch.cursor);
-        if (publishChannel.hasSubscribers) publishChannel.publish({ sink: this.name, count: delivered, cursor: batch.cursor });
-        this.emit('published', { count: delivered, messages: out.length, cursor: batch.cursor });
+        const done = this.#publishAll(client, lost.signal, out, confirmed);
+        // Awaited in order by settle(); until then a rejection must not count as unhandled.
+        done.catch(() => {});
+        const values = countValues(batch.records);
+        window.push({ records: batch.records, cursor: batch.cursor, out, confirmed, done, values });
+        inflight += values;
       }
+      // Stopping: let what is in flight be confirmed (or fail) so the cursor is as far as it can be.
+      while (window.length > 0) await settle(window.shift() as InFlight);
     } finally {
       client.removeListener('close', onClose);
       client.removeListener('error', onError);
@@ -649,7 +687,7 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     await this.#send(
       client,
       lost,
-      msgs.map((m) => this.#publishOne(client, { topic: m.topic, payload: m.payload, records: [], seq: -1 })),
+      msgs.map((m) => this.#publishOne(client, { topic: m.topic, payload: m.payload, records: [], owners: [], seq: -1 })),
     );
   }
 
@@ -737,11 +775,11 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
         const e = r.record;
         if (this.#format === 'per-device') {
           const b = isSinkBatch(e) ? { device: e.device, tag: undefined } : e;
-          out.push({ topic: topicOf(b as SinkRecord), payload: JSON.stringify(deviceMessage(e, r.seq)), records: [r], seq: r.seq });
+          out.push({ topic: topicOf(b as SinkRecord), payload: JSON.stringify(deviceMessage(e, r.seq)), records: [r], owners: [r], seq: r.seq });
           continue;
         }
         if (!isSinkBatch(e)) {
-          out.push({ topic: topicOf(e), payload: JSON.stringify({ ...e, seq: r.seq }), records: [r], seq: r.seq });
+          out.push({ topic: topicOf(e), payload: JSON.stringify({ ...e, seq: r.seq }), records: [r], owners: [r], seq: r.seq });
           continue;
         }
         // Every value of a device poll is its own message, as before batching; they share the poll's seq.
@@ -749,7 +787,7 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
         for (let k = 0; k < parts.length; k++) {
           const p = parts[k] as SinkRecord;
           p.seq = r.seq;
-          out.push({ topic: topicOf(p), payload: JSON.stringify(p), records: k === parts.length - 1 ? [r] : [], seq: r.seq });
+          out.push({ topic: topicOf(p), payload: JSON.stringify(p), records: k === parts.length - 1 ? [r] : [], owners: [r], seq: r.seq });
         }
       }
       return out;
@@ -773,7 +811,7 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
       const msgs = node.data(device, samples);
       const last = (group.at(-1) as QueuedRecord<QueueEntry>).seq;
       msgs.forEach((m, k) => {
-        out.push({ topic: m.topic, payload: m.payload, records: k === msgs.length - 1 ? group : [], seq: last });
+        out.push({ topic: m.topic, payload: m.payload, records: k === msgs.length - 1 ? group : [], owners: group, seq: last });
       });
       i = j;
     }
