@@ -296,7 +296,7 @@ describe('store-and-forward through faults (bifrost run)', () => {
       delivered: r.unique,
       missing: 0,
       duplicates: r.duplicates,
-      counted: 'duplicates ≤ one unconfirmed batch per kill',
+      counted: 'duplicates ≤ one unconfirmed window per kill',
     });
   });
 
