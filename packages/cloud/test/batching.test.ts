@@ -121,6 +121,7 @@ describe('batched sink records', () => {
     // One seq per batch (its queue record), one per value on the per-value path.
     expect(fromBatches.map((m) => m.seq)).toEqual(batches.flatMap((batch, k) => batch.tags.map(() => k)));
     expect(fromValues.map((m) => m.seq)).toEqual(perValue.map((_, k) => k));
+    await waitFor(() => a.metrics().published === total, 5000);
     expect(a.metrics()).toMatchObject({ published: total, messages: total });
     expect(a.metrics().queue).toMatchObject({ appended: batches.length, delivered: batches.length, depth: 0 });
   });
@@ -156,6 +157,7 @@ describe('batched sink records', () => {
       { node: 'press2', group: 'press2', timestamp: 1_700_000_001_000, values: { temp: 20 }, errors: {}, seq: 1 },
       { node: 'pipeline', group: 'pipeline', timestamp: 1_700_000_002_000, values: { stats: { mean: 3 } }, errors: {}, seq: 2 },
     ]);
+    await waitFor(() => sink.metrics().published === 6, 5000);
     expect(sink.metrics()).toMatchObject({ published: 6, messages: 3 });
   });
 
@@ -174,7 +176,7 @@ describe('batched sink records', () => {
     const ddata = sub.messages.slice(before);
     expect(ddata.map((m) => m.topic)).toEqual(['spBv1.0/g1/DDATA/gw/d1']);
     expect(decodeSparkplugPayload((ddata[0] as { payload: Buffer }).payload).metrics).toHaveLength(50);
-    expect(sink.metrics()).toMatchObject({ published: 100 });
+    await waitFor(() => sink.metrics().published === 100, 5000);
   });
 
   it('queue metrics add up in records: recovered + appended = delivered + depth + dropped + expired + corruptSkipped', async () => {

@@ -37,6 +37,7 @@ it('publishBatch: one queue record per poll, every value delivered, published co
   await sink.start();
   for (let k = 0; k < 5; k++) await sink.publishBatch(batch(k, 20));
   await waitFor(() => got.length === 100, 10_000);
+  await waitFor(() => sink.metrics().published === 100, 5000);
   expect(sink.metrics()).toMatchObject({ published: 100, queueAppended: 5, queueDelivered: 5, healthy: 1 });
   await sink.stop();
   await sub.endAsync();
