@@ -112,8 +112,10 @@ export async function runGateway(config: string, options: { waitReady?: boolean 
 
 /** What a subscriber's sequence of `seq` numbers shows. */
 export interface SeqReport {
-  /** Distinct sequence numbers received. */
+  /** Distinct sequence numbers received (queue records: one per device poll on the batched path). */
   unique: number;
+  /** Distinct messages received (seq and topic): values, in the per-tag format. */
+  messages: number;
   /** Highest sequence number received (-1 when none). */
   last: number;
   /** Sequence numbers in [0, last] never received. */
@@ -151,12 +153,13 @@ export function checkSeqs(msgs: ReadonlyArray<{ seq: number; topic: string }>): 
   }
   const missing: number[] = [];
   for (let i = 0; i <= last; i++) if (!seen.has(i)) missing.push(i);
-  return { unique: seen.size, last, missing, duplicates, ordered };
+  return { unique: seen.size, messages: seenMsg.size, last, missing, duplicates, ordered };
 }
 
 /** One row of the loss table docs/reliability.md prints. */
 export interface LossRow {
   fault: string;
+  /** Distinct messages (values, per-tag) delivered. */
   delivered: number;
   missing: number;
   duplicates: number;

@@ -39,7 +39,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
   if (lossTable.length > 0) {
     const rows = lossTable.map((r) => `| ${r.fault} | ${r.delivered} | ${r.missing} | ${r.duplicates} | ${r.counted} |`);
-    console.log(['| fault | values delivered | missing | duplicates | counted by the gateway |', '| --- | ---: | ---: | ---: | --- |', ...rows].join('\n'));
+    console.log(['| fault | values delivered | records missing (seq gaps) | duplicate messages | counted by the gateway |', '| --- | ---: | ---: | ---: | --- |', ...rows].join('\n'));
   }
 });
 
@@ -74,7 +74,7 @@ describe('store-and-forward through faults (bifrost run)', () => {
     expect(r).toMatchObject({ missing: [], duplicates: 0, ordered: true });
     lossTable.push({
       fault: 'broker accepts TCP, never CONNACKs (3+ attempts), then answers',
-      delivered: r.unique,
+      delivered: r.messages,
       missing: 0,
       duplicates: r.duplicates,
       counted: `connectFailures ${h.connectFailures}`,
@@ -105,7 +105,7 @@ describe('store-and-forward through faults (bifrost run)', () => {
     expect(end.resent).toBeGreaterThanOrEqual(r.duplicates);
     lossTable.push({
       fault: 'broker never PUBACKs (CONNACK and PINGRESP fine), then recovers',
-      delivered: r.unique,
+      delivered: r.messages,
       missing: 0,
       duplicates: r.duplicates,
       counted: `ackTimeouts ${end.ackTimeouts}, resent ${end.resent}`,
@@ -122,7 +122,7 @@ describe('store-and-forward through faults (bifrost run)', () => {
     const r = checkSeqs(seqsOf(b));
     expect(r).toMatchObject({ missing: [], ordered: true });
     expect(h.ackTimeouts).toBeGreaterThanOrEqual(1);
-    lossTable.push({ fault: 'broker PUBACKs only some messages', delivered: r.unique, missing: 0, duplicates: r.duplicates, counted: `ackTimeouts ${h.ackTimeouts}, resent ${h.resent}` });
+    lossTable.push({ fault: 'broker PUBACKs only some messages', delivered: r.messages, missing: 0, duplicates: r.duplicates, counted: `ackTimeouts ${h.ackTimeouts}, resent ${h.resent}` });
     await g.stop();
   });
 
@@ -133,7 +133,7 @@ describe('store-and-forward through faults (bifrost run)', () => {
     const h = await sinkHealth(g);
     const r = checkSeqs(seqsOf(b));
     expect(r).toMatchObject({ missing: [], ordered: true });
-    lossTable.push({ fault: 'broker closes the connection after every 100 messages', delivered: r.unique, missing: 0, duplicates: r.duplicates, counted: `reconnects ${h.reconnects}` });
+    lossTable.push({ fault: 'broker closes the connection after every 100 messages', delivered: r.messages, missing: 0, duplicates: r.duplicates, counted: `reconnects ${h.reconnects}` });
     await g.stop();
   });
 
@@ -145,7 +145,7 @@ describe('store-and-forward through faults (bifrost run)', () => {
     await waitFor(async () => (await sinkHealth(g)).queueDepth < 50, 15_000);
     const r = checkSeqs(seqsOf(b));
     expect(r).toMatchObject({ missing: [], duplicates: 0, ordered: true });
-    lossTable.push({ fault: 'broker reads slowly (30 ms pause per read)', delivered: r.unique, missing: 0, duplicates: 0, counted: '-' });
+    lossTable.push({ fault: 'broker reads slowly (30 ms pause per read)', delivered: r.messages, missing: 0, duplicates: 0, counted: '-' });
     await g.stop();
   });
 
@@ -172,7 +172,7 @@ describe('store-and-forward through faults (bifrost run)', () => {
     expect(lines.length).toBeLessThanOrEqual(3);
     lossTable.push({
       fault: 'broker down, queue at maxBytes 16 KB (drop-oldest)',
-      delivered: r.unique,
+      delivered: r.messages,
       missing: r.missing.length,
       duplicates: r.duplicates,
       counted: `dropped ${h.queueDropped} (= missing)`,
@@ -212,7 +212,7 @@ describe('store-and-forward through faults (bifrost run)', () => {
     expect(h.enqueueFailures).toBeGreaterThan(diskLines.length * 10);
     lossTable.push({
       fault: 'queue on a full 2 MiB tmpfs, broker down, then up',
-      delivered: r.unique,
+      delivered: r.messages,
       missing: 0,
       duplicates: r.duplicates,
       counted: `refused ${h.enqueueFailures} values at the full disk (never queued), ${diskLines.length} log lines`,
@@ -251,7 +251,7 @@ describe('store-and-forward through faults (bifrost run)', () => {
     expect(logged(g2, 'BIFROST_CLOUD_TORN_TAIL').length).toBe(1);
     lossTable.push({
       fault: '16 bytes flipped in a block + last block truncated, then restart',
-      delivered: r.unique,
+      delivered: r.messages,
       missing: r.missing.length,
       duplicates: r.duplicates,
       counted: `lost ${h.queueLost} (corrupt ${h.queueCorruptSkipped}, torn ${h.queueTornLost})`,
@@ -293,7 +293,7 @@ describe('store-and-forward through faults (bifrost run)', () => {
     expect(r.duplicates).toBeLessThanOrEqual(kills * 500);
     lossTable.push({
       fault: `SIGKILL ×${kills} while draining a backlog to Mosquitto`,
-      delivered: r.unique,
+      delivered: r.messages,
       missing: 0,
       duplicates: r.duplicates,
       counted: 'duplicates ≤ one unconfirmed window per kill',
@@ -318,7 +318,7 @@ describe('store-and-forward through faults (bifrost run)', () => {
     await waitFor(() => checkSeqs(seqsOf(b)).last >= before + 100, 15_000);
     const r = checkSeqs(seqsOf(b));
     expect(r).toMatchObject({ missing: [], duplicates: 0, ordered: true });
-    lossTable.push({ fault: 'a second gateway started on the same queue directory', delivered: r.unique, missing: 0, duplicates: 0, counted: 'second gateway refused (BIFROST_CLOUD_QUEUE_LOCKED)' });
+    lossTable.push({ fault: 'a second gateway started on the same queue directory', delivered: r.messages, missing: 0, duplicates: 0, counted: 'second gateway refused (BIFROST_CLOUD_QUEUE_LOCKED)' });
     await g1.stop();
   });
 });
