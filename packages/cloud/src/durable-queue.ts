@@ -14,12 +14,13 @@
  * descriptor for the directory is also needed").
  */
 import { EventEmitter } from 'node:events';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, statfs, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { BifrostError, channel, parseBytes } from '@bifrost/core';
-import { BLOCK_HEADER_BYTES, type BlockCodec, decodeRecords, encodeBlockHeader, encodeRecords, findNextBlock, parseBlockAt } from './block-codec.js';
+import { BLOCK_HEADER_BYTES, BLOCK_MAGIC, type BlockCodec, decodeRecords, encodeBlockHeader, encodeRecords, findNextBlock, parseBlockAt } from './block-codec.js';
 import { crc32c } from './crc32c.js';
 
 const deflateRaw = promisify(zlib.deflateRaw);
@@ -60,6 +61,11 @@ export interface DurableQueueOptions {
    * records leave the cache at once.
    */
   cacheBytes?: number | string;
+  /**
+   * Records older than this (ms, by append time) are dropped at the head unacknowledged, counted
+   * in `expired` and warned about (default: no age limit).
+   */
+  maxAgeMs?: number;
   /** Called for every recovery or runtime warning (torn tail, corrupt block, bad cursor, drops). */
   onWarning?: (warning: BifrostError) => void;
 }
@@ -105,6 +111,18 @@ export interface QueueMetrics {
   tornTails: number;
   /** Records appended since open. */
   appended: number;
+  /** Records acknowledged by the consumer since open (corrupt records skipped are in `corruptSkipped`, not here). */
+  delivered: number;
+  /** Records dropped unacknowledged because they were older than `maxAgeMs`. */
+  expired: number;
+  /** Records lost in torn tails at open (the count of a torn block whose header survived, else 1). */
+  tornLost: number;
+  /** Records lost to damage: `corruptSkipped + tornLost`. */
+  lost: number;
+  /** Unacknowledged records found on disk at open. */
+  recovered: number;
+  /** 1 while the disk is full (the last append or cursor write failed with ENOSPC), else 0. */
+  diskFull: number;
   /** Sequence number the next append gets. */
   nextSeq: number;
   /** All records below this sequence number are acknowledged. */
@@ -137,12 +155,41 @@ interface Pending {
 
 const SEGMENT_RE = /^(\d{20})\.seg$/;
 const CURSOR_FILE = 'cursor';
+const LOCK_FILE = 'lock';
 const CURSOR_BYTES = 12;
 /** Bytes a cached record costs beyond its data: the Buffer object and its slot in the block's array. */
 const CACHED_RECORD_OVERHEAD = 96;
 
 function segmentName(base: number): string {
   return `${String(base).padStart(20, '0')}.seg`;
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`;
+}
+
+/** Lock files this process holds (a lock with our PID that is not here was left by an earlier process with the same PID). */
+const HELD = new Set<string>();
+
+/** A process's start time in clock ticks since boot (proc(5), /proc/<pid>/stat field 22), where Linux gives it. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a process with this PID exists (kill(2) with signal 0; EPERM means it exists but is not ours). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function isRecordArray(x: unknown): x is readonly unknown[] {
@@ -163,7 +210,7 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
   readonly maxBytes: number;
   readonly policy: OverflowPolicy;
   readonly fsync: FsyncPolicy;
-  readonly segmentBytes: number;
+  segmentBytes: number;
   readonly compression: BlockCodec;
   readonly maxRecordBytes: number;
   readonly #level: number;
@@ -193,7 +240,13 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
   #cache = new Map<number, Buffer[]>();
   #cacheBytes = 0;
   #counted = new Set<number>();
-  #m = { dropped: 0, rejected: 0, corruptSkipped: 0, tornTails: 0, appended: 0 };
+  #m = { dropped: 0, rejected: 0, corruptSkipped: 0, tornTails: 0, appended: 0, expired: 0, tornLost: 0, recovered: 0 };
+  #diskFull = false;
+  #acknowledged = 0;
+  #maxAgeMs: number | undefined;
+  #ageTimer: NodeJS.Timeout | undefined;
+  #lockPath: string;
+  #ownsLock = false;
 
   private constructor(o: DurableQueueOptions) {
     super();
@@ -207,6 +260,11 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     this.#maxBlockRecords = o.maxBlockRecords ?? 16_384;
     this.#cacheLimit = parseBytes(o.cacheBytes ?? 4 * 1024 * 1024);
     this.#onWarning = o.onWarning;
+    this.#lockPath = join(o.dir, LOCK_FILE);
+    if (o.maxAgeMs !== undefined) {
+      if (!(o.maxAgeMs > 0)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `queue maxAgeMs must be a positive number of milliseconds, got ${String(o.maxAgeMs)}`);
+      this.#maxAgeMs = o.maxAgeMs;
+    }
     const wanted = o.segmentBytes === undefined ? 64 * 1024 * 1024 : parseBytes(o.segmentBytes);
     this.segmentBytes = Math.max(4096, Math.min(wanted, Math.floor(this.maxBytes / 4)));
     if (this.policy !== 'drop-oldest' && this.policy !== 'reject-new') throw new BifrostError('BIFROST_INVALID_ARGUMENT', `queue policy must be drop-oldest or reject-new, got ${String(this.policy)}`);
@@ -243,6 +301,8 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
   async #recover(): Promise<void> {
     try {
       await mkdir(this.dir, { recursive: true });
+      await this.#lock();
+      await this.#fitSegmentsToDisk();
       const names = (await readdir(this.dir)).filter((n) => SEGMENT_RE.test(n)).sort();
       for (let i = 0; i < names.length; i++) {
         const name = names[i] as string;
@@ -258,6 +318,7 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
       if (lastSeg && lastSeg.base > this.#nextSeq) this.#nextSeq = lastSeg.base;
       await this.#loadCursor();
       this.#readPos = this.#acked;
+      this.#m.recovered = this.#nextSeq - this.#acked;
       await this.#deleteAckedSegments();
       if (lastSeg && lastSeg.size < this.segmentBytes && this.#segments.includes(lastSeg)) {
         this.#active = lastSeg;
@@ -267,9 +328,114 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
         this.#timer = setInterval(() => void this.#periodicSync(), this.fsync.everyMs);
         this.#timer.unref();
       }
+      if (this.#maxAgeMs !== undefined) {
+        await this.#expire();
+        // Records age while no one reads them (the broker is down): check on a timer, not only on read.
+        this.#ageTimer = setInterval(
+          () => void this.#expire().catch((e: unknown) => this.#warn(this.#ioError(e, `cannot expire old records of ${this.dir}`))),
+          Math.min(5000, Math.max(100, this.#maxAgeMs / 10)),
+        );
+        this.#ageTimer.unref();
+      }
     } catch (e) {
+      await this.#unlock();
       throw this.#ioError(e, `cannot open queue in ${this.dir}`);
     }
+  }
+
+  /**
+   * Takes the directory's lock file (`lock`, holding the PID), so a second process (or a second
+   * queue in this one) never shares the directory: two writers would interleave blocks and
+   * acknowledge each other's records. A lock left by a process that is gone (kill(pid, 0) fails
+   * with ESRCH) is taken over.
+   */
+  async #lock(): Promise<void> {
+    // The PID, and the process's start time where /proc gives it: a PID reused after a reboot or a
+    // container restart (a gateway is often PID 1) is then recognised as a different process.
+    const mine = `${process.pid} ${startTime(process.pid) ?? ''}\n`;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await writeFile(this.#lockPath, mine, { flag: 'wx' });
+        HELD.add(this.#lockPath);
+        this.#ownsLock = true;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const text = await readFile(this.#lockPath, 'utf8').catch(() => '');
+      const [pidText, started] = text.trim().split(/\s+/);
+      const pid = Number.parseInt(pidText ?? '', 10);
+      const holder = pid === process.pid ? HELD.has(this.#lockPath) : isAlive(pid) && (!started || startTime(pid) === undefined || startTime(pid) === started);
+      if (Number.isSafeInteger(pid) && pid > 0 && holder)
+        throw new BifrostError(
+          'BIFROST_CLOUD_QUEUE_LOCKED',
+          `queue directory ${this.dir} is in use by process ${pid}${pid === process.pid ? ' (this process)' : ''}; two gateways must not share one queue directory`,
+          {
+            details: { dir: this.dir, pid, lock: this.#lockPath },
+          },
+        );
+      // Stale (its process is gone) or unreadable (a crash between create and write): take it over.
+      this.#warn(
+        new BifrostError('BIFROST_CLOUD_QUEUE_LOCKED', `queue directory ${this.dir}: taking over the lock of process ${Number.isNaN(pid) ? '(unreadable)' : pid}, which is no longer running`, {
+          details: { dir: this.dir, pid },
+        }),
+      );
+      await unlink(this.#lockPath).catch(() => {});
+    }
+    throw new BifrostError('BIFROST_CLOUD_QUEUE_LOCKED', `queue directory ${this.dir}: cannot take the lock ${this.#lockPath}`, { details: { dir: this.dir } });
+  }
+
+  async #unlock(): Promise<void> {
+    if (!this.#ownsLock) return;
+    this.#ownsLock = false;
+    HELD.delete(this.#lockPath);
+    const text = await readFile(this.#lockPath, 'utf8').catch(() => '');
+    if (Number.parseInt(text.trim(), 10) === process.pid) await unlink(this.#lockPath).catch(() => {});
+  }
+
+  /**
+   * Caps the segment size at an eighth of the file system, so a full disk always holds several
+   * segments and acknowledged ones can be deleted while the rest drains (a single segment as big
+   * as the disk is only reclaimed when every record in it is acknowledged).
+   */
+  async #fitSegmentsToDisk(): Promise<void> {
+    try {
+      const fs = await statfs(this.dir);
+      const total = fs.blocks * fs.bsize;
+      if (total > 0) this.segmentBytes = Math.max(4096, Math.min(this.segmentBytes, Math.floor(total / 8)));
+    } catch {
+      // statfs is unavailable on some file systems; keep the configured size.
+    }
+  }
+
+  /** Drops head blocks older than `maxAgeMs`, unacknowledged, counted in `expired`. */
+  async #expire(): Promise<void> {
+    const maxAge = this.#maxAgeMs;
+    if (maxAge === undefined || this.#closed) return;
+    const limit = Date.now() - maxAge;
+    let i = this.#blockIndex(this.#acked);
+    let to = this.#acked;
+    let oldest = 0;
+    while (i < this.#blocks.length) {
+      const b = this.#blocks[i] as BlockRef;
+      if (b.appendedAt >= limit) break;
+      if (oldest === 0) oldest = b.appendedAt;
+      to = b.firstSeq + b.count;
+      i++;
+    }
+    if (to <= this.#acked) return;
+    const n = to - this.#acked;
+    this.#m.expired += n;
+    this.#acked = to;
+    if (this.#readPos < to) this.#readPos = to;
+    this.#cacheAck(to);
+    this.#warn(
+      new BifrostError('BIFROST_CLOUD_RECORD_EXPIRED', `queue ${this.dir}: dropped ${n} record(s) older than maxAge ${maxAge} ms (oldest appended ${new Date(oldest).toISOString()})`, {
+        details: { expired: n, maxAgeMs: maxAge },
+      }),
+    );
+    await this.#persistCursor(to).catch((e: unknown) => this.#cursorFailure(e));
+    await this.#deleteAckedSegments();
   }
 
   async #scanSegment(seg: Segment, isLast: boolean): Promise<void> {
@@ -303,6 +469,9 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     seg.size = off;
     if (off < buf.length) {
       this.#m.tornTails++;
+      // The torn block's header says how many records it held when its first 16 bytes survived; else at least one was lost.
+      const count = buf.length - off >= 16 && buf.readUInt32BE(off) === BLOCK_MAGIC ? buf.readUInt32BE(off + 12) : 0;
+      this.#m.tornLost += count > 0 && count <= this.#maxBlockRecords ? count : 1;
       this.#warn(
         new BifrostError('BIFROST_CLOUD_TORN_TAIL', `queue segment ${seg.path}: ${buf.length - off} bytes at offset ${off} are an incomplete block (${tail}); truncated`, {
           details: { file: seg.path, offset: off, bytes: buf.length - off },
@@ -481,8 +650,11 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     } catch (e) {
       // Leave no half-written block behind: the next append starts at the same offset.
       await writer.truncate(offset).catch(() => {});
-      throw this.#ioError(e, `cannot append ${data.length} record(s) to ${seg.path}`);
+      const err = this.#ioError(e, `cannot append ${data.length} record(s) to ${seg.path}`);
+      if (err.code === 'BIFROST_CLOUD_DISK_FULL') this.#diskFull = true;
+      throw err;
     }
+    this.#diskFull = false;
     const ref: BlockRef = { segment: seg, offset, length: size, firstSeq, count: data.length, appendedAt };
     seg.blocks.push(ref);
     seg.size += size;
@@ -518,9 +690,13 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
       if (this.#readPos < this.#acked) this.#readPos = this.#acked;
       if (lost > 0)
         this.#warn(
-          new BifrostError('BIFROST_CLOUD_QUEUE_FULL', `queue ${this.dir} is at its disk budget: dropped ${lost} unacknowledged record(s) from ${oldest.path} (policy drop-oldest)`, {
-            details: { dropped: lost },
-          }),
+          new BifrostError(
+            'BIFROST_CLOUD_QUEUE_FULL',
+            `queue ${this.dir} is at maxBytes ${formatBytes(this.maxBytes)}: dropped ${lost} oldest unacknowledged record(s) from ${oldest.path} (policy drop-oldest)`,
+            {
+              details: { dropped: lost },
+            },
+          ),
         );
     }
   }
@@ -587,12 +763,14 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
   }
 
   /**
-   * Reads up to `max` records from the read position and advances it. An empty batch means no
-   * records are waiting (see {@link waitForData}).
+   * Reads up to `max` records from the read position and advances it. With `weigh`, `max` bounds
+   * the sum of the records' weights instead (the values of batched records; at least one record is
+   * read). An empty batch means no records are waiting (see {@link waitForData}).
    * @example const { records, cursor } = await q.read(500)
    */
-  async read(max = 1000): Promise<QueueBatch<T>> {
-    const b = await this.#collect(this.#readPos, max);
+  async read(max = 1000, weigh?: (record: T) => number): Promise<QueueBatch<T>> {
+    if (this.#maxAgeMs !== undefined) await this.#expire();
+    const b = await this.#collect(this.#readPos, max, weigh);
     this.#readPos = b.cursor;
     return b;
   }
@@ -605,12 +783,14 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     return this.#collect(this.#readPos, max);
   }
 
-  async #collect(from: number, max: number): Promise<QueueBatch<T>> {
+  async #collect(from: number, max: number, weigh?: (record: T) => number): Promise<QueueBatch<T>> {
     if (this.#closed) throw new BifrostError('BIFROST_CLOSED', `queue ${this.dir} is closed`);
     const records: QueuedRecord<T>[] = [];
+    let weight = 0;
+    const full = () => (weigh ? weight >= max : records.length >= max);
     let pos = Math.max(from, this.#acked);
     let i = this.#blockIndex(pos);
-    while (records.length < max && i < this.#blocks.length) {
+    while (!full() && i < this.#blocks.length) {
       const blk = this.#blocks[i] as BlockRef;
       if (blk.firstSeq + blk.count <= pos) {
         i++;
@@ -623,19 +803,21 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
         i = this.#blockIndex(pos);
         continue;
       }
-      for (let k = pos - blk.firstSeq; k < blk.count && records.length < max; k++) {
+      for (let k = pos - blk.firstSeq; k < blk.count && !full(); k++) {
         const d = data[k];
         pos = blk.firstSeq + k + 1;
         if (d === undefined) continue;
         try {
-          records.push({ seq: blk.firstSeq + k, record: JSON.parse(d.toString()) as T, appendedAt: blk.appendedAt });
+          const record = JSON.parse(d.toString()) as T;
+          records.push({ seq: blk.firstSeq + k, record, appendedAt: blk.appendedAt });
+          if (weigh) weight += weigh(record);
         } catch (cause) {
           this.#countCorrupt(blk, 1, `record ${blk.firstSeq + k} is not valid JSON`, cause);
         }
       }
       i++;
     }
-    if (records.length < max && i >= this.#blocks.length) pos = Math.max(pos, this.#nextSeq);
+    if (!full() && i >= this.#blocks.length) pos = Math.max(pos, this.#nextSeq);
     return { records, cursor: pos };
   }
 
@@ -727,11 +909,25 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     if (!Number.isSafeInteger(cursor) || cursor < 0 || cursor > this.#nextSeq)
       throw new BifrostError('BIFROST_INVALID_ARGUMENT', `queue cursor ${cursor} is outside the queue (0..${this.#nextSeq})`, { details: { cursor, end: this.#nextSeq } });
     if (cursor <= this.#acked) return;
+    this.#acknowledged += cursor - this.#acked;
     this.#acked = cursor;
     if (this.#readPos < cursor) this.#readPos = cursor;
     this.#cacheAck(cursor);
-    await this.#persistCursor(cursor);
+    // A cursor that cannot be written (a full disk) must not stop the drain: the next ack retries
+    // it, and at worst a restart redelivers from the last cursor on disk (duplicates, never a loss).
+    await this.#persistCursor(cursor).catch((e: unknown) => this.#cursorFailure(e));
+    if (this.#diskFull && cursor >= this.#nextSeq && this.#active.size > 0) {
+      // Everything is acknowledged on a full disk: start a new segment so the old one can go now,
+      // instead of when it reaches segmentBytes (it will not: appends fail).
+      await this.#newSegment().catch((e: unknown) => this.#warn(this.#ioError(e, `cannot start a new segment in ${this.dir}`)));
+    }
     await this.#deleteAckedSegments();
+  }
+
+  #cursorFailure(e: unknown): void {
+    const err = this.#ioError(e, `cannot persist the cursor of ${this.dir} (will retry; a restart before it succeeds redelivers, never loses)`);
+    if (err.code === 'BIFROST_CLOUD_DISK_FULL') this.#diskFull = true;
+    this.#warn(err);
   }
 
   #persistCursor(seq: number): Promise<void> {
@@ -745,16 +941,30 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
             buf.writeUInt32BE(Math.floor(s / 0x1_0000_0000), 0);
             buf.writeUInt32BE(s >>> 0, 4);
             buf.writeUInt32BE(crc32c(buf, 0, 0, 8), 8);
-            const tmp = join(this.dir, `${CURSOR_FILE}.tmp`);
-            const fh = await open(tmp, 'w');
             try {
-              await fh.write(buf, 0, CURSOR_BYTES, 0);
-              if (this.fsync === 'batch') await fh.datasync();
-            } finally {
-              await fh.close();
+              const tmp = join(this.dir, `${CURSOR_FILE}.tmp`);
+              const fh = await open(tmp, 'w');
+              try {
+                await fh.write(buf, 0, CURSOR_BYTES, 0);
+                if (this.fsync === 'batch') await fh.datasync();
+              } finally {
+                await fh.close();
+              }
+              // rename(2) is atomic: a crash leaves the old cursor or the new one, never half of each.
+              await rename(tmp, join(this.dir, CURSOR_FILE));
+            } catch (e) {
+              const code = (e as NodeJS.ErrnoException).code;
+              if (code !== 'ENOSPC' && code !== 'EDQUOT') throw e;
+              // A full disk has no room for a new file, but the old cursor's 12 bytes can be
+              // overwritten in place. A torn overwrite fails the CRC and redelivers from the head.
+              const fh = await open(join(this.dir, CURSOR_FILE), 'r+');
+              try {
+                await fh.write(buf, 0, CURSOR_BYTES, 0);
+                if (this.fsync === 'batch') await fh.datasync();
+              } finally {
+                await fh.close();
+              }
             }
-            // rename(2) is atomic: a crash leaves the old cursor or the new one, never half of each.
-            await rename(tmp, join(this.dir, CURSOR_FILE));
             this.#cursorPersisted = s;
           }
         } catch (e) {
@@ -800,6 +1010,9 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
       cachedBytes: this.#cacheBytes,
       oldestAgeMs: oldest === 0 ? 0 : Math.max(0, Date.now() - oldest),
       ...this.#m,
+      delivered: Math.max(0, this.#acknowledged - this.#m.corruptSkipped),
+      lost: this.#m.corruptSkipped + this.#m.tornLost,
+      diskFull: this.#diskFull ? 1 : 0,
       nextSeq: this.#nextSeq,
       ackedSeq: this.#acked,
       segments: this.#segments.length,
@@ -826,6 +1039,7 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     await this.flush();
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#ageTimer) clearInterval(this.#ageTimer);
     for (const w of this.#dataWaiters.splice(0)) w();
     await this.#syncing;
     try {
@@ -845,6 +1059,7 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
         s.reader = undefined;
         await r?.close().catch(() => {});
       }
+      await this.#unlock();
     }
   }
 

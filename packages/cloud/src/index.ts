@@ -20,7 +20,8 @@ export { type AppendResult, DurableQueue, type DurableQueueOptions, type FsyncPo
 export { type EmbeddedBroker, type EmbeddedBrokerOptions, startEmbeddedBroker } from './embedded-broker.js';
 export { classifyConnectError, MqttSink, type MqttSinkOptions, type SinkEvents, type SinkMetrics, type SinkTlsOptions } from './mqtt-sink.js';
 export { AZURE_API_VERSION, type AzureSasOptions, azureHubHost, azureMqttIdentity, azureSasToken } from './profiles.js';
-export { renderTopic, type SinkRecord, toSinkRecord } from './record.js';
+export { RepeatLimiter, type RepeatLimiterOptions, type RepeatSummary } from './rate-limit.js';
+export { deviceMessage, entryValues, expandBatch, isSinkBatch, type QueueEntry, renderTopic, type SinkBatch, type SinkRecord, toSinkRecord } from './record.js';
 export { type CreateSinkOptions, createSink, type ErrorAt, type SinkConfig, type SinkLogger, validateSinkConfig } from './sink-config.js';
 export {
   decodeSparkplugPayload,

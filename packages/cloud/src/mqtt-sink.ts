@@ -4,13 +4,17 @@
  * advances the queue's cursor only after the broker confirmed every message of a batch (PUBACK
  * at QoS 1, MQTT 3.1.1 §4.3.2; at QoS 0 once written to the socket). A lost connection rewinds the
  * queue to the cursor and reconnects with exponential backoff and full jitter, so a record is
- * never lost and at most one unconfirmed batch (`maxInflight` records) is delivered twice.
+ * never lost and at most one unconfirmed batch (`maxInflight` values) is delivered twice; the
+ * resent messages carry the DUP flag (MQTT 3.1.1 §3.3.1.1) and every JSON message carries the
+ * queue's sequence number `seq`, so a consumer can drop duplicates and detect gaps. A broker that
+ * keeps the connection up but stops acknowledging is timed out (`ackTimeoutMs`) and redialed.
  */
 import { EventEmitter } from 'node:events';
 import { Backoff, type BackoffOptions, BifrostError, channel, redact, redactText, redactUrl, sleep } from '@bifrost/core';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { DurableQueue, type DurableQueueOptions, type QueuedRecord, type QueueMetrics } from './durable-queue.js';
-import { renderTopic, type SinkRecord } from './record.js';
+import { RepeatLimiter, type RepeatSummary } from './rate-limit.js';
+import { deviceMessage, entryValues, expandBatch, isSinkBatch, type QueueEntry, renderTopic, type SinkBatch, type SinkRecord } from './record.js';
 import { SparkplugEdgeNode, type SparkplugMessage, type SparkplugSample, sparkplugTopic } from './sparkplug.js';
 
 const publishChannel = channel('cloud', 'publish');
@@ -31,7 +35,7 @@ export interface MqttSinkOptions {
   /** `mqtt://host:1883`, `mqtts://host:8883`, `ws://…`, `wss://…`. */
   url: string;
   /** The queue to drain, or the options to open one (`dir` required). */
-  queue: DurableQueue<SinkRecord> | DurableQueueOptions;
+  queue: DurableQueue<QueueEntry> | DurableQueueOptions;
   /** A name for messages and metrics (default the URL host). */
   name?: string;
   clientId?: string;
@@ -45,8 +49,13 @@ export interface MqttSinkOptions {
   protocolVersion?: 4 | 5;
   /** 1 (default): the cursor moves after PUBACK. 0: after the socket write (no broker confirmation). */
   qos?: 0 | 1;
-  /** Topic template (default `{site}/{area}/{device}/{tag}`); any record field may be used. */
+  /** Topic template (default `{site}/{area}/{device}/{tag}`, per-device `{site}/{area}/{device}`); any record field may be used. */
   topic?: string;
+  /**
+   * JSON messages: `per-tag` (default), one message per value as before batching; `per-device`,
+   * one message per device poll with every value of it (EMQX Neuron's values-format).
+   */
+  format?: 'per-tag' | 'per-device';
   site?: string;
   area?: string;
   /** `json` (default) or `sparkplug` (Sparkplug B; the topic template is then not used). */
@@ -54,11 +63,15 @@ export interface MqttSinkOptions {
   sparkplug?: { groupId: string; edgeNodeId: string };
   /** The last will (for Sparkplug, NDEATH is the will and this is ignored). */
   will?: { topic: string; payload: string; qos?: 0 | 1; retain?: boolean };
-  /** Records per batch in flight before the cursor moves (default 500): the bound on duplicates after a crash. */
+  /** Values in flight before the cursor moves (default 500; at least one queue record): the bound on duplicates after a crash. */
   maxInflight?: number;
+  /** A QoS 1 PUBLISH not acknowledged within this closes the connection, which is redialed and the messages resent (default 30 s). */
+  ackTimeoutMs?: number;
+  /** Repeated warnings of one code are reported once, then as one summary per interval (default 10 s). */
+  warningIntervalMs?: number;
   connectTimeoutMs?: number;
   keepaliveSec?: number;
-  /** Reconnect backoff (default base 500 ms, max 30 s, full jitter). */
+  /** Reconnect backoff (default base 500 ms, max 10 s, full jitter). */
   backoff?: BackoffOptions;
   /** Keep records the broker rejects in `<queue dir>/rejected` (default true). */
   deadLetter?: boolean;
@@ -68,18 +81,36 @@ export interface MqttSinkOptions {
   profile?: 'mqtt' | 'aws-iot' | 'azure-iot';
 }
 
+/** A batch sent and not yet settled: the sink's sliding window. */
+interface InFlight {
+  records: QueuedRecord<QueueEntry>[];
+  cursor: number;
+  out: Outgoing[];
+  confirmed: boolean[];
+  done: Promise<unknown[]>;
+  values: number;
+}
+
 /** Counters and state of a sink. */
 export interface SinkMetrics {
   name: string;
   connected: boolean;
-  /** Records the broker confirmed. */
+  /** Values the broker confirmed (a batched queue record counts its values). */
   published: number;
-  /** MQTT messages sent (a Sparkplug DDATA carries several records). */
+  /** MQTT messages sent (a per-device message or a Sparkplug DDATA carries several values). */
   messages: number;
-  /** Records the broker rejected (moved to the dead-letter queue). */
+  /** Values the broker rejected (moved to the dead-letter queue). */
   rejected: number;
   connectFailures: number;
   reconnects: number;
+  /** Connections closed because a PUBLISH was not acknowledged within `ackTimeoutMs`. */
+  ackTimeouts: number;
+  /** Messages sent again with the DUP flag after a reconnect. */
+  resent: number;
+  /** Values the queue refused (disk full, reject-new at the budget, too large). */
+  enqueueFailures: number;
+  /** `ok`, `connecting` (never connected or redialing), `stalled` (the last connection ended in an ack timeout) or `disk-full`. */
+  health: 'ok' | 'connecting' | 'stalled' | 'disk-full';
   lastError?: { code: string; message: string };
   queue: QueueMetrics | undefined;
 }
@@ -101,7 +132,12 @@ export interface SinkEvents {
 interface Outgoing {
   topic: string;
   payload: string | Buffer | Uint8Array;
-  records: QueuedRecord<SinkRecord>[];
+  /** The records acknowledged once this message is confirmed (set on the last message of an entry). */
+  records: QueuedRecord<QueueEntry>[];
+  /** The records whose values this message carries (dead-lettered when the broker refuses it). */
+  owners: QueuedRecord<QueueEntry>[];
+  /** Queue sequence number of the message's last record (for the DUP flag on a resend). */
+  seq: number;
 }
 
 const AUTH_CODES: Record<number, string> = {
@@ -160,17 +196,34 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
   readonly #topic: string;
   readonly #maxInflight: number;
   readonly #backoff: Backoff;
-  #queue: DurableQueue<SinkRecord> | undefined;
-  #queueOpening: Promise<DurableQueue<SinkRecord>> | undefined;
+  readonly #format: 'per-tag' | 'per-device';
+  readonly #ackTimeoutMs: number;
+  readonly #limiter: RepeatLimiter<BifrostError>;
+  #queue: DurableQueue<QueueEntry> | undefined;
+  #queueOpening: Promise<DurableQueue<QueueEntry>> | undefined;
   #ownsQueue: boolean;
-  #deadLetter: DurableQueue<SinkRecord> | undefined;
+  #deadLetter: DurableQueue<QueueEntry> | undefined;
+  /** One past the highest queue sequence number ever sent: a message below it is a resend. */
+  #sentUpTo = 0;
+  #stalled = false;
   #node: SparkplugEdgeNode | undefined;
   #running: AbortController | undefined;
   #loop: Promise<void> | undefined;
   #wake: AbortController | undefined;
   #rebirth = false;
   #connectedOnce: { promise: Promise<void>; resolve: () => void } | undefined;
-  #m = { published: 0, messages: 0, rejected: 0, connectFailures: 0, reconnects: 0, connected: false, lastError: undefined as { code: string; message: string } | undefined };
+  #m = {
+    published: 0,
+    messages: 0,
+    rejected: 0,
+    connectFailures: 0,
+    reconnects: 0,
+    ackTimeouts: 0,
+    resent: 0,
+    enqueueFailures: 0,
+    connected: false,
+    lastError: undefined as { code: string; message: string } | undefined,
+  };
 
   constructor(options: MqttSinkOptions) {
     super();
@@ -182,9 +235,15 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     this.#connectUrl = options.url;
     this.name = options.name ?? new URL(options.url).host;
     this.#qos = options.qos ?? 1;
-    this.#topic = options.topic ?? '{site}/{area}/{device}/{tag}';
+    this.#format = options.format ?? 'per-tag';
+    if (this.#format !== 'per-tag' && this.#format !== 'per-device')
+      throw new BifrostError('BIFROST_INVALID_ARGUMENT', `MQTT sink format must be per-tag or per-device, got ${JSON.stringify(options.format)}`);
+    this.#topic = options.topic ?? (this.#format === 'per-device' ? '{site}/{area}/{device}' : '{site}/{area}/{device}/{tag}');
     this.#maxInflight = Math.max(1, options.maxInflight ?? 500);
-    this.#backoff = new Backoff({ baseMs: 500, maxMs: 30_000, ...options.backoff });
+    this.#ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
+    if (!(this.#ackTimeoutMs > 0)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `MQTT sink ackTimeoutMs must be positive, got ${options.ackTimeoutMs}`);
+    this.#backoff = new Backoff({ baseMs: 500, maxMs: 10_000, ...options.backoff });
+    this.#limiter = new RepeatLimiter<BifrostError>({ intervalMs: options.warningIntervalMs ?? 10_000, onSummary: (s) => this.#summary(s) });
     if (options.payload === 'sparkplug') {
       if (!options.sparkplug?.groupId || !options.sparkplug.edgeNodeId) throw new BifrostError('BIFROST_INVALID_ARGUMENT', 'a Sparkplug sink needs sparkplug: { groupId, edgeNodeId }');
       this.#node = new SparkplugEdgeNode(options.sparkplug);
@@ -196,9 +255,9 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
   }
 
   /** The queue, opened on first use. */
-  queue(): Promise<DurableQueue<SinkRecord>> {
+  queue(): Promise<DurableQueue<QueueEntry>> {
     if (this.#queue) return Promise.resolve(this.#queue);
-    this.#queueOpening ??= DurableQueue.open<SinkRecord>({ onWarning: (w) => this.#warn(w), ...(this.#o.queue as DurableQueueOptions) }).then((q) => {
+    this.#queueOpening ??= DurableQueue.open<QueueEntry>({ onWarning: (w) => this.#warn(w), ...(this.#o.queue as DurableQueueOptions) }).then((q) => {
       this.#queue = q;
       return q;
     });
@@ -215,6 +274,38 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
   }
 
   /**
+   * Appends one device poll as ONE queue record (delivered per the sink's format: a message per
+   * value, one per-device message, or one Sparkplug DDATA); resolves once durable.
+   * @example await sink.publishBatch({ device: 'p1', timestamp: Date.now(), tags: ['a', 'b'], values: [1, 2], qualities: ['good', 'good'] })
+   */
+  async publishBatch(batch: SinkBatch): Promise<void> {
+    if (batch.tags.length === 0) return;
+    const q = await this.queue();
+    await q.append(batch);
+  }
+
+  /**
+   * Like {@link publish} / {@link publishBatch} for a producer that must not wait or fail (the
+   * gateway's poll loop): resolves false when the queue refused the entry, which is counted in
+   * `enqueueFailures` and the queue's `rejected`, and reported as a rate-limited `warning` (a full
+   * disk refusing every append gives one line and then one summary per interval, not a flood).
+   * @example void sink.enqueue(batch)
+   */
+  async enqueue(entry: QueueEntry): Promise<boolean> {
+    try {
+      if (isSinkBatch(entry)) await this.publishBatch(entry);
+      else await this.publish(entry);
+      return true;
+    } catch (e) {
+      const n = entryValues(entry);
+      this.#m.enqueueFailures += n;
+      const err = e instanceof BifrostError ? e : new BifrostError('BIFROST_CLOUD_QUEUE_IO', `sink ${this.name}: cannot queue ${n} value(s): ${String(e)}`, { cause: e });
+      this.#warn(err, n);
+      return false;
+    }
+  }
+
+  /**
    * Opens the queue and starts connecting and draining in the background. Resolves once started;
    * see {@link connected} to wait for the broker.
    * @example await sink.start(); await sink.connected(5000)
@@ -222,7 +313,7 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
   async start(): Promise<void> {
     if (this.#running) return;
     const q = await this.queue();
-    if (this.#o.deadLetter !== false) this.#deadLetter = await DurableQueue.open<SinkRecord>({ dir: `${q.dir}/rejected`, maxBytes: Math.max(16 * 1024, Math.floor(q.maxBytes / 8)), fsync: q.fsync });
+    if (this.#o.deadLetter !== false) this.#deadLetter = await DurableQueue.open<QueueEntry>({ dir: `${q.dir}/rejected`, maxBytes: Math.max(16 * 1024, Math.floor(q.maxBytes / 8)), fsync: q.fsync });
     this.#running = new AbortController();
     let resolve!: () => void;
     this.#connectedOnce = { promise: new Promise<void>((r) => (resolve = r)), resolve };
@@ -265,6 +356,7 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     }
     await this.#deadLetter?.close();
     this.#deadLetter = undefined;
+    this.#limiter.flush();
     if (this.#ownsQueue) {
       await this.#queue?.close();
       this.#queue = undefined;
@@ -282,7 +374,9 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
    */
   metrics(): SinkMetrics {
     const { lastError, ...m } = this.#m;
-    return { name: this.name, ...m, ...(lastError ? { lastError } : {}), queue: this.#queue?.metrics() };
+    const queue = this.#queue?.metrics();
+    const health = queue?.diskFull ? 'disk-full' : this.#stalled ? 'stalled' : m.connected ? 'ok' : 'connecting';
+    return { name: this.name, ...m, health, ...(lastError ? { lastError } : {}), queue };
   }
 
   #error(err: BifrostError): void {
@@ -290,11 +384,27 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
-  #warn(err: BifrostError): void {
-    if (this.listenerCount('warning') > 0) this.emit('warning', err);
+  /** A warning, rate-limited per code: the first of an interval now, the rest as one summary at its end. */
+  #warn(err: BifrostError, weight = warningWeight(err)): void {
+    if (this.#limiter.hit(err.code, err, weight) && this.listenerCount('warning') > 0) this.emit('warning', err);
   }
 
-  async #run(q: DurableQueue<SinkRecord>, signal: AbortSignal): Promise<void> {
+  #summary(s: RepeatSummary<BifrostError>): void {
+    if (this.listenerCount('warning') === 0) return;
+    const e = s.last;
+    this.emit(
+      'warning',
+      new BifrostError(
+        e.code as never,
+        `${e.code} repeated ${s.suppressed} more time(s) in the last ${Math.round(s.intervalMs / 1000)} s (${s.total} record(s)/value(s) in all); the last: ${e.message}`,
+        {
+          details: { repeated: s.suppressed, total: s.total, intervalMs: s.intervalMs },
+        },
+      ),
+    );
+  }
+
+  async #run(q: DurableQueue<QueueEntry>, signal: AbortSignal): Promise<void> {
     let attempt = 0;
     while (!signal.aborted) {
       let client: MqttClient;
@@ -317,6 +427,7 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
         await this.#pump(q, client, signal);
       } catch (e) {
         lostError = e instanceof BifrostError ? e : classifyConnectError(e, this.url);
+        if (lostError.code === 'BIFROST_CLOUD_ACK_TIMEOUT') this.#stalled = true;
       }
       this.#m.connected = false;
       if (signal.aborted) {
@@ -408,7 +519,7 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     });
   }
 
-  async #pump(q: DurableQueue<SinkRecord>, client: MqttClient, signal: AbortSignal): Promise<void> {
+  async #pump(q: DurableQueue<QueueEntry>, client: MqttClient, signal: AbortSignal): Promise<void> {
     const lost = new AbortController();
     let lostError: BifrostError | undefined;
     const onLost = (e?: unknown) => {
@@ -440,6 +551,57 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     const check = () => {
       if (lostError) throw lostError;
     };
+    const window: InFlight[] = [];
+    let inflight = 0;
+    const half = Math.max(1, Math.floor(this.#maxInflight / 2));
+    const settle = async (w: InFlight): Promise<void> => {
+      inflight -= w.values;
+      let results: unknown[];
+      try {
+        results = await w.done;
+      } catch (e) {
+        // The connection is gone (or timed out) part-way: the confirmed head of the batch is
+        // delivered, so move the cursor past it. Otherwise a broker that drops the connection
+        // every N messages, N below maxInflight, would never let the queue advance.
+        await this.#ackPrefix(q, w.out, w.confirmed).catch(() => {});
+        throw e;
+      }
+      check();
+      const refused = new Set<QueuedRecord<QueueEntry>>();
+      let refusal: unknown;
+      results.forEach((r, i) => {
+        if (r === undefined) return;
+        if (!isRejection(r)) throw classifyConnectError(r, this.url);
+        refusal ??= r;
+        for (const rec of (w.out[i] as Outgoing).owners) refused.add(rec);
+      });
+      if (refused.size > 0) {
+        const e = refusal as { code?: number; message?: string };
+        const values = countValues([...refused]);
+        const err = new BifrostError(
+          'BIFROST_CLOUD_PUBLISH_REJECTED',
+          `broker ${this.url} rejected ${values} record(s), e.g. to topic ${w.out[results.findIndex((r) => r !== undefined)]?.topic}: ${e.message}`,
+          {
+            ...(typeof e.code === 'number' ? { status: e.code } : {}),
+            device: this.url,
+            cause: refusal,
+          },
+        );
+        // Keep what the broker refused rather than drop it: the dead-letter queue holds it for inspection or replay.
+        await this.#deadLetter?.append([...refused].map((r) => r.record));
+        this.#m.rejected += values;
+        this.emit('rejected', { count: values, error: err });
+        this.#error(err);
+      }
+      const delivered = w.values - countValues([...refused]);
+      this.#m.published += delivered;
+      this.#m.messages += w.out.length;
+      // Stalled until the broker confirms again, not merely until the reconnect.
+      this.#stalled = false;
+      await q.ack(w.cursor);
+      if (publishChannel.hasSubscribers) publishChannel.publish({ sink: this.name, count: delivered, cursor: w.cursor });
+      this.emit('published', { count: delivered, messages: w.out.length, cursor: w.cursor });
+    };
     try {
       if (this.#node) {
         await this.#send(client, lost.signal, [this.#subscribeNcmd(client)]);
@@ -452,8 +614,19 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
           this.emit('rebirth');
           await this.#sendSparkplug(client, lost.signal, this.#node.births());
         }
-        const batch = await q.read(this.#maxInflight);
+        // A sliding window: up to maxInflight values outstanding, sent in batches of about half of
+        // it, so the broker is never idle while the sink waits for the previous batch's PUBACKs.
+        // The cursor still moves in order, batch by batch.
+        if (window.length > 0 && inflight + half > this.#maxInflight) {
+          await settle(window.shift() as InFlight);
+          continue;
+        }
+        const batch = await q.read(Math.max(1, Math.min(half, this.#maxInflight - inflight)), entryValues);
         if (batch.records.length === 0) {
+          if (window.length > 0) {
+            await settle(window.shift() as InFlight);
+            continue;
+          }
           if (batch.cursor > q.metrics().ackedSeq) await q.ack(batch.cursor);
           this.#wake = new AbortController();
           const wake = this.#wake;
@@ -465,46 +638,42 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
           signal.removeEventListener('abort', stop);
           continue;
         }
-        const out = this.#format(batch.records);
-        const results = await this.#publishAll(client, lost.signal, out);
-        check();
-        const refused: QueuedRecord<SinkRecord>[] = [];
-        let refusal: unknown;
-        results.forEach((r, i) => {
-          if (r === undefined) return;
-          if (!isRejection(r)) throw classifyConnectError(r, this.url);
-          refusal ??= r;
-          refused.push(...(out[i] as Outgoing).records);
-        });
-        if (refused.length > 0) {
-          const e = refusal as { code?: number; message?: string };
-          const err = new BifrostError(
-            'BIFROST_CLOUD_PUBLISH_REJECTED',
-            `broker ${this.url} rejected ${refused.length} record(s), e.g. to topic ${out[results.findIndex((r) => r !== undefined)]?.topic}: ${e.message}`,
-            {
-              ...(typeof e.code === 'number' ? { status: e.code } : {}),
-              device: this.url,
-              cause: refusal,
-            },
-          );
-          // Keep what the broker refused rather than drop it: the dead-letter queue holds it for inspection or replay.
-          await this.#deadLetter?.append(refused.map((r) => r.record));
-          this.#m.rejected += refused.length;
-          this.emit('rejected', { count: refused.length, error: err });
-          this.#error(err);
-        }
-        const delivered = batch.records.length - refused.length;
-        this.#m.published += delivered;
-        this.#m.messages += out.length;
-        await q.ack(batch.cursor);
-        if (publishChannel.hasSubscribers) publishChannel.publish({ sink: this.name, count: delivered, cursor: batch.cursor });
-        this.emit('published', { count: delivered, messages: out.length, cursor: batch.cursor });
+        const out = this.#formatEntries(batch.records);
+        const confirmed: boolean[] = new Array(out.length).fill(false);
+        const done = this.#publishAll(client, lost.signal, out, confirmed);
+        // Awaited in order by settle(); until then a rejection must not count as unhandled.
+        done.catch(() => {});
+        const values = countValues(batch.records);
+        window.push({ records: batch.records, cursor: batch.cursor, out, confirmed, done, values });
+        inflight += values;
       }
+      // Stopping: let what is in flight be confirmed (or fail) so the cursor is as far as it can be.
+      while (window.length > 0) await settle(window.shift() as InFlight);
     } finally {
       client.removeListener('close', onClose);
       client.removeListener('error', onError);
       client.removeListener('message', onMessage);
     }
+  }
+
+  /** Acknowledges the records of the longest run of confirmed messages at the head of a batch. */
+  async #ackPrefix(q: DurableQueue<QueueEntry>, out: Outgoing[], confirmed: boolean[]): Promise<void> {
+    let done: QueuedRecord<QueueEntry>[] = [];
+    let messages = 0;
+    for (let i = 0; i < out.length && confirmed[i]; i++) {
+      const m = out[i] as Outgoing;
+      if (m.records.length > 0) {
+        done = done.concat(m.records);
+        messages = i + 1;
+      }
+    }
+    const last = done.at(-1);
+    if (!last) return;
+    const delivered = countValues(done);
+    this.#m.published += delivered;
+    this.#m.messages += messages;
+    await q.ack(last.seq + 1);
+    this.emit('published', { count: delivered, messages, cursor: last.seq + 1 });
   }
 
   #subscribeNcmd(client: MqttClient): Promise<unknown> {
@@ -523,7 +692,7 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     await this.#send(
       client,
       lost,
-      msgs.map((m) => this.#publishOne(client, { topic: m.topic, payload: m.payload, records: [] })),
+      msgs.map((m) => this.#publishOne(client, { topic: m.topic, payload: m.payload, records: [], owners: [], seq: -1 })),
     );
   }
 
@@ -545,18 +714,54 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     });
   }
 
-  /** Publishes each message; the result per message is undefined (confirmed) or its error. */
-  #publishAll(client: MqttClient, lost: AbortSignal, out: Outgoing[]): Promise<unknown[]> {
-    return this.#race(lost, Promise.all(out.map((m) => this.#publishOne(client, m))));
+  /**
+   * Publishes each message; the result per message is undefined (confirmed) or its error. A
+   * broker that leaves a message unacknowledged past `ackTimeoutMs` (a half-open connection, an
+   * overloaded broker) fails the batch with BIFROST_CLOUD_ACK_TIMEOUT: the caller closes the
+   * connection, redials and resends from the cursor.
+   */
+  async #publishAll(client: MqttClient, lost: AbortSignal, out: Outgoing[], confirmed?: boolean[]): Promise<unknown[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.#m.ackTimeouts++;
+        reject(
+          new BifrostError(
+            'BIFROST_CLOUD_ACK_TIMEOUT',
+            `broker ${this.url} did not acknowledge ${out.length} message(s) within ${this.#ackTimeoutMs} ms; closing the connection to redial and resend`,
+            {
+              device: this.url,
+              details: { messages: out.length, ackTimeoutMs: this.#ackTimeoutMs },
+            },
+          ),
+        );
+      }, this.#ackTimeoutMs);
+    });
+    try {
+      // A message at or below what an earlier connection already sent may have reached the broker:
+      // flag it DUP (MQTT 3.1.1 §3.3.1.1) so the receiver knows it may be a redelivery.
+      const resendBelow = this.#sentUpTo;
+      for (const m of out) if (m.seq >= this.#sentUpTo) this.#sentUpTo = m.seq + 1;
+      const sends = out.map((m, i) =>
+        this.#publishOne(client, m, m.seq >= 0 && m.seq < resendBelow).then((r) => {
+          if (r === undefined && confirmed) confirmed[i] = true;
+          return r;
+        }),
+      );
+      return await Promise.race([this.#race(lost, Promise.all(sends)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  #publishOne(client: MqttClient, m: Outgoing): Promise<unknown> {
+  #publishOne(client: MqttClient, m: Outgoing, dup = false): Promise<unknown> {
+    if (dup) this.#m.resent++;
     return new Promise((resolve) => {
       try {
         client.publish(
           m.topic,
           typeof m.payload === 'string' || Buffer.isBuffer(m.payload) ? m.payload : Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.length),
-          { qos: this.#qos },
+          dup && this.#qos === 1 ? { qos: 1, dup: true } : { qos: this.#qos },
           (err) => resolve(err ?? undefined),
         );
       } catch (e) {
@@ -565,31 +770,69 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     });
   }
 
-  #format(records: QueuedRecord<SinkRecord>[]): Outgoing[] {
+  #formatEntries(records: QueuedRecord<QueueEntry>[]): Outgoing[] {
     const node = this.#node;
+    const o = this.#o;
+    const topicOf = (r: SinkRecord) => (o.topicFor ? o.topicFor(r) : renderTopic(this.#topic, { site: o.site, area: o.area, ...r }));
     if (!node) {
-      const o = this.#o;
-      return records.map((r) => ({
-        topic: o.topicFor ? o.topicFor(r.record) : renderTopic(this.#topic, { site: o.site, area: o.area, ...r.record }),
-        payload: JSON.stringify(r.record),
-        records: [r],
-      }));
+      const out: Outgoing[] = [];
+      for (const r of records) {
+        const e = r.record;
+        if (this.#format === 'per-device') {
+          const b = isSinkBatch(e) ? { device: e.device, tag: undefined } : e;
+          out.push({ topic: topicOf(b as SinkRecord), payload: JSON.stringify(deviceMessage(e, r.seq)), records: [r], owners: [r], seq: r.seq });
+          continue;
+        }
+        if (!isSinkBatch(e)) {
+          out.push({ topic: topicOf(e), payload: JSON.stringify({ ...e, seq: r.seq }), records: [r], owners: [r], seq: r.seq });
+          continue;
+        }
+        // Every value of a device poll is its own message, as before batching; they share the poll's seq.
+        const parts = expandBatch(e);
+        for (let k = 0; k < parts.length; k++) {
+          const p = parts[k] as SinkRecord;
+          p.seq = r.seq;
+          out.push({ topic: topicOf(p), payload: JSON.stringify(p), records: k === parts.length - 1 ? [r] : [], owners: [r], seq: r.seq });
+        }
+      }
+      return out;
     }
-    // Consecutive records of one device share one DDATA, keeping the order of every tag.
+    // Consecutive entries of one device share one DDATA (all changed metrics of a poll in one
+    // payload), keeping the order of every tag.
     const out: Outgoing[] = [];
     let i = 0;
     while (i < records.length) {
-      const device = (records[i] as QueuedRecord<SinkRecord>).record.device;
+      const device = (records[i] as QueuedRecord<QueueEntry>).record.device;
       let j = i;
-      while (j < records.length && (records[j] as QueuedRecord<SinkRecord>).record.device === device) j++;
+      while (j < records.length && (records[j] as QueuedRecord<QueueEntry>).record.device === device) j++;
       const group = records.slice(i, j);
-      const samples: SparkplugSample[] = group.map((r) => ({ tag: r.record.tag, value: r.record.value, quality: r.record.quality, timestamp: r.record.timestamp }));
+      const samples: SparkplugSample[] = [];
+      for (const r of group) {
+        const e = r.record;
+        if (isSinkBatch(e))
+          for (let k = 0; k < e.tags.length; k++) samples.push({ tag: e.tags[k] as string, value: e.values[k], quality: e.qualities[k] as SparkplugSample['quality'], timestamp: e.timestamp });
+        else samples.push({ tag: e.tag, value: e.value, quality: e.quality, timestamp: e.timestamp });
+      }
       const msgs = node.data(device, samples);
+      const last = (group.at(-1) as QueuedRecord<QueueEntry>).seq;
       msgs.forEach((m, k) => {
-        out.push({ topic: m.topic, payload: m.payload, records: k === msgs.length - 1 ? group : [] });
+        out.push({ topic: m.topic, payload: m.payload, records: k === msgs.length - 1 ? group : [], owners: group, seq: last });
       });
       i = j;
     }
     return out;
   }
+}
+
+function countValues(records: readonly QueuedRecord<QueueEntry>[]): number {
+  let n = 0;
+  for (const r of records) n += entryValues(r.record);
+  return n;
+}
+
+/** How many records or values a queue warning is about (for the summary's total). */
+function warningWeight(err: BifrostError): number {
+  const d = err.details as Record<string, unknown> | undefined;
+  for (const k of ['dropped', 'expired', 'records']) if (typeof d?.[k] === 'number') return d[k] as number;
+  return 1;
 }

@@ -29,6 +29,7 @@ const bufferSchema = z
     fsync: z.union([z.literal('batch'), z.object({ everyMs: z.number().positive() }).strict(), duration]).optional(),
     segmentBytes: bytes.optional(),
     compression: z.enum(['none', 'deflate', 'brotli']).optional(),
+    maxAge: duration.optional(),
   })
   .strict();
 
@@ -39,6 +40,10 @@ const common = {
   protocolVersion: z.union([z.literal(4), z.literal(5), z.literal('3.1.1'), z.literal('5')]).optional(),
   topic: z.string().min(1).optional(),
   payload: z.enum(['json', 'sparkplug']).optional(),
+  format: z.enum(['per-tag', 'per-device']).optional(),
+  ackTimeout: duration.optional(),
+  connectTimeout: duration.optional(),
+  reconnectMaxDelay: duration.optional(),
   sparkplug: z
     .object({ groupId: z.string().regex(/^[^/+#]+$/, 'a group id without / + #'), edgeNodeId: z.string().regex(/^[^/+#]+$/, 'an edge node id without / + #') })
     .strict()
@@ -178,6 +183,7 @@ export function validateSinkConfig(config: unknown, errorAt?: ErrorAt): SinkConf
     if (!c.tls?.key) fail(['tls', 'key'], 'the device private key file (AWS IoT Core uses mutual TLS)');
   }
   if (c.payload === 'sparkplug' && !c.sparkplug) fail(['sparkplug'], 'sparkplug: { groupId, edgeNodeId } when payload is sparkplug');
+  if (c.payload === 'sparkplug' && c.format !== undefined) fail(['format'], 'no format with payload sparkplug (a Sparkplug DDATA always carries all metrics of a device poll)', c.format);
   if (c.buffer?.maxBytes !== undefined && parseBytes(c.buffer.maxBytes) < 16 * 1024) fail(['buffer', 'maxBytes'], 'at least 16KB', c.buffer.maxBytes);
   return c;
 }
@@ -245,6 +251,7 @@ function queueOptions(c: SinkConfig, defaultDir: string): DurableQueueOptions {
   if (b.fsync !== undefined) o.fsync = b.fsync === 'batch' ? 'batch' : typeof b.fsync === 'object' ? b.fsync : { everyMs: parseDuration(b.fsync) };
   if (b.segmentBytes !== undefined) o.segmentBytes = b.segmentBytes;
   if (b.compression !== undefined) o.compression = b.compression;
+  if (b.maxAge !== undefined) o.maxAgeMs = parseDuration(b.maxAge);
   return o;
 }
 
@@ -265,6 +272,13 @@ export function createSink(config: unknown, options: CreateSinkOptions = {}): Mq
   if (c.protocolVersion !== undefined) base.protocolVersion = c.protocolVersion === 5 || c.protocolVersion === '5' ? 5 : 4;
   if (c.topic !== undefined) base.topic = c.topic;
   if (c.payload !== undefined) base.payload = c.payload;
+  if (c.format !== undefined) base.format = c.format;
+  if (c.ackTimeout !== undefined) base.ackTimeoutMs = parseDuration(c.ackTimeout);
+  if (c.connectTimeout !== undefined) base.connectTimeoutMs = parseDuration(c.connectTimeout);
+  if (c.reconnectMaxDelay !== undefined) {
+    const maxMs = parseDuration(c.reconnectMaxDelay);
+    base.backoff = { baseMs: Math.min(500, maxMs), maxMs };
+  }
   if (c.sparkplug !== undefined) base.sparkplug = c.sparkplug;
   if (c.maxInflight !== undefined) base.maxInflight = c.maxInflight;
   if (c.keepaliveSec !== undefined) base.keepaliveSec = c.keepaliveSec;

@@ -356,14 +356,31 @@ export class SparkplugEdgeNode {
       out.push({ kind: 'DDATA', topic: sparkplugTopic(this.groupId, 'DDATA', this.edgeNodeId, device), payload: encodeSparkplugPayload({ timestamp: Date.now(), seq: this.#nextSeq(), metrics }) });
       metrics = [];
     };
-    for (const s of samples) {
+    const prepared = samples.map((s) => {
       const v = sparkplugValue(s.value);
       const metric: SparkplugMetric = { timestamp: s.timestamp, quality: QUALITY_CODE[s.quality], isNull: v.value === undefined || s.quality === 'bad' };
       if (!metric.isNull && v.value !== undefined) metric.value = v.value;
-      const m = known.get(s.tag);
-      if (!m || m.datatype !== v.datatype) {
+      return { tag: s.tag, datatype: v.datatype, metric };
+    });
+    const born = new Set<number>();
+    for (let i = 0; i < prepared.length; i++) {
+      if (born.has(i)) continue;
+      const { tag, datatype, metric } = prepared[i] as (typeof prepared)[number];
+      const m = known.get(tag);
+      if (!m || m.datatype !== datatype) {
         flush();
-        known.set(s.tag, { alias: m?.alias ?? this.#nextAlias++, datatype: v.datatype, last: metric });
+        // Register every tag of the rest of the poll that is new (or changed type) at its first
+        // occurrence, so a poll of many new tags costs one DBIRTH, not one per tag.
+        const seen = new Set<string>();
+        for (let j = i; j < prepared.length; j++) {
+          const p = prepared[j] as (typeof prepared)[number];
+          if (seen.has(p.tag)) continue;
+          seen.add(p.tag);
+          const k = known.get(p.tag);
+          if (k && k.datatype === p.datatype) continue;
+          known.set(p.tag, { alias: k?.alias ?? this.#nextAlias++, datatype: p.datatype, last: p.metric });
+          born.add(j);
+        }
         out.push(this.#dbirth(device));
         continue;
       }

@@ -46,7 +46,10 @@ export function cloudComponents(): Pick<GatewayComponents, 'createSink'> & { val
       return {
         name: context.name,
         start: () => sink.start(),
-        publish: (record) => sink.publish({ ...record }),
+        // enqueue never rejects: a refused append (a full disk) is counted and reported as a
+        // rate-limited sink warning, not as one gateway warning per value.
+        publish: (record) => sink.enqueue({ ...record }).then(() => {}),
+        publishBatch: (batch) => sink.enqueue(batch).then(() => {}),
         stop: () => sink.stop(),
         metrics() {
           const m = sink.metrics();
@@ -57,6 +60,12 @@ export function cloudComponents(): Pick<GatewayComponents, 'createSink'> & { val
             rejected: m.rejected,
             connectFailures: m.connectFailures,
             reconnects: m.reconnects,
+            ackTimeouts: m.ackTimeouts,
+            resent: m.resent,
+            enqueueFailures: m.enqueueFailures,
+            // 1 when connected and draining; 0 while connecting, after an ack timeout, or on a full disk (see `health` in the README).
+            healthy: m.health === 'ok' ? 1 : 0,
+            stalled: m.health === 'stalled' ? 1 : 0,
           };
           if (m.queue) {
             for (const [k, v] of Object.entries(m.queue)) if (typeof v === 'number') out[`queue${k[0]?.toUpperCase()}${k.slice(1)}`] = v;

@@ -98,7 +98,8 @@ export interface SinkRuntime {
   publishBatch?(batch: SinkBatch): void | Promise<void>;
   stop(): Promise<void>;
   metrics(): Record<string, number>;
-  on?(event: 'error', listener: (error: unknown) => void): unknown;
+  /** `error`: connection and delivery failures; `warning`: queue losses and refusals, already rate-limited by the sink. */
+  on?(event: 'error' | 'warning', listener: (error: unknown) => void): unknown;
 }
 
 /** Factories for the gateway's store, pipelines and sinks. */

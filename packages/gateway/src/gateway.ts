@@ -332,6 +332,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       const key = JSON.stringify(s);
       const sink = await c.createSink(s, { name, baseDir: this.#baseDir, gateway: config.gateway });
       sink.on?.('error', (error: unknown) => this.emit('warning', { where: `sink ${name}`, error: toBifrostError(error) }));
+      // Queue losses (drops, expiry, corruption, refused appends) reach the log; the sink rate-limits them.
+      sink.on?.('warning', (error: unknown) => this.emit('warning', { where: `sink ${name}`, error: toBifrostError(error) }));
       await sink.start();
       this.#sinks.set(name, { key, sink });
     }

@@ -11,6 +11,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitFor } from '@bifrost/core/test-fixtures';
 
+export { type FakeBroker, type FakeBrokerBehaviour, type FakePublish, startFakeBroker } from './fake-broker.js';
 export { type SinkSuiteOptions, type SinkSuiteSetup, sinkSuite } from './sink-suite.js';
 
 /** Paths of a generated test PKI. */

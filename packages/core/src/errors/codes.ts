@@ -226,6 +226,17 @@ const cloud = {
   },
   BIFROST_CLOUD_SECRET: { area: 'cloud', summary: 'A secret (password, device key) could not be read from its file or environment variable.' },
   BIFROST_CLOUD_SPARKPLUG: { area: 'cloud', summary: 'A Sparkplug B payload could not be encoded or decoded.' },
+  BIFROST_CLOUD_QUEUE_LOCKED: {
+    area: 'cloud',
+    summary: 'The queue directory is locked by another running process (its lock file holds the PID); a stale lock of a process that is gone is taken over.',
+    hint: 'Give each gateway (and each sink) its own buffer.dir, or stop the process named in the message.',
+  },
+  BIFROST_CLOUD_RECORD_EXPIRED: { area: 'cloud', summary: 'Queued records older than buffer.maxAge were dropped unacknowledged (counted in expired).' },
+  BIFROST_CLOUD_ACK_TIMEOUT: {
+    area: 'cloud',
+    summary: 'The broker did not acknowledge a QoS 1 PUBLISH within ackTimeout; the connection was closed and the unconfirmed messages are resent with DUP after reconnecting.',
+    hint: 'A half-open connection, an overloaded broker or a broken load balancer; raise ackTimeout only for a broker known to be slow.',
+  },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 // ── discovery ── (owned by packages/discovery)
