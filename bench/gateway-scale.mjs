@@ -32,6 +32,8 @@ const semiSpace = opt('semi-space', undefined);
 // --sink none measures the gateway without forwarding (the poll, store and live path alone).
 const sink = opt('sink', 'mqtt');
 const cpuProf = process.argv.includes('--cpu-prof');
+// --v8 '--optimize-for-size' passes more V8 flags to the gateway.
+const v8Flags = (opt('v8', '') ?? '').split(' ').filter(Boolean);
 const dir = mkdtempSync(join(tmpdir(), 'bifrost-scale-'));
 const children = [];
 const killChildren = () => {
@@ -142,10 +144,10 @@ try {
   writeFileSync(join(dir, 'gateway.yaml'), `${yaml.join('\n')}\n`);
   const total = devices * tagsPer;
   // As a user runs it: bin/bifrost.js's shebang gives --max-semi-space-size=2 unless --semi-space says otherwise.
-  const flags = [`--max-semi-space-size=${semiSpace ?? 2}`, ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'test-artifacts')}`] : [])];
+  const flags = [`--max-semi-space-size=${semiSpace ?? 2}`, ...v8Flags, ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'test-artifacts')}`] : [])];
   const gw = await start([process.execPath, ...flags, BIFROST, 'run', join(dir, 'gateway.yaml')], (o) => o.includes('health and metrics on'), { BIFROST_LOG_LEVEL: 'info' });
   console.log(
-    `gateway-scale: ${devices} ${protocol} device(s) × ${tagsPer.toLocaleString()} tags = ${total.toLocaleString()} tags at 1 s, MQTT QoS 1 (${format ?? 'default format'}), ${durationS} s${semiSpace ? `, --max-semi-space-size=${semiSpace}` : ''}`,
+    `gateway-scale: ${devices} ${protocol} device(s) × ${tagsPer.toLocaleString()} tags = ${total.toLocaleString()} tags at 1 s, MQTT QoS 1 (${format ?? 'default format'}), ${durationS} s${semiSpace ? `, --max-semi-space-size=${semiSpace}` : ''}${v8Flags.length ? `, ${v8Flags.join(' ')}` : ''}`,
   );
   const url = `http://127.0.0.1:${webPort}/metrics`;
   const samples = [];
