@@ -151,10 +151,8 @@ export interface GatewayEvents {
   warning: [{ where: string; error: BifrostError }];
 }
 
-interface TagRuntime {
-  device: string;
-  config: TagConfig;
-  table: GatewayTag;
+/** A tag's runtime: its table entry itself (one object per tag), with its place in its scan group. */
+interface TagRuntime extends GatewayTag {
   group: ScanGroup;
   /** Index of the tag in its group's columns. */
   slot: number;
@@ -193,7 +191,7 @@ interface DeviceRuntime {
   config: DeviceConfig;
   device: Device;
   tags: Map<string, TagRuntime>;
-  table: GatewayTag[];
+  table: TagRuntime[];
   groups: string[];
   scanGroups: ScanGroup[];
   stats: DeviceStats;
@@ -367,7 +365,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       avgLatencyMs: 0,
       lastPollAt: 0,
     };
-    const table: GatewayTag[] = config.tags.map((t, index) => ({ device: config.name, name: t.name, index, key: `${config.name}.${t.name}`, config: t }));
+    // One object per tag: the public table entry is the runtime too (its group is set just below).
+    const table: TagRuntime[] = config.tags.map((t, index) => ({
+      device: config.name,
+      name: t.name,
+      index,
+      key: `${config.name}.${t.name}`,
+      config: t,
+      group: undefined as unknown as ScanGroup,
+      slot: 0,
+    }));
     const rt: DeviceRuntime = {
       config,
       device,
@@ -385,7 +392,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     };
     device.on('health', rt.onHealth);
     this.#devices.set(config.name, rt);
-    const byPeriod = new Map<number, GatewayTag[]>();
+    const byPeriod = new Map<number, TagRuntime[]>();
     for (const t of table) {
       const period = t.config.pollMs ?? config.pollMs;
       let list = byPeriod.get(period);
@@ -402,7 +409,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
   }
 
-  #scanGroup(name: string, rt: DeviceRuntime, tags: GatewayTag[]): ScanGroup {
+  #scanGroup(name: string, rt: DeviceRuntime, tags: TagRuntime[]): ScanGroup {
     const n = tags.length;
     const group: ScanGroup = {
       name,
@@ -423,9 +430,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       changedSlots: new Uint32Array(n),
     };
     tags.forEach((t, slot) => {
-      const tr: TagRuntime = { device: rt.config.name, config: t.config, table: t, group, slot };
-      group.tags.push(tr);
-      rt.tags.set(t.name, tr);
+      t.group = group;
+      t.slot = slot;
+      group.tags.push(t);
+      rt.tags.set(t.name, t);
     });
     this.#linkPipelines(group);
     return group;
@@ -434,7 +442,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   /** Which pipelines each tag of a group feeds (at start, and when a reload rebuilds the pipelines). */
   #linkPipelines(group: ScanGroup): void {
     group.tags.forEach((t, slot) => {
-      const ps = this.#pipelines.filter((p) => p.inputs.has(t.table.key));
+      const ps = this.#pipelines.filter((p) => p.inputs.has(t.key));
       group.pipelines[slot] = ps.length > 0 ? ps : undefined;
     });
   }
@@ -521,13 +529,13 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (q === BAD) bad++;
       else if (store && (k === Kind.Number || k === Kind.Bool || (k === Kind.Other && typeof cols.otherAt(i) === 'bigint'))) {
         if (appendTo) appendTo(series[i], ts, num[i] as number);
-        else store.append((group.tags[i] as TagRuntime).table.key, ts, num[i] as number);
+        else store.append((group.tags[i] as TagRuntime).key, ts, num[i] as number);
       }
       if (hasLatest[i] === 0 || changedBeyond(latest, i, cols, i, 0)) {
         latest.copySlot(i, cols, i);
         hasLatest[i] = 1;
         if (live) {
-          batch.index[changed] = (group.tags[i] as TagRuntime).table.index;
+          batch.index[changed] = (group.tags[i] as TagRuntime).index;
           group.changedSlots[changed] = i;
           batch.values[changed] = cols.value(i);
           batch.quality[changed] = q;
@@ -539,7 +547,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (ps !== undefined) {
         const t = group.tags[i] as TagRuntime;
         const tv = this.#gatewayValue(t);
-        for (const p of ps) p.push(t.table.key, tv);
+        for (const p of ps) p.push(t.key, tv);
       }
       if (sinks && (hasForwarded[i] === 0 || changedBeyond(forwarded, i, cols, i, deadband[i] as number))) {
         forwarded.copySlot(i, cols, i);
