@@ -7,10 +7,11 @@
  * `ns=1;s=<device>.<tag>`, browse paths `/Objects/<device>/<tag>`.
  */
 import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BifrostError, type DataType, good, type RunningSimulator, type SimulatorOptions, type StartSimulator, seededRandom, type TagValue, type Value } from '@bifrost/core';
+import { BifrostError, ConfigSource, type DataType, good, type RunningSimulator, type SimulatorOptions, type StartSimulator, seededRandom, type TagValue, type Value } from '@bifrost/core';
 import { OpcUaServer, type OpcUaServerOptions, type ServedDevice, type TagProvider } from './server.js';
 
 /**
@@ -150,6 +151,25 @@ function anyFreePort(host: string): Promise<number> {
   });
 }
 
+/** A YAML simulator file (`bifrost simulate opcua --config plant.yaml`): bulkTags, updateMs, pkiDir, users, writeUsers. */
+function readSimulatorConfig(file: string): OpcUaSimulatorConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new BifrostError('BIFROST_CONFIG_NOT_FOUND', `cannot read simulator config ${file}: ${(cause as Error).message}`, { cause });
+  }
+  const source = new ConfigSource(file, text);
+  const data = source.toJS();
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw source.errorAt([], 'a map with bulkTags, updateMs, pkiDir, users or writeUsers');
+  const known = ['bulkTags', 'updateMs', 'pkiDir', 'users', 'writeUsers', 'acceptUnknownCertificates', 'server'];
+  for (const [k, v] of Object.entries(data)) {
+    if (!known.includes(k)) throw source.errorAt([k], `one of ${known.join(', ')}`, undefined, true);
+    if ((k === 'bulkTags' || k === 'updateMs') && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) throw source.errorAt([k], 'a whole number', v);
+  }
+  return data as OpcUaSimulatorConfig;
+}
+
 /**
  * Starts the OPC UA simulator (`bifrost simulate opcua`).
  * @example
@@ -160,8 +180,7 @@ function anyFreePort(host: string): Promise<number> {
 export const startSimulator: StartSimulator = async (options: SimulatorOptions = {}): Promise<RunningSimulator> => {
   const host = options.host ?? '127.0.0.1';
   const port = options.port === 0 ? await anyFreePort(host) : (options.port ?? DEFAULT_PORT);
-  if (typeof options.config === 'string') throw new BifrostError('BIFROST_NOT_SUPPORTED', 'the OPC UA simulator takes its config as an object (bulkTags, updateMs, pkiDir, users)');
-  const config = (options.config ?? {}) as OpcUaSimulatorConfig;
+  const config = (typeof options.config === 'string' ? readSimulatorConfig(options.config) : (options.config ?? {})) as OpcUaSimulatorConfig;
   const plant = new SimulatedPlant(config, options.seed ?? 1);
   const server = new OpcUaServer({
     provider: plant,
