@@ -8,6 +8,10 @@ const pkg = (p: string) => fileURLToPath(new URL(`./packages/${p}`, import.meta.
 export default defineConfig({
   resolve: {
     alias: [
+      // Tests run on sources, which Node's require() cannot load: core's lazy config wrapper is the
+      // config module itself here (the lazy load is tested on the build, test/regressions/cold-start).
+      { find: /^\.\/config-lazy\.js$/, replacement: `${pkg('core')}/src/config.ts` },
+      { find: /^@bifrost\/core\/config$/, replacement: `${pkg('core')}/src/config.ts` },
       { find: /^@bifrost\/core\/test-fixtures$/, replacement: `${pkg('core')}/src/test-fixtures/index.ts` },
       { find: /^@bifrost\/([a-z0-9-]+)\/test-fixtures$/, replacement: `${pkg('$1')}/src/test-fixtures/index.ts` },
       { find: /^@bifrost\/([a-z0-9-]+)$/, replacement: `${pkg('$1')}/src/index.ts` },

@@ -5,7 +5,7 @@
  */
 export * from './audit.js';
 export * from './columns.js';
-export * from './config.js';
+export * from './config-lazy.js';
 export * from './datatypes.js';
 export * from './diagnostics.js';
 export * from './driver.js';
