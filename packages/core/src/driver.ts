@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { ValueColumns } from './columns.js';
 import type { DataType, Value } from './datatypes.js';
 import { channels } from './diagnostics.js';
+import { connectError } from './errors/connect-error.js';
 import { BifrostError, toBifrostError } from './errors/index.js';
 import { type HealthEvent, HealthMonitor, type HealthState } from './health.js';
 import { redactUrl } from './redact.js';
@@ -217,7 +218,7 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
           this.#health.set('connected');
         },
         async (e) => {
-          const err = toBifrostError(e, 'BIFROST_CONNECTION_REFUSED', { device: this.name });
+          const err = connectError(e, { device: this.name });
           this.#nextAttemptAt = Date.now() + this.#backoff.next();
           this.#health.set('disconnected', err);
           await this.doDisconnect().catch(() => {});

@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
-import { BifrostError, channel, toBifrostError } from '@bifrost/core';
+import { BifrostError, channel, connectError, toBifrostError } from '@bifrost/core';
 import {
   CpfType,
   checkEncapStatus,
@@ -115,7 +115,7 @@ export class EipTransport extends EventEmitter<TransportEvents> {
       });
       s.once('error', (e) => {
         options.signal?.removeEventListener('abort', onAbort);
-        reject(toBifrostError(e, 'BIFROST_CONNECTION_REFUSED', { device: name }));
+        reject(connectError(e, { device: name }));
       });
     });
     const t = new EipTransport(socket, name, options.maxFrameSize ?? 16384);

@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { Backoff, type BackoffOptions, BifrostError, channel, type OperationOptions, sleep, toBifrostError } from '@bifrost/core';
+import { Backoff, type BackoffOptions, BifrostError, channel, connectError, type OperationOptions, sleep, toBifrostError } from '@bifrost/core';
 import { exceptionErrorCode, exceptionName, Limits } from './constants.js';
 import { MbapFrameAssembler, RtuFrameAssembler, rtuSilentIntervalMs, writeCrc, writeMbapHeader } from './framing.js';
 import { decodeResponse, isException, type ModbusNormalResponse, type ModbusRequest, type ReadDeviceIdentificationResponse, requestLength, unpackBits, validateRequest, writeRequest } from './pdu.js';
@@ -222,7 +222,7 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
       stream = await this.open(signal);
     } catch (e) {
       if (this.#backoff) this.#nextAttemptAt = Date.now() + this.#backoff.next();
-      throw toBifrostError(e, 'BIFROST_CONNECTION_REFUSED', { device: this.name });
+      throw connectError(e, { device: this.name });
     }
     if (this.#closed) {
       this.closeTransport(stream);

@@ -5,7 +5,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { BifrostError, toBifrostError } from '@bifrost/core';
+import { BifrostError, connectError } from '@bifrost/core';
 
 /** Serial line settings (Modbus over Serial Line V1.02 §2.5.1: 8 data bits; even parity is the default). */
 export interface SerialOptions {
@@ -35,7 +35,7 @@ export function openTcp(host: string, port: number, signal?: AbortSignal, device
     const onError = (err: Error) => {
       signal?.removeEventListener('abort', onAbort);
       socket.destroy();
-      reject(toBifrostError(err, 'BIFROST_CONNECTION_REFUSED', { device }));
+      reject(connectError(err, { device }));
     };
     socket.once('error', onError);
     socket.once('connect', () => {

@@ -16,6 +16,8 @@ import {
   type BrowseNode,
   type BrowseOptions,
   channel,
+  connectError,
+  connectErrorCode,
   type DeviceIdentity,
   type Driver,
   type OperationOptions,
@@ -319,6 +321,10 @@ export class OpcUaDevice extends BaseDevice {
     }
     // The server did not trust us. node-opcua servers answer BadSecurityChecksFailed or just close the socket
     // (OPC 10000-6 §6.7.6 lets a server close without a reason to avoid helping an attacker).
+    // Nothing answered the Hello in transportTimeout (OPC 10000-6 §7.1.2.3): a silent host, not a refusal.
+    if (/Timeout\(|timeout was =|timed out/i.test(message)) {
+      return connectError(new BifrostError('BIFROST_TIMEOUT', message.replace(/\s*\n\s*/g, ' '), { cause: e }), { device: this.name });
+    }
     const closedBySecureServer = s.securityMode !== 'None' && /rejected by server|disconnected by third party|socket has been disconnected/i.test(message);
     if (st?.name === 'BadSecurityChecksFailed' || /BadSecurityChecksFailed|security checks failed/i.test(message) || closedBySecureServer) {
       let thumb = '';
@@ -340,11 +346,9 @@ export class OpcUaDevice extends BaseDevice {
         },
       );
     }
-    const sys = (e as { code?: string })?.code;
-    if (sys === 'ECONNREFUSED' || /ECONNREFUSED|connect ECONNREFUSED|The connection may have been rejected/i.test(message)) {
-      return new BifrostError('BIFROST_CONNECTION_REFUSED', `connection refused by ${this.name}`, { device: this.name, cause: e });
-    }
-    return st ? statusError(st.value, st.name, { device: this.name, operation: 'connect' }, e) : toBifrostError(e, 'BIFROST_CONNECTION_REFUSED', { device: this.name });
+    // ECONNREFUSED, ENOTFOUND, EHOSTUNREACH…: node-opcua keeps the errno only in its message text.
+    if (connectErrorCode(e) !== undefined) return connectError(e, { device: this.name });
+    return st ? statusError(st.value, st.name, { device: this.name, operation: 'connect' }, e) : connectError(e, { device: this.name });
   }
 
   #identity(s: ClientSettings): UserIdentityInfo {

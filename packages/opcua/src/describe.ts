@@ -8,7 +8,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toBifrostError, withTimeout } from '@bifrost/core';
+import { connectError, withTimeout } from '@bifrost/core';
 import { loadNodeOpcua } from './load.js';
 import { pkiInit } from './pki.js';
 
@@ -63,7 +63,7 @@ export async function describeServer(endpointUrl: string, options: { timeoutMs?:
     if (server?.productUri) out.productUri = server.productUri;
     return out;
   } catch (e) {
-    throw toBifrostError(e, 'BIFROST_CONNECTION_REFUSED', { device: endpointUrl });
+    throw connectError(e, { device: endpointUrl });
   } finally {
     await client.disconnect().catch(() => {});
   }

@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
-import { BifrostError, channel, type DeviceIdentity, type OperationOptions, toBifrostError, type Value, type ValueColumns, withTimeout } from '@bifrost/core';
+import { BifrostError, channel, connectError, type DeviceIdentity, type OperationOptions, toBifrostError, type Value, type ValueColumns, withTimeout } from '@bifrost/core';
 import { parseS7Address, type S7Address } from './address.js';
 import { type ConnectionType, decodeIsoPacket, encodeIsoPacket, remoteTsapFor } from './codec/iso-on-tcp.js';
 import { headerError, itemError } from './codec/return-codes.js';
@@ -154,7 +154,7 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
     this.#connecting = withTimeout((signal) => this.#open(signal), { timeoutMs, what, ...(options.signal ? { signal: options.signal } : {}) })
       .catch((e: unknown) => {
         this.#teardown(undefined, false);
-        throw toBifrostError(e, 'BIFROST_CONNECTION_REFUSED', { device: this.name });
+        throw connectError(e, { device: this.name });
       })
       .finally(() => {
         this.#connecting = undefined;

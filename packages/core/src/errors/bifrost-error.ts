@@ -52,6 +52,20 @@ export class BifrostError extends Error {
     if (options.details !== undefined) this.details = options.details;
   }
 
+  /**
+   * How `console.log(err)` / `console.error(err)` print it: one line with the code, message, status
+   * and hint, and where it was thrown, instead of a stack per `cause` (three nested traces for a
+   * Modbus exception). `BIFROST_DEBUG=1` prints Node's full inspection with every stack.
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](depth: number, options: object, inspect: (v: unknown, o: object) => string): string {
+    if (process.env.BIFROST_DEBUG) return inspect(this, { ...options, customInspect: false });
+    const status =
+      this.statusName !== undefined ? ` [${this.statusName}${this.status !== undefined ? ` ${String(this.status)}` : ''}]` : this.status !== undefined ? ` [status ${String(this.status)}]` : '';
+    const at = /\n\s+at (.*)/.exec(this.stack ?? '')?.[1];
+    const hint = this.hint ? ` — hint: ${this.hint}` : '';
+    return `${this.name} ${this.code}: ${this.message.replace(/\s*\n\s*/g, ' ')}${status}${hint}${at ? ` (at ${at}; BIFROST_DEBUG=1 for the stack)` : ''}`;
+  }
+
   /** A plain, JSON-safe view of the error for APIs and `--json` output. */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { code: this.code, message: this.message };

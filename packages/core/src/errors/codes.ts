@@ -38,6 +38,26 @@ const core = {
   BIFROST_NOT_CONNECTED: { area: 'core', summary: 'The device is not connected.' },
   BIFROST_CONNECTION_REFUSED: { area: 'core', summary: 'The device refused the connection.', hint: 'Check host, port and that the device accepts connections from this machine.' },
   BIFROST_CONNECTION_LOST: { area: 'core', summary: 'The connection closed while a request was in flight.' },
+  BIFROST_CONNECT_TIMEOUT: {
+    area: 'core',
+    summary: 'The device did not complete the connection in time: nothing answered at that address and port (a firewall dropping packets, a powered-off device, a wrong IP).',
+    hint: 'Check that the device is on and that host and port are right (ping it; nc -vz host port); raise ?timeout=ms for a slow link.',
+  },
+  BIFROST_HOST_NOT_FOUND: {
+    area: 'core',
+    summary: 'The host name in the URL could not be resolved (DNS: ENOTFOUND, EAI_AGAIN).',
+    hint: 'Check the spelling of the host name, or use the IP address; EAI_AGAIN means the DNS server did not answer.',
+  },
+  BIFROST_HOST_UNREACHABLE: {
+    area: 'core',
+    summary: 'There is no route to the device: the network or the host is unreachable (ENETUNREACH, EHOSTUNREACH).',
+    hint: 'Check that this machine has an address on the device network (ip addr, ip route), cabling, VLAN and gateway.',
+  },
+  BIFROST_TLS_FAILED: {
+    area: 'core',
+    summary: 'The TLS handshake with the device failed (untrusted or expired certificate, host name mismatch, protocol mismatch).',
+    hint: 'Check the certificate chain and the CA the client trusts, and that the host name matches the certificate.',
+  },
   BIFROST_FRAME_TOO_LARGE: { area: 'core', summary: 'A frame exceeded the configured maximum size.' },
   BIFROST_MALFORMED_FRAME: { area: 'core', summary: 'A received frame could not be decoded.' },
   BIFROST_NOT_SUPPORTED: { area: 'core', summary: 'The device or driver does not support this operation.' },
