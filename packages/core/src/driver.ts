@@ -14,6 +14,7 @@ import { BifrostError, toBifrostError } from './errors/index.js';
 import { type HealthEvent, HealthMonitor, type HealthState } from './health.js';
 import { redactUrl } from './redact.js';
 import { Backoff, type BackoffOptions, type OperationOptions, sleep, withTimeout } from './timing.js';
+import { queryInt } from './url.js';
 import { bad, exceedsDeadband, type TagValue } from './value.js';
 
 /** What a device says about itself. Fields a protocol does not report are absent. */
@@ -123,6 +124,8 @@ export interface Driver {
   /** URL schemes without the colon, e.g. `modbus`, `modbus+rtu`. */
   readonly schemes: readonly string[];
   connect(url: URL, options?: ConnectOptions): Promise<Device>;
+  /** The URL query options the driver reads; `connect()` refuses any other with a did-you-mean error. */
+  readonly urlOptions?: readonly string[];
   /** Parses an address for this protocol without a device, throwing BIFROST_INVALID_ADDRESS; for config validation. */
   validateAddress?(address: string): void;
 }
@@ -151,8 +154,8 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
     super();
     this.url = url.toString();
     this.name = options.name ?? redactUrl(url);
-    const fromUrl = Number(url.searchParams.get('timeout'));
-    this.requestTimeoutMs = options.requestTimeoutMs ?? (Number.isFinite(fromUrl) && fromUrl > 0 ? fromUrl : 2000);
+    // `?timeout=abc` is an error, not a silent 2000 ms (issue 25 §7).
+    this.requestTimeoutMs = options.requestTimeoutMs ?? queryInt(url, 'timeout', 2000, { min: 1, max: 3_600_000 });
     this.#backoff = new Backoff({ baseMs: 200, maxMs: 10_000, ...options.backoff });
     this.#health.on('health', (e) => {
       this.emit('health', e);

@@ -5,7 +5,7 @@
  */
 import type { ConnectOptions, Device, Driver } from './driver.js';
 import { BifrostError } from './errors/index.js';
-import { parseDeviceUrl } from './url.js';
+import { checkUrlOptions, didYouMean, parseDeviceUrl } from './url.js';
 
 /** Built-in schemes and the package that implements each. */
 export const BUILTIN_SCHEMES: Readonly<Record<string, string>> = {
@@ -16,6 +16,29 @@ export const BUILTIN_SCHEMES: Readonly<Record<string, string>> = {
   s7: '@bifrost/s7',
   eip: '@bifrost/ethernetip',
   'opc.tcp': '@bifrost/opcua',
+};
+
+// Names people type for a scheme (the OPC UA spec's own is opc.tcp, OPC 10000-6 §7.2).
+const SCHEME_ALIASES: Readonly<Record<string, string>> = {
+  opcua: 'opc.tcp',
+  'opc-ua': 'opc.tcp',
+  opc: 'opc.tcp',
+  'opc.https': 'opc.tcp',
+  'opcua.tcp': 'opc.tcp',
+  modbustcp: 'modbus',
+  'modbus-tcp': 'modbus',
+  mbtcp: 'modbus',
+  'modbus-rtu': 'modbus+rtu',
+  modbusrtu: 'modbus+rtu',
+  rtu: 'modbus+rtu',
+  ethernetip: 'eip',
+  'ethernet-ip': 'eip',
+  enip: 'eip',
+  cip: 'eip',
+  logix: 'eip',
+  s7comm: 's7',
+  siemens: 's7',
+  iso: 's7',
 };
 
 const registered = new Map<string, Driver>();
@@ -43,7 +66,11 @@ export async function resolveDriver(url: URL): Promise<Driver> {
   if (own) return own;
   const pkg = BUILTIN_SCHEMES[scheme];
   if (!pkg) {
-    throw new BifrostError('BIFROST_UNKNOWN_SCHEME', `no driver for "${scheme}://"; known schemes: ${[...new Set([...Object.keys(BUILTIN_SCHEMES), ...registered.keys()])].join(', ')}`);
+    const known = [...new Set([...Object.keys(BUILTIN_SCHEMES), ...registered.keys()])];
+    const guess = SCHEME_ALIASES[scheme] ?? didYouMean(scheme, known);
+    throw new BifrostError('BIFROST_UNKNOWN_SCHEME', `no driver for "${scheme}://"${guess ? `; did you mean ${guess}://?` : ''} (known schemes: ${known.join(', ')})`, {
+      ...(guess ? { hint: `write ${guess}:// instead of ${scheme}://` } : {}),
+    });
   }
   let mod: { driver?: Driver };
   try {
@@ -69,5 +96,6 @@ export async function resolveDriver(url: URL): Promise<Driver> {
 export async function connect(url: string | URL, options: ConnectOptions = {}): Promise<Device> {
   const u = parseDeviceUrl(url);
   const driver = await resolveDriver(u);
+  if (driver.urlOptions) checkUrlOptions(u, driver.urlOptions);
   return driver.connect(u, options);
 }

@@ -18,6 +18,56 @@ export function parseDeviceUrl(url: string | URL): URL {
   }
 }
 
+/** Levenshtein distance, for did-you-mean suggestions on short names. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j] as number;
+      row[j] = Math.min(cur + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length] as number;
+}
+
+/**
+ * The closest of `candidates` to `name` (case-insensitive, at most 2 edits, or a prefix), if any.
+ * @example didYouMean('unti', ['unit', 'timeout']) // 'unit'
+ */
+export function didYouMean(name: string, candidates: Iterable<string>): string | undefined {
+  const n = name.toLowerCase();
+  let best: string | undefined;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    const d = c.toLowerCase() === n ? 0 : distance(n, c.toLowerCase());
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best !== undefined && (bestD <= Math.min(2, Math.max(1, n.length - 2)) || (n.length >= 3 && best.toLowerCase().startsWith(n))) ? best : undefined;
+}
+
+/**
+ * Refuses query options a driver does not know, as the config schema refuses unknown fields:
+ * BIFROST_INVALID_URL naming the option, the closest known one and the list.
+ * @example checkUrlOptions(new URL('modbus://h?unti=1'), ['unit', 'timeout']) // throws: did you mean unit?
+ */
+export function checkUrlOptions(url: URL, known: readonly string[]): void {
+  for (const key of new Set(url.searchParams.keys())) {
+    if (known.includes(key)) continue;
+    const guess = didYouMean(key, known);
+    const scheme = url.protocol.replace(/:$/, '');
+    throw new BifrostError('BIFROST_INVALID_URL', `unknown URL option "${key}" for ${scheme}://${guess ? `; did you mean "${guess}"?` : ''} (${scheme} options: ${known.join(', ')})`, {
+      hint: guess ? `${key}=… → ${guess}=…` : `${scheme} URL options are ${known.join(', ')}`,
+      details: { option: key, known: [...known], ...(guess ? { suggestion: guess } : {}) },
+    });
+  }
+}
+
 /** Options of {@link queryInt}. */
 export interface IntOptions {
   min?: number;

@@ -153,6 +153,7 @@ export class EipDevice extends BaseDevice {
 export const driver: Driver = {
   name: 'ethernetip',
   schemes: ['eip'],
+  urlOptions: ['path', 'slot', 'connected', 'large', 'timeout'],
   async connect(url: URL, options: ConnectOptions = {}) {
     return openDevice(new EipDevice(url, options), options);
   },

@@ -14,6 +14,7 @@ import {
   BifrostError,
   type ConfigSource,
   changedBeyond,
+  checkUrlOptions,
   coerceValue,
   connect,
   containsNonFinite,
@@ -284,6 +285,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         driver = await resolveDriver(url);
       } catch (e) {
         throw at(['devices', i, 'url'], `a URL with a known scheme (${toBifrostError(e).message})`, d.url);
+      }
+      try {
+        if (driver.urlOptions) checkUrlOptions(url, driver.urlOptions);
+      } catch (e) {
+        throw at(['devices', i, 'url'], `a URL with ${driver.name} options only (${toBifrostError(e).message})`, d.url);
       }
       for (const [j, t] of d.tags.entries()) {
         try {

@@ -17,6 +17,7 @@ import {
   encodeValueInto,
   isBifrostError,
   openDevice,
+  queryBool,
   queryChoice,
   queryInt,
   type TagValue,
@@ -136,7 +137,7 @@ export class ModbusDevice extends BaseDevice {
       maxGapBits: numberOption(options, 'maxGapBits', url, 'maxGapBits', 64, 0, Limits.maxReadBits),
     });
     this.#refusedRetryMs = numberOption(options, 'refusedRetryMs', url, 'refusedRetry', QUARANTINE_FIRST_MS, 10, QUARANTINE_MAX_MS);
-    this.#alwaysWriteMultiple = options.alwaysWriteMultiple ?? ['1', 'true', 'yes'].includes((url.searchParams.get('fc16') ?? '').toLowerCase());
+    this.#alwaysWriteMultiple = options.alwaysWriteMultiple ?? queryBool(url, 'fc16', false);
     const common: ModbusClientOptions = { unitId: this.unitId, timeoutMs: this.requestTimeoutMs, maxInFlight, reconnect: false, name: this.name };
     if (scheme === 'modbus+rtu') {
       const path = decodeURIComponent(url.pathname && url.pathname !== '/' ? url.pathname : url.hostname);
@@ -601,6 +602,7 @@ function encodeRegisterElement(a: ModbusAddress, v: unknown, data: Buffer, off: 
 export const driver: Driver = {
   name: 'modbus',
   schemes: ['modbus', 'modbus+tcp', 'modbus+rtu', 'modbus+rtuovertcp'],
+  urlOptions: ['unit', 'timeout', 'maxInFlight', 'maxRegisters', 'maxBits', 'maxGap', 'maxGapBits', 'refusedRetry', 'fc16', 'baud', 'parity', 'stopBits', 'dataBits'],
   async connect(url, options = {}) {
     return openDevice(new ModbusDevice(url, options as ModbusConnectOptions), options);
   },

@@ -990,6 +990,7 @@ function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
 export const driver: Driver = {
   name: 'opcua',
   schemes: ['opc.tcp'],
+  urlOptions: ['securityPolicy', 'securityMode', 'userCertificate', 'userPrivateKey', 'pki', 'acceptUnknownCertificate', 'timeout'],
   async connect(url, options = {}) {
     return openDevice(new OpcUaDevice(url, options as OpcUaConnectOptions), options);
   },

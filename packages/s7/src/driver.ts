@@ -133,6 +133,7 @@ class S7Device extends BaseDevice {
 export const driver: Driver = {
   name: 's7',
   schemes: ['s7'],
+  urlOptions: ['plc', 'rack', 'slot', 'type', 'pdu', 'maxItems', 'timeout', 'maxGap', 'localTsap', 'remoteTsap'],
   async connect(url: URL, options: ConnectOptions = {}): Promise<Device> {
     return openDevice(new S7Device(url, options), options);
   },

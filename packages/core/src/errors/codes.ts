@@ -21,7 +21,7 @@ const core = {
     summary: 'A device URL could not be parsed or has a bad option.',
     hint: 'URLs look like modbus://host:502?unit=1, s7://host?rack=0&slot=1, eip://host?path=1,0, opc.tcp://host:4840',
   },
-  BIFROST_UNKNOWN_SCHEME: { area: 'core', summary: 'No driver is registered for the URL scheme.', hint: 'Known schemes: modbus, modbus+rtu, modbus+rtuovertcp, s7, eip, opc.tcp' },
+  BIFROST_UNKNOWN_SCHEME: { area: 'core', summary: 'No driver is registered for the URL scheme.', hint: 'Known schemes: modbus (or modbus+tcp), modbus+rtu, modbus+rtuovertcp, s7, eip, opc.tcp' },
   BIFROST_DRIVER_NOT_INSTALLED: {
     area: 'core',
     summary: 'The package that implements this URL scheme is not installed.',
