@@ -5,6 +5,7 @@
  * `console`, so tests and `--json` see exactly what a person sees.
  */
 import type { Writable } from 'node:stream';
+import { ensureStateDir, stateDirPath } from './state-dir.js';
 import { colorEnabled, createPalette, type Palette } from './ui/palette.js';
 
 /** The streams and environment the CLI runs with (the process's by default; tests pass their own). */
@@ -19,6 +20,7 @@ export interface CliIO {
 export interface GlobalOptions {
   json?: boolean;
   color?: boolean;
+  dataDir?: string;
 }
 
 /** The context a command runs in. */
@@ -34,6 +36,10 @@ export interface CliContext {
   readonly signal: AbortSignal;
   /** True when stdin and stdout are terminals, so the command may ask questions and redraw. */
   readonly interactive: boolean;
+  /** `--data-dir` as given, if it was. */
+  readonly dataDirFlag: string | undefined;
+  /** The per-user state folder (see state-dir.ts), created with mode 0700 on first call. */
+  stateDir(): string;
   /** Writes a line to stdout. */
   out(line?: string): void;
   /** Writes a line to stderr. */
@@ -57,6 +63,8 @@ export function createContext(opts: GlobalOptions, io: CliIO, signal: AbortSigna
     errPalette,
     signal,
     interactive: io.stdin.isTTY === true && io.stdout.isTTY === true,
+    dataDirFlag: opts.dataDir,
+    stateDir: () => ensureStateDir(stateDirPath(opts.dataDir, io.env)),
     out: (line = '') => void io.stdout.write(`${line}\n`),
     err: (line = '') => void io.stderr.write(`${line}\n`),
     printJson: (value) => void io.stdout.write(`${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`),

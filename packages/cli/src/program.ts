@@ -10,7 +10,14 @@ import { COMMANDS } from './commands/index.js';
 import { type CliIO, createContext, processIO } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { errorToJSON, renderError } from './render-error.js';
+import { STATE_DIR_HELP } from './state-dir.js';
 import { colorEnabled, createPalette, SYMBOLS } from './ui/palette.js';
+
+/**
+ * The repository's docs, linked from `--help`: the installed package ships no docs/ folder.
+ * Keep in step with `homepage` in the package.json files (test/regressions/help-links-docs).
+ */
+export const DOCS_URL = 'https://github.com/bifrost-iot/bifrost/blob/main/docs';
 
 /**
  * The CLI's version, from its package.json.
@@ -36,6 +43,7 @@ export function buildProgram(io: CliIO, signal: AbortSignal, onExit: (code: numb
     .version(version(), '-V, --version', 'print the version')
     .option('--json', 'print machine-readable JSON instead of tables')
     .option('--no-color', 'no ANSI colors (also when NO_COLOR is set)')
+    .option('--data-dir <dir>', 'state folder for the audit log and OPC UA certificates (default below)')
     .showSuggestionAfterError(true)
     .configureHelp({
       sortSubcommands: false,
@@ -66,7 +74,9 @@ Examples:
   $ bifrost monitor gateway.yaml --dashboard
   $ bifrost export modbus://127.0.0.1:5020 --tags HR0,HR1 --samples 100 --format parquet --out data.parquet
 
-Exit codes: 0 ok · 1 error · 2 usage · 3 device/connection · 4 some values bad · 130 interrupted (docs/cli.md)`,
+Exit codes: 0 ok · 1 error · 2 usage · 3 device/connection · 4 some values bad · 130 interrupted
+${STATE_DIR_HELP}
+Docs: ${DOCS_URL}/cli.md · error codes: ${DOCS_URL}/errors.md`,
     );
 
   const run =

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import type { Device, TagValue } from '@bifrost/core';
 import type { AlarmState } from '@bifrost/gateway';
+import { deviceStateOptions } from './state-dir.js';
 
 /** One tag to read. */
 export interface TargetTag {
@@ -95,12 +96,12 @@ export class DeviceSet implements AsyncDisposable {
    * Connects every device (lazily, so one unreachable device does not stop the others).
    * @example await using set = await DeviceSet.open(targets)
    */
-  static async open(targets: readonly TargetDevice[], options: { lazy?: boolean; signal?: AbortSignal } = {}): Promise<DeviceSet> {
+  static async open(targets: readonly TargetDevice[], options: { lazy?: boolean; signal?: AbortSignal; stateDir?: () => string } = {}): Promise<DeviceSet> {
     const { connect } = await import('@bifrost/core');
     const set = new DeviceSet();
     try {
       for (const target of targets) {
-        const opts: Record<string, unknown> = { name: target.name, lazy: options.lazy ?? false };
+        const opts: Record<string, unknown> = { name: target.name, lazy: options.lazy ?? false, ...(options.stateDir ? deviceStateOptions(target.url, options.stateDir) : {}) };
         if (options.signal) opts.signal = options.signal;
         if (target.timeoutMs !== undefined) opts.requestTimeoutMs = target.timeoutMs;
         set.entries.push({ target, device: await connect(target.url, opts) });

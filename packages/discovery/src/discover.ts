@@ -205,9 +205,10 @@ const FIRST_TAG: Record<DiscoveryProtocol, string> = { modbus: 'HR0', s7: 'MW0',
 
 /**
  * A gateway.yaml skeleton with one device per finding (a placeholder tag each, to edit).
- * @example writeFileSync('gateway.yaml', toGatewayYaml(result.found))
+ * `file` is the name the comment tells the user to run.
+ * @example writeFileSync('plant.yaml', toGatewayYaml(result.found, 'plant.yaml'))
  */
-export function toGatewayYaml(found: readonly Finding[]): string {
+export function toGatewayYaml(found: readonly Finding[], file = 'gateway.yaml'): string {
   const names = new Set<string>();
   const devices = found.map((f) => {
     let name = `${f.protocol}-${f.host.replaceAll('.', '-')}${f.port === DEFAULT_PORTS[f.protocol] ? '' : `-${f.port}`}`;
@@ -222,7 +223,7 @@ export function toGatewayYaml(found: readonly Finding[]): string {
       ],
     };
   });
-  return `# Written by bifrost discover on ${new Date().toISOString()}: one device per find.\n# Replace each placeholder tag with the tags you need, then: bifrost run gateway.yaml\n${stringify({ devices })}`;
+  return `# Written by bifrost discover on ${new Date().toISOString()}: one device per find.\n# Replace each placeholder tag with the tags you need, then: bifrost run ${/^[\w./-]+$/.test(file) ? file : JSON.stringify(file)}\n${stringify({ devices })}`;
 }
 
 /** An EventEmitter facade for callers that prefer events. */

@@ -5,6 +5,7 @@
  */
 import type { BrowseNode } from '@bifrost/core';
 import { type CommandModule, examples } from '../command-module.js';
+import { deviceStateOptions } from '../state-dir.js';
 import type { Palette } from '../ui/palette.js';
 
 /**
@@ -40,7 +41,7 @@ export const browseCommand: CommandModule = {
         run(async (ctx, url: string, path: string, opts: { depth: number }) => {
           const { connect, BifrostError } = await import('@bifrost/core');
           if (!Number.isInteger(opts.depth) || opts.depth < 1) throw new BifrostError('BIFROST_CLI_USAGE', `--depth must be a positive integer, got ${String(opts.depth)}`);
-          await using plc = await connect(url, { signal: ctx.signal });
+          await using plc = await connect(url, { ...deviceStateOptions(url, ctx.stateDir), signal: ctx.signal });
           if (typeof plc.browse !== 'function') {
             throw new BifrostError('BIFROST_NOT_SUPPORTED', `${plc.protocol} devices have no address space to browse`, {
               device: plc.name,

@@ -14,6 +14,7 @@ import { type CommandModule, examples } from '../command-module.js';
 import type { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { PROTOCOLS, type ProtocolName } from '../protocols.js';
+import { deviceStateOptions } from '../state-dir.js';
 import { formatValue } from '../ui/format.js';
 import { SYMBOLS } from '../ui/palette.js';
 
@@ -212,6 +213,9 @@ async function wizard(ctx: CliContext, urlArg: string | undefined, opts: Connect
   if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) throw usage(`--name "${name}" must be letters, digits, _ and -, starting with a letter or _`);
   const pollMs = core.parseDuration(opts.poll ?? '1s');
 
+  // Unattended, an existing file can only be refused: say so before talking to the device.
+  if (!clack && existsSync(opts.out) && !opts.force) throw new core.BifrostError('BIFROST_CLI_USAGE', `${opts.out} exists`, { hint: 'pass --force to overwrite it, or --out another file' });
+
   // 2. A live connection test with the device's identity.
   let device: Device | undefined;
   let identity: DeviceIdentity | undefined;
@@ -220,7 +224,7 @@ async function wizard(ctx: CliContext, urlArg: string | undefined, opts: Connect
       const spin = clack?.spinner();
       spin?.start(`Connecting to ${core.redactUrl(url)}`);
       try {
-        device = await core.connect(url, { name, signal: ctx.signal });
+        device = await core.connect(url, { name, ...deviceStateOptions(url, ctx.stateDir), signal: ctx.signal });
         identity = await device.identify({ signal: ctx.signal }).catch(() => ({ protocol: device?.protocol ?? '?' }));
         spin?.stop(`${p.success(SYMBOLS.ok)} connected`);
       } catch (e) {

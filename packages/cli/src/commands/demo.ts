@@ -13,7 +13,6 @@ interface DemoFlags {
   mqttPort: string;
   webPort: string;
   dashboard: boolean;
-  dataDir: string;
   without?: string;
 }
 
@@ -28,7 +27,8 @@ export const demoCommand: CommandModule = {
       .option('--mqtt-port <port>', 'port of the embedded MQTT broker', '1883')
       .option('--web-port <port>', 'port of the web dashboard', '8080')
       .option('--no-dashboard', 'no terminal dashboard: log a status line instead (for running unattended)')
-      .option('--data-dir <dir>', 'where the queue, audit log and generated gateway.yaml go', './data/demo')
+      // --data-dir is the global option (bifrost --help); for the demo it defaults to ./data/demo
+      .addHelpText('after', '\n--data-dir <dir>: where the queue, audit log and generated gateway.yaml go (default ./data/demo)')
       .option('--without <protocols>', 'leave out simulators, e.g. opcua (comma-separated)')
       .addHelpText('after', examples(['bifrost demo', 'bifrost demo --no-dashboard', 'bifrost demo --mqtt mqtt://broker.local:1883 --web-port 8081', 'bifrost demo --without opcua']))
       .action(
@@ -43,14 +43,20 @@ export const demoCommand: CommandModule = {
             .split(',')
             .map((s) => s.trim())
             .filter(Boolean);
-          for (const w of without) if (!['modbus', 's7', 'eip', 'opcua'].includes(w)) throw new BifrostError('BIFROST_CLI_USAGE', `--without: unknown protocol "${w}" (modbus, s7, eip, opcua)`);
+          const protocols = ['modbus', 's7', 'eip', 'opcua'];
+          for (const w of without) if (!protocols.includes(w)) throw new BifrostError('BIFROST_CLI_USAGE', `--without: unknown protocol "${w}" (modbus, s7, eip, opcua)`);
+          if (protocols.every((x) => without.includes(x))) {
+            throw new BifrostError('BIFROST_CLI_USAGE', `--without ${flags.without} leaves nothing to run: the demo needs at least one simulated PLC`, {
+              hint: 'leave out at most three of modbus, s7, eip, opcua',
+            });
+          }
           const p = ctx.palette;
           if (!ctx.json) ctx.err(p.info('starting the demo plant: simulators, broker, gateway, dashboard…'));
           const { startDemo } = await import('@bifrost/gateway');
           const options: Parameters<typeof startDemo>[0] = {
             mqttPort: port(flags.mqttPort, 'mqtt-port'),
             webPort: port(flags.webPort, 'web-port'),
-            dataDir: flags.dataDir,
+            dataDir: ctx.dataDirFlag ?? './data/demo',
             without: without as Array<'modbus'>,
           };
           if (flags.mqtt) options.mqtt = flags.mqtt;

@@ -89,7 +89,7 @@ export const discoverCommand: CommandModule = {
           bar?.finish();
           if (flags.save) {
             const { writeFile } = await import('node:fs/promises');
-            await writeFile(flags.save, d.toGatewayYaml(result.found));
+            await writeFile(flags.save, d.toGatewayYaml(result.found, flags.save));
           }
           if (ctx.json) {
             ctx.printJson(result.found.map((f) => ({ protocol: f.protocol, host: f.host, port: f.port, identity: f.identity })));

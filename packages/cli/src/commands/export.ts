@@ -69,7 +69,7 @@ export const exportCommand: CommandModule = {
             if (names.has(c.name)) throw usage(`tag ${c.name} is given twice`);
             names.add(c.name);
           }
-          await using set = await DeviceSet.open(targets, { signal: ctx.signal });
+          await using set = await DeviceSet.open(targets, { signal: ctx.signal, stateDir: ctx.stateDir });
           const { createSampleWriter } = await import('../export/writers.js');
           const { open } = await import('node:fs/promises');
           await open(opts.out, 'w')
@@ -84,6 +84,16 @@ export const exportCommand: CommandModule = {
           let bad = 0;
           let done = 0;
           const start = Date.now();
+          // Without a terminal for the bar (a log, a pipe, CI) an export of minutes would be silent:
+          // say up front how long it takes, then one line every few seconds.
+          const logProgress = !showProgress && opts.progress !== false && total > 1;
+          let lastLog = start;
+          if (logProgress) {
+            const etaMs = (total - 1) * intervalMs;
+            ctx.err(
+              `exporting ${total} samples of ${columns.length} tag(s) every ${intervalMs} ms to ${opts.out}: about ${formatDuration(etaMs)} (done near ${new Date(start + etaMs).toISOString()})`,
+            );
+          }
           try {
             for (; done < total && !ctx.signal.aborted; ) {
               let rows: Awaited<ReturnType<typeof set.readAll>>;
@@ -100,6 +110,10 @@ export const exportCommand: CommandModule = {
               await writer.write({ timestamp: rows[0]?.value.timestamp ?? Date.now(), cells });
               done++;
               bar?.update(done);
+              if (logProgress && done < total && Date.now() - lastLog >= PROGRESS_EVERY_MS) {
+                lastLog = Date.now();
+                ctx.err(`${done}/${total} samples (${Math.floor((done * 100) / total)}%)${bad ? `, ${bad} bad values` : ''}, about ${formatDuration(start + (total - 1) * intervalMs - lastLog)} left`);
+              }
               if (done < total) {
                 // Fixed rate: sample i is due at start + i·interval; a slow read is not piled up.
                 const wait = start + done * intervalMs - Date.now();
@@ -122,6 +136,16 @@ export const exportCommand: CommandModule = {
       );
   },
 };
+
+/** How often an export without a terminal logs its progress to stderr. */
+const PROGRESS_EVERY_MS = 3000;
+
+function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
 
 function formatFromFile(file: string): ExportFormat | undefined {
   const ext = /\.([a-z]+)$/i.exec(file)?.[1]?.toLowerCase();

@@ -3,6 +3,7 @@
  * `bifrost identify <url>`: what the device says about itself (vendor, product, firmware, serial…).
  */
 import { type CommandModule, examples } from '../command-module.js';
+import { deviceStateOptions } from '../state-dir.js';
 import { renderTable } from '../ui/table.js';
 
 /** `bifrost identify`. */
@@ -17,7 +18,7 @@ export const identifyCommand: CommandModule = {
       .action(
         run(async (ctx, url: string) => {
           const { connect } = await import('@bifrost/core');
-          await using plc = await connect(url, { signal: ctx.signal });
+          await using plc = await connect(url, { ...deviceStateOptions(url, ctx.stateDir), signal: ctx.signal });
           const who = await plc.identify({ signal: ctx.signal });
           if (ctx.json) {
             ctx.printJson(who);

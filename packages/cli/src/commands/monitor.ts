@@ -43,7 +43,7 @@ export const monitorCommand: CommandModule = {
           const { resolveTargets, DeviceSet } = await import('../targets.js');
           const targets = await resolveTargets(source, tags);
           // Lazy: a device that is down shows as disconnected and keeps being retried.
-          await using set = await DeviceSet.open(targets, { lazy: true });
+          await using set = await DeviceSet.open(targets, { lazy: true, stateDir: ctx.stateDir });
           const { Poller } = await import('../monitor/poller.js');
           const poller = new Poller(set, intervalMs);
           if (opts.dashboard) {

@@ -3,6 +3,7 @@
  * `bifrost pki init|list|trust|reject`: manages the OPC UA certificate store through
  * @bifrost/opcua's `pkiInit`, `pkiList`, `pkiTrust` and `pkiReject`.
  */
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { type CommandModule, examples } from '../command-module.js';
 import { loadPackage } from '../protocols.js';
@@ -49,11 +50,8 @@ export const pkiCommand: CommandModule = {
     const cmd: Command = program
       .command('pki')
       .description('manage the OPC UA certificate store (init, list, trust, reject)')
-      .addHelpText(
-        'after',
-        examples(['bifrost pki init --dir ./data/pki --application-uri urn:acme:bifrost', 'bifrost pki list', 'bifrost pki trust ./server-cert.der', 'bifrost pki reject 3f2a…c1']),
-      );
-    const dir = ['--dir <dir>', 'PKI directory', './data/pki'] as const;
+      .addHelpText('after', examples(['bifrost pki init --application-uri urn:acme:bifrost', 'bifrost pki list', 'bifrost pki trust ./server-cert.der', 'bifrost pki reject 3f2a…c1']));
+    const dir = ['--dir <dir>', 'PKI directory (default <state dir>/pki, where read, browse and monitor look; see bifrost --help)'] as const;
     cmd
       .command('init')
       .description('create the store, a private key and a self-signed application instance certificate')
@@ -64,8 +62,8 @@ export const pkiCommand: CommandModule = {
       .option('--validity-days <n>', 'certificate validity in days', (v) => Number(v))
       .option('--renew', 'replace an existing certificate')
       .action(
-        run(async (ctx, opts: { dir: string; applicationUri?: string; commonName?: string; dns?: string; validityDays?: number; renew?: boolean }) => {
-          const args: Parameters<NonNullable<OpcuaPki['pkiInit']>>[0] = { dir: opts.dir };
+        run(async (ctx, opts: { dir?: string; applicationUri?: string; commonName?: string; dns?: string; validityDays?: number; renew?: boolean }) => {
+          const args: Parameters<NonNullable<OpcuaPki['pkiInit']>>[0] = { dir: opts.dir ?? join(ctx.stateDir(), 'pki') };
           if (opts.applicationUri !== undefined) args.applicationUri = opts.applicationUri;
           if (opts.commonName !== undefined) args.commonName = opts.commonName;
           if (opts.dns !== undefined) args.dns = opts.dns.split(',').map((d) => d.trim());
@@ -83,8 +81,8 @@ export const pkiCommand: CommandModule = {
       .description('list the own, trusted, rejected and issuer certificates')
       .option(...dir)
       .action(
-        run(async (ctx, opts: { dir: string }) => {
-          const listing = await (await pki('pkiList'))({ dir: opts.dir });
+        run(async (ctx, opts: { dir?: string }) => {
+          const listing = await (await pki('pkiList'))({ dir: opts.dir ?? join(ctx.stateDir(), 'pki') });
           if (ctx.json) return void ctx.printJson(listing);
           const p = ctx.palette;
           const rows: [string, CertificateInfo][] = [
@@ -93,7 +91,7 @@ export const pkiCommand: CommandModule = {
             ...listing.rejected.map((c) => ['rejected', c] as [string, CertificateInfo]),
             ...listing.issuers.map((c) => ['issuer', c] as [string, CertificateInfo]),
           ];
-          if (rows.length === 0) return void ctx.out(p.dim(`no certificates in ${listing.dir} (bifrost pki init --dir ${opts.dir})`));
+          if (rows.length === 0) return void ctx.out(p.dim(`no certificates in ${listing.dir} (bifrost pki init${opts.dir ? ` --dir ${opts.dir}` : ''})`));
           const status = (s: string) => (s === 'rejected' ? p.error(s) : s === 'own' ? p.special(s) : s === 'trusted' ? p.success(s) : p.info(s));
           for (const l of renderTable(
             [{ header: 'STATUS' }, { header: 'SUBJECT', minWidth: 12 }, { header: 'THUMBPRINT' }, { header: 'VALID TO' }],
@@ -114,8 +112,8 @@ export const pkiCommand: CommandModule = {
         .argument('<certificate>', 'thumbprint (from pki list) or a .der/.pem file')
         .option(...dir)
         .action(
-          run(async (ctx, certificate: string, opts: { dir: string }) => {
-            const result = await (await pki(fn))({ dir: opts.dir, thumbprintOrFile: certificate });
+          run(async (ctx, certificate: string, opts: { dir?: string }) => {
+            const result = await (await pki(fn))({ dir: opts.dir ?? join(ctx.stateDir(), 'pki'), thumbprintOrFile: certificate });
             if (ctx.json) ctx.printJson(result);
             else
               ctx.out(

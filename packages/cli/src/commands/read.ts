@@ -27,7 +27,7 @@ export const readCommand: CommandModule = {
         run(async (ctx, source: string, addresses: string[], opts: { timeout?: number }) => {
           const targets = await resolveTargets(source, addresses);
           if (opts.timeout !== undefined) for (const t of targets) t.timeoutMs = opts.timeout;
-          await using set = await DeviceSet.open(targets, { signal: ctx.signal });
+          await using set = await DeviceSet.open(targets, { signal: ctx.signal, stateDir: ctx.stateDir });
           const rows = await set.readAll(ctx.signal);
           const { tagValueToJSON } = await import('@bifrost/core');
           if (ctx.json) {

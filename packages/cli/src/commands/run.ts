@@ -69,6 +69,8 @@ async function runGateway(ctx: CliContext, file: string, flags: RunFlags): Promi
   const gw = await import('@bifrost/gateway');
   if (flags.check) {
     const { config, source } = await core.loadGatewayConfigAsync(file);
+    // A config with no devices parses (an empty file is a valid start) but runs nothing.
+    if (config.devices.length === 0) throw source.errorAt(['devices'], 'at least one device: a gateway with no devices reads nothing', undefined, true);
     await new gw.Gateway(config, { source }).validate();
     // The web section as the web server will judge it at start (tokens and TLS files, bind policy).
     if (config.web) {

@@ -2,12 +2,14 @@
  * @module
  * `bifrost write <url> <address> <value>`: reads the old value, asks to confirm (`--yes` skips),
  * writes, and appends the attempt to the audit log (core's AuditLog, default
- * ./data/audit.jsonl) whatever its result: ok, error, or denied when the user says no.
+ * <state dir>/audit.jsonl, see state-dir.ts) whatever its result: ok, error, or denied when the user says no.
  */
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import type { Value } from '@bifrost/core';
 import { type CommandModule, examples } from '../command-module.js';
 import { EXIT } from '../exit-codes.js';
+import { deviceStateOptions } from '../state-dir.js';
 import { formatValue } from '../ui/format.js';
 import { SYMBOLS } from '../ui/palette.js';
 
@@ -55,7 +57,7 @@ export const writeCommand: CommandModule = {
       .argument('<value>', 'value: 42, 21.5, true, "text", [1,2,3]')
       .option('-y, --yes', 'write without asking')
       .option('--allow-non-finite', 'allow NaN and ±Infinity as the value of a number (refused by default)')
-      .option('--audit-log <file>', 'audit log file (JSON lines)', './data/audit.jsonl')
+      .option('--audit-log <file>', 'audit log file (JSON lines; default <state dir>/audit.jsonl, see bifrost --help)')
       .option('--user <name>', 'who is writing, for the audit log (default cli:<os user>)')
       .addHelpText(
         'after',
@@ -66,13 +68,29 @@ export const writeCommand: CommandModule = {
         ]),
       )
       .action(
-        run(async (ctx, url: string, address: string, raw: string, opts: { yes?: boolean; allowNonFinite?: boolean; auditLog: string; user?: string }) => {
+        run(async (ctx, url: string, address: string, raw: string, opts: { yes?: boolean; allowNonFinite?: boolean; auditLog?: string; user?: string }) => {
           const core = await import('@bifrost/core');
           const value = parseCliValue(raw);
-          const audit = new core.AuditLog(opts.auditLog);
+          const auditFile = opts.auditLog ?? join(ctx.stateDir(), 'audit.jsonl');
+          const audit = new core.AuditLog(auditFile);
           const user = opts.user ?? `cli:${safeUser()}`;
           const device = core.redactUrl(url);
           if (!opts.yes && !ctx.interactive) {
+            // A refused write is a write attempt: it is recorded too (without reading the device).
+            await ensureWritable(auditFile)
+              .then(() =>
+                audit.append({
+                  user,
+                  source: 'cli',
+                  device,
+                  address,
+                  oldValue: null,
+                  newValue: value,
+                  result: 'denied',
+                  error: { code: 'BIFROST_WRITE_NOT_ALLOWED', message: 'no terminal to confirm on and no --yes' },
+                }),
+              )
+              .catch(() => {});
             throw new core.BifrostError('BIFROST_WRITE_NOT_ALLOWED', `refusing to write ${address} on ${device} without confirmation (no terminal to ask on)`, {
               address,
               device,
@@ -80,13 +98,13 @@ export const writeCommand: CommandModule = {
             });
           }
           // Every write is recorded: a log that cannot be written stops the write before it happens.
-          await ensureWritable(opts.auditLog).catch((cause: NodeJS.ErrnoException) => {
-            throw new core.BifrostError('BIFROST_CLI_USAGE', `cannot write the audit log ${opts.auditLog}: ${cause.code ?? cause.message}; nothing was written to the device`, {
+          await ensureWritable(auditFile).catch((cause: NodeJS.ErrnoException) => {
+            throw new core.BifrostError('BIFROST_CLI_USAGE', `cannot write the audit log ${auditFile}: ${cause.code ?? cause.message}; nothing was written to the device`, {
               cause,
               hint: 'pass --audit-log with a writable file',
             });
           });
-          await using plc = await core.connect(url, { signal: ctx.signal });
+          await using plc = await core.connect(url, { ...deviceStateOptions(url, ctx.stateDir), signal: ctx.signal });
           let oldValue: Value | null = null;
           try {
             oldValue = (await plc.read(address, { signal: ctx.signal })).value;
@@ -124,11 +142,9 @@ export const writeCommand: CommandModule = {
             throw err;
           }
           await audit.append({ user, source: 'cli', device, address, oldValue, newValue: value, result: 'ok' });
-          if (ctx.json) ctx.printJson({ address, oldValue: core.jsonValue(oldValue), newValue: core.jsonValue(value), result: 'ok', auditLog: opts.auditLog });
+          if (ctx.json) ctx.printJson({ address, oldValue: core.jsonValue(oldValue), newValue: core.jsonValue(value), result: 'ok', auditLog: auditFile });
           else
-            ctx.out(
-              `${ctx.palette.success(SYMBOLS.ok)} ${address}: ${formatValue(oldValue)} ${SYMBOLS.arrow} ${ctx.palette.success(formatValue(value))} ${ctx.palette.dim(`(audit: ${opts.auditLog})`)}`,
-            );
+            ctx.out(`${ctx.palette.success(SYMBOLS.ok)} ${address}: ${formatValue(oldValue)} ${SYMBOLS.arrow} ${ctx.palette.success(formatValue(value))} ${ctx.palette.dim(`(audit: ${auditFile})`)}`);
           return EXIT.OK;
         }),
       );
