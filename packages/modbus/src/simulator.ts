@@ -7,7 +7,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { BifrostError, type RunningSimulator, type SimulatorOptions, type StartSimulator, seededRandom } from '@bifrost/core';
-import { parse as parseYaml } from 'yaml';
 import { AREA_PREFIX, isRegisterArea, type ModbusAddress, parseModbusAddress } from './address.js';
 import { type DeviceIdentification, ModbusUnit } from './data-model.js';
 import { ModbusServer } from './server.js';
@@ -285,6 +284,8 @@ export async function loadSimulatorConfig(file: string): Promise<ModbusSimulator
     throw new BifrostError('BIFROST_CONFIG_NOT_FOUND', `cannot read Modbus simulator config ${file}`, { cause });
   }
   try {
+    // yaml loads only here: a process that reads a PLC never pays for it (issue 25 §5)
+    const { parse: parseYaml } = await import('yaml');
     return parseYaml(text) as ModbusSimulatorConfig;
   } catch (cause) {
     throw new BifrostError('BIFROST_CONFIG_YAML', `${file}: ${(cause as Error).message}`, { cause });

@@ -7,7 +7,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import { BifrostError, type RunningSimulator, type SimulatorOptions, type StartSimulator, seededRandom } from '@bifrost/core';
-import { parse as parseYaml } from 'yaml';
 import { parseS7Address, type S7Address } from './address.js';
 import { type S7Identity, type S7Memory, S7Server } from './server.js';
 import { decodeS7Value, encodeS7Value } from './values.js';
@@ -104,6 +103,8 @@ async function loadConfig(config: SimulatorOptions['config']): Promise<{ cfg: S7
     throw new BifrostError('BIFROST_CONFIG_NOT_FOUND', `cannot read S7 simulator config ${config}`, { cause });
   }
   try {
+    // yaml loads only here: a process that reads a PLC never pays for it (issue 25 §5)
+    const { parse: parseYaml } = await import('yaml');
     return { cfg: (parseYaml(text) ?? {}) as S7SimConfig, where: ` ${config}` };
   } catch (cause) {
     throw new BifrostError('BIFROST_CONFIG_YAML', `S7 simulator config ${config} is not valid YAML: ${(cause as Error).message}`, { cause });
