@@ -26,6 +26,9 @@ const cases = {
   'bifrost --help': [bin, '--help'],
   'bifrost --version': [bin, '--version'],
   'bifrost read HR0': [join(root, 'packages/cli/bin/bifrost.js'), 'read', simUrl, 'HR0'],
+  // the same without the launcher's --max-semi-space-size=2 (kept for the gateway's memory,
+  // bench/gateway-memory.mjs): what that flag costs a short command
+  'read, no V8 flags': [bin, 'read', simUrl, 'HR0'],
 };
 const targets = { 'import core': 1.5, 'bifrost read HR0': 2.5 };
 const env = { ...process.env, NO_COLOR: '1' };
