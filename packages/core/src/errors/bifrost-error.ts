@@ -57,7 +57,7 @@ export class BifrostError extends Error {
    * and hint, and where it was thrown, instead of a stack per `cause` (three nested traces for a
    * Modbus exception). `BIFROST_DEBUG=1` prints Node's full inspection with every stack.
    */
-  [Symbol.for('nodejs.util.inspect.custom')](depth: number, options: object, inspect: (v: unknown, o: object) => string): string {
+  [Symbol.for('nodejs.util.inspect.custom')](_depth: number, options: object, inspect: (v: unknown, o: object) => string): string {
     if (process.env.BIFROST_DEBUG) return inspect(this, { ...options, customInspect: false });
     const status =
       this.statusName !== undefined ? ` [${this.statusName}${this.status !== undefined ? ` ${String(this.status)}` : ''}]` : this.status !== undefined ? ` [status ${String(this.status)}]` : '';
