@@ -5,6 +5,7 @@
  */
 export { type Action, type CommandModule, examples } from './command-module.js';
 export { COMMANDS } from './commands/index.js';
+export { COMMAND_LOADERS } from './commands/lazy.js';
 export { type CliContext, type CliIO, createContext, type GlobalOptions, processIO } from './context.js';
 export { EXIT, type ExitCode, exitCodeFor } from './exit-codes.js';
 export { buildProgram, main, version } from './program.js';

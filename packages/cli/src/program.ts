@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import type { Action } from './command-module.js';
-import { COMMANDS } from './commands/index.js';
+import type { Action, CommandModule } from './command-module.js';
+import { COMMAND_LOADERS, commandToLoad } from './commands/lazy.js';
 import { type CliIO, createContext, processIO } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { errorToJSON, renderError } from './render-error.js';
@@ -32,10 +32,11 @@ export function version(): string {
 }
 
 /**
- * Builds the program with every command registered. `onExit` receives each action's exit code.
- * @example const program = buildProgram(processIO(), signal, (code) => (exitCode = code))
+ * Builds the program with `commands` registered (`COMMANDS` from the package index for all).
+ * `onExit` receives each action's exit code.
+ * @example const program = buildProgram(processIO(), signal, (code) => (exitCode = code), COMMANDS)
  */
-export function buildProgram(io: CliIO, signal: AbortSignal, onExit: (code: number) => void): Command {
+export function buildProgram(io: CliIO, signal: AbortSignal, onExit: (code: number) => void, commands: readonly CommandModule[]): Command {
   const argvColor = !process.argv.includes('--no-color');
   const helpPalette = createPalette(colorEnabled({ flag: argvColor, env: io.env, isTTY: io.stdout.isTTY === true }));
   const program = new Command('bifrost')
@@ -94,7 +95,7 @@ Docs: ${DOCS_URL}/cli.md · error codes: ${DOCS_URL}/errors.md`,
         onExit(signal.aborted ? EXIT.INTERRUPTED : exitCodeFor(err));
       }
     };
-  for (const m of COMMANDS) m.register(program, run);
+  for (const m of commands) m.register(program, run);
   program.commands.forEach((c) => {
     c.exitOverride();
     c.configureOutput(program.configureOutput());
@@ -109,9 +110,17 @@ Docs: ${DOCS_URL}/cli.md · error codes: ${DOCS_URL}/errors.md`,
  */
 export async function main(argv: readonly string[], io: CliIO = processIO(), signal: AbortSignal = new AbortController().signal): Promise<number> {
   let exitCode: number = EXIT.OK;
-  const program = buildProgram(io, signal, (code) => {
-    exitCode = code;
-  });
+  // `bifrost read …` registers read alone; help, completion and typos get every command.
+  const only = commandToLoad(argv);
+  const commands = only ? [await (COMMAND_LOADERS[only] as () => Promise<CommandModule>)()] : (await import('./commands/index.js')).COMMANDS;
+  const program = buildProgram(
+    io,
+    signal,
+    (code) => {
+      exitCode = code;
+    },
+    commands,
+  );
   try {
     await program.parseAsync([...argv]);
   } catch (err) {

@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { toGatewayYaml } from '@bifrost/discovery';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../src/commands/index.js';
+import { COMMAND_LOADERS, commandToLoad } from '../../src/commands/lazy.js';
 import { DOCS_URL } from '../../src/program.js';
 import { runCli, type SimProcess, startSimulatorProcess } from '../helpers.js';
 
@@ -52,6 +54,19 @@ afterAll(async () => {
   await sim?.stop();
   silent.closeAllConnections?.();
   await new Promise((r) => silent.close(r));
+});
+
+describe('cold start (§5)', () => {
+  it('the lazy command loaders are the registered commands, in help order', async () => {
+    expect(Object.keys(COMMAND_LOADERS)).toEqual(COMMANDS.map((c) => c.name));
+    for (const [name, load] of Object.entries(COMMAND_LOADERS)) expect((await load()).name).toBe(name);
+  });
+  it('only a plain command runs alone; help, version, completion and typos see every command', () => {
+    const argv = (...a: string[]) => ['node', 'bifrost', ...a];
+    expect(commandToLoad(argv('--json', '--data-dir', 'read', 'read', 'modbus://h', 'HR0'))).toBe('read');
+    expect(commandToLoad(argv('--no-color', 'write', 'u', 'HR0', '1'))).toBe('write');
+    for (const a of [[], ['--help'], ['-V'], ['completion', 'bash'], ['rea'], ['help', 'read']]) expect(commandToLoad(argv(...a))).toBeUndefined();
+  });
 });
 
 describe('help and docs links (§3)', () => {
