@@ -3,12 +3,12 @@
  * The `bifrost` program: global flags, the command list, and the one place that turns an error
  * into a red line and an exit code. `main()` never calls `process.exit`, so tests can run it.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import type { Action, CommandModule } from './command-module.js';
 import { COMMAND_LOADERS, commandToLoad } from './commands/lazy.js';
 import { type CliIO, createContext, processIO } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { fs } from './node-fs.js';
 import { errorToJSON, renderError } from './render-error.js';
 import { STATE_DIR_HELP } from './state-dir.js';
 import { colorEnabled, createPalette, SYMBOLS } from './ui/palette.js';
@@ -25,7 +25,7 @@ export const DOCS_URL = 'https://github.com/bifrost-iot/bifrost/blob/main/docs';
  */
 export function version(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   } catch {
     return '0.0.0';
   }

@@ -5,9 +5,9 @@
  * `--data-dir`, then `BIFROST_DATA_DIR`, then `$XDG_STATE_HOME/bifrost` (XDG Base Directory
  * Specification 0.8: state data, relative values are ignored), then `~/.local/state/bifrost`.
  */
-import { chmodSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { fs } from './node-fs.js';
 
 /** One line for `--help`. */
 export const STATE_DIR_HELP = 'State (audit log, OPC UA certificates): $XDG_STATE_HOME/bifrost, else ~/.local/state/bifrost (mode 0700); --data-dir <dir> or BIFROST_DATA_DIR=<dir> to change';
@@ -29,9 +29,9 @@ export function stateDirPath(flag: string | undefined, env: NodeJS.ProcessEnv): 
  * @example const dir = ensureStateDir('/home/ana/.local/state/bifrost')
  */
 export function ensureStateDir(dir: string): string {
-  const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   // mkdir's mode is masked by the umask; the folder we created is set exactly
-  if (created !== undefined) chmodSync(dir, 0o700);
+  if (created !== undefined) fs.chmodSync(dir, 0o700);
   return dir;
 }
 

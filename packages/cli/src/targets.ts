@@ -5,9 +5,9 @@
  * `monitor`, `export` and `read` treat a config file and a URL the same way.
  */
 
-import { existsSync } from 'node:fs';
 import type { Device, TagValue } from '@bifrost/core';
 import type { AlarmState } from '@bifrost/gateway';
+import { fs } from './node-fs.js';
 import { deviceStateOptions } from './state-dir.js';
 
 /** One tag to read. */
@@ -31,7 +31,7 @@ export interface TargetDevice {
 /** True when `source` names a config file rather than a device URL. */
 export function isConfigFile(source: string): boolean {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source)) return false;
-  return /\.ya?ml$/i.test(source) || existsSync(source);
+  return /\.ya?ml$/i.test(source) || fs.existsSync(source);
 }
 
 /**

@@ -3,11 +3,16 @@
  * The write audit log: one JSON line per write attempt (who, where from, what, old value, new
  * value, result, when). Appends are serialized so lines never interleave.
  */
-import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Value } from './datatypes.js';
 import { channels } from './diagnostics.js';
+import { fs } from './node-fs.js';
 import { jsonValue } from './value.js';
+
+// fs's callback API, not node:fs/promises: importing that loads readline and the streams into
+// every process that imports core (node-fs.ts).
+const mkdir = (dir: string, options: { recursive: true }) => new Promise<void>((ok, fail) => fs.mkdir(dir, options, (e) => (e ? fail(e) : ok())));
+const appendFile = (file: string, data: string, options: { mode: number }) => new Promise<void>((ok, fail) => fs.appendFile(file, data, options, (e) => (e ? fail(e) : ok())));
 
 /** One audited attempt to change the plant: a write, or an alarm acknowledgement (`action: 'ack'`). */
 export interface AuditRecord {

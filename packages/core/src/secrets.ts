@@ -11,10 +11,11 @@
  * the field and the reference, never the value. Every resolved value is remembered in a
  * process-wide set so that logs, APIs and error reports can mask it with {@link maskSecrets}.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { BifrostError } from './errors/index.js';
+import { fs } from './node-fs.js';
+
+const { readFileSync, statSync } = fs;
 
 /** The kinds of secret reference. */
 export type SecretKind = 'env' | 'file' | 'credential' | 'exec';
@@ -284,7 +285,9 @@ function checkFile(ctx: Context, file: string): void {
 type CommandOutput = { ok: true; value: unknown } | { ok: false; run: (ctx: Context) => never };
 
 /** Runs a command in its own process group, so a timeout kills the whole tree (a shell script's children too). */
-function runCommand(cmd: ExecSecretCommand, baseDir: string): Promise<CommandOutput> {
+async function runCommand(cmd: ExecSecretCommand, baseDir: string): Promise<CommandOutput> {
+  // loaded here, not at import: child_process brings net, dgram and streams into every process that imports core (issue 25 §5)
+  const { spawn } = await import('node:child_process');
   const timeoutMs = cmd.timeoutMs ?? 5000;
   const [program, ...args] = cmd.command;
   return new Promise((done) => {

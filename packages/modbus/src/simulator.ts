@@ -5,7 +5,6 @@
  * addresses and device identification objects. With no config it serves a small plant on unit 1
  * (see {@link DEFAULT_SIMULATOR_CONFIG} and the package README).
  */
-import { readFile } from 'node:fs/promises';
 import { BifrostError, type RunningSimulator, type SimulatorOptions, type StartSimulator, seededRandom } from '@bifrost/core';
 import { AREA_PREFIX, isRegisterArea, type ModbusAddress, parseModbusAddress } from './address.js';
 import { type DeviceIdentification, ModbusUnit } from './data-model.js';
@@ -279,6 +278,8 @@ function writePoint(unit: ModbusUnit, a: ModbusAddress, v: unknown, path: string
 export async function loadSimulatorConfig(file: string): Promise<ModbusSimulatorConfig> {
   let text: string;
   try {
+    // loaded here: an ES import of node:fs/promises costs every process that imports @bifrost/modbus (issue 25 §5)
+    const { readFile } = await import('node:fs/promises');
     text = await readFile(file, 'utf8');
   } catch (cause) {
     throw new BifrostError('BIFROST_CONFIG_NOT_FOUND', `cannot read Modbus simulator config ${file}`, { cause });
