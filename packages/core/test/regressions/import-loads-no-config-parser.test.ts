@@ -26,6 +26,8 @@ describe('importing @bifrost/core', () => {
     const core = loaded(`await import(${JSON.stringify(`${dist}index.js`)});`);
     expect(core.some((u) => u.endsWith('/dist/index.js'))).toBe(true);
     expect(core.filter((u) => /\/node_modules\/(zod|yaml)\//.test(u))).toEqual([]);
+    // nor the builtins whose ES import costs most on Node 20 (node:fs's facade loads streams and readline)
+    expect(core.filter((u) => ['node:fs', 'node:fs/promises', 'node:child_process', 'node:worker_threads'].includes(u))).toEqual([]);
     // the probe does see them when the config module is imported
     const config = loaded(`await import(${JSON.stringify(`${dist}config.js`)});`);
     expect(config.some((u) => /\/node_modules\/zod\//.test(u))).toBe(true);
