@@ -32,7 +32,7 @@ import { loadNodeOpcua, type NodeOpcua } from './load.js';
 import { type ClientSettings, type OpcUaConnectOptions, resolveSettings, type SecurityModeName, type SecurityPolicyName } from './options.js';
 import { defaultApplicationUri, type PkiInitResult, pkiInit, thumbprintOf } from './pki.js';
 import { qualityOf, STATUS, statusError } from './status.js';
-import { BuiltInType, builtInTypeName, coreTypeOf, fromUaValue, toUaVariant } from './variant.js';
+import { BuiltInType, builtInTypeName, builtInTypeOf, coreTypeOf, fromUaValue, toUaVariant } from './variant.js';
 
 /** Options of an OPC UA `subscribe`: OPC UA monitored item parameters (OPC 10000-4 §7.21). */
 export interface OpcUaSubscribeOptions extends SubscribeOptions {
@@ -61,6 +61,10 @@ interface NodeEntry {
   read?: { nodeId: NodeId; attributeId: number };
   builtInType?: number;
   isArray?: boolean;
+  /** The DataType is abstract (BaseDataType, Number, Integer, UInteger…): each write takes the type of the current value. */
+  abstract?: boolean;
+  /** The `:<TYPE>` hint of the address: the built-in type a write uses. */
+  hint?: number;
 }
 
 interface LiveSubscription {
@@ -444,6 +448,7 @@ export class OpcUaDevice extends BaseDevice {
           parsed.kind === 'nodeId'
             ? this.#toNodeId(ua, a, parsed)
             : await this.#resolvePath(a, parsed.segments).catch((e: unknown) => toBifrostError(e, 'BIFROST_OPCUA_NODE_ID_UNKNOWN', { address: a }));
+        if (!(entry instanceof BifrostError) && parsed.type !== undefined) entry.hint = builtInTypeOf(parsed.type);
         // An unreachable server is not a property of the address: do not cache that.
         if (!(entry instanceof BifrostError) || entry.code === 'BIFROST_OPCUA_NODE_ID_UNKNOWN' || entry.code === 'BIFROST_INVALID_ADDRESS') this.#nodes.set(a, entry);
       }
@@ -600,25 +605,44 @@ export class OpcUaDevice extends BaseDevice {
   }
 
   async #typeOf(address: string, entry: NodeEntry): Promise<{ builtInType: number; isArray: boolean }> {
-    if (entry.builtInType !== undefined) return { builtInType: entry.builtInType, isArray: entry.isArray === true };
-    const [builtInType, rank] = await this.#call(
-      'read type of',
-      async (session, ua) => {
-        const [dt, vr] = await session.read([
-          { nodeId: entry.nodeId, attributeId: ua.AttributeIds.DataType },
-          { nodeId: entry.nodeId, attributeId: ua.AttributeIds.ValueRank },
-        ]);
-        if (dt === undefined || dt.statusCode.value !== 0) throw Object.assign(new Error(dt?.statusCode.name ?? 'BadNodeIdUnknown'), { statusCode: dt?.statusCode });
-        const dataTypeId = dt.value.value as NodeId;
-        // Built-in types have ids 1..25 in namespace 0; anything else is a subtype to walk up (Duration → Double, enums → Int32).
-        const b = dataTypeId.namespace === 0 && typeof dataTypeId.value === 'number' && dataTypeId.value <= 25 ? dataTypeId.value : await session.getBuiltInDataType(entry.nodeId);
-        return [b as number, Number(vr?.value.value ?? -1)] as const;
-      },
-      address,
-    );
-    entry.builtInType = builtInType;
-    entry.isArray = rank >= 1 || rank === 0;
-    return { builtInType, isArray: entry.isArray };
+    if (entry.builtInType !== undefined && !entry.abstract) return { builtInType: entry.hint ?? entry.builtInType, isArray: entry.isArray === true };
+    if (entry.builtInType === undefined) {
+      const [builtInType, rank] = await this.#call(
+        'read type of',
+        async (session, ua) => {
+          const [dt, vr] = await session.read([
+            { nodeId: entry.nodeId, attributeId: ua.AttributeIds.DataType },
+            { nodeId: entry.nodeId, attributeId: ua.AttributeIds.ValueRank },
+          ]);
+          if (dt === undefined || dt.statusCode.value !== 0) throw Object.assign(new Error(dt?.statusCode.name ?? 'BadNodeIdUnknown'), { statusCode: dt?.statusCode });
+          const dataTypeId = dt.value.value as NodeId;
+          // Built-in types have ids 1..25 in namespace 0; anything else is a subtype to walk up (Duration → Double, enums → Int32).
+          const b = dataTypeId.namespace === 0 && typeof dataTypeId.value === 'number' && dataTypeId.value <= 25 ? dataTypeId.value : await session.getBuiltInDataType(entry.nodeId);
+          return [b as number, Number(vr?.value.value ?? -1)] as const;
+        },
+        address,
+      );
+      entry.builtInType = builtInType;
+      entry.isArray = rank >= 1 || rank === 0;
+      // BaseDataType (i=24, "Variant") and the abstract Number, Integer, UInteger (i=26..28) resolve to
+      // Variant or Null: the DataType says nothing of the encoding (OPC 10000-3 §8.2.6, OPC 10000-5 §12.2).
+      entry.abstract = builtInType === BuiltInType.Variant || builtInType === BuiltInType.Null || builtInType > BuiltInType.DiagnosticInfo;
+    }
+    if (entry.hint !== undefined) return { builtInType: entry.hint, isArray: entry.isArray === true };
+    if (!entry.abstract) return { builtInType: entry.builtInType, isArray: entry.isArray === true };
+    // As UaExpert does: write the built-in type of the value the variable holds now, read afresh on
+    // each write since another client may have stored a value of another type.
+    const dv = await this.#call('read value of', (session, ua) => session.read({ nodeId: entry.nodeId, attributeId: ua.AttributeIds.Value }), address);
+    const current = dv.value.dataType;
+    if (dv.statusCode.value !== 0 && qualityOf(dv.statusCode.value) === 'bad') throw statusError(dv.statusCode.value, dv.statusCode.name, { device: this.name, address, operation: 'read value of' });
+    if (current === BuiltInType.Null || current === BuiltInType.Variant || current === undefined)
+      throw new BifrostError(
+        'BIFROST_OPCUA_TYPE_MISMATCH',
+        `${address} on ${this.name} has an abstract DataType and holds no value to take the type from; give the type on the address, e.g. ${address}:DINT`,
+        { device: this.name, address, statusName: 'BadTypeMismatch', status: STATUS.BadTypeMismatch >>> 0 },
+      );
+    // node-opcua: arrayType 0 = Scalar.
+    return { builtInType: current, isArray: Number(dv.value.arrayType) !== 0 };
   }
 
   protected async doWrite(address: string, value: Value, _signal: AbortSignal): Promise<void> {
@@ -744,12 +768,21 @@ export class OpcUaDevice extends BaseDevice {
         'browse',
         part.flatMap((v) => attrs.map((attributeId) => ({ nodeId: v.nodeId, attributeId }))),
       );
+      // DataTypes with no Bifrost equivalent (BaseDataType, Number, Duration, a vendor's enum…) are
+      // shown by their BrowseName, read once per distinct DataType node.
+      const named = new Map<string, { typeId: NodeId; nodes: BrowseNode[] }>();
       part.forEach((v, k) => {
         const [dt, vr, dims, access] = dvs.slice(k * attrs.length, (k + 1) * attrs.length);
         const typeId = dt?.statusCode.value === 0 ? (dt.value.value as NodeId) : undefined;
         if (typeId) {
           const builtIn = typeId.namespace === 0 && typeof typeId.value === 'number' ? coreTypeOf(typeId.value) : undefined;
-          v.node.type = builtIn ?? typeId.toString();
+          v.node.type = builtIn ?? nodeIdText(typeId);
+          if (builtIn === undefined) {
+            const key = typeId.toString();
+            const entry = named.get(key) ?? { typeId, nodes: [] };
+            entry.nodes.push(v.node);
+            named.set(key, entry);
+          }
         }
         const rank = Number(vr?.value.value ?? -1);
         if (rank >= 0) {
@@ -759,6 +792,18 @@ export class OpcUaDevice extends BaseDevice {
         // AccessLevel bit 1 = CurrentWrite (OPC 10000-3 §8.57).
         if (access?.statusCode.value === 0) v.node.writable = (Number(access.value.value) & 0x02) !== 0;
       });
+      if (named.size > 0) {
+        const types = [...named.values()];
+        const names = await this.#readChunked(
+          'browse',
+          types.map((t) => ({ nodeId: t.typeId, attributeId: ua.AttributeIds.BrowseName })),
+        );
+        types.forEach((t, k) => {
+          const dv = names[k];
+          const name = dv?.statusCode.value === 0 ? (dv.value.value as { name?: string } | null)?.name : undefined;
+          if (name) for (const node of t.nodes) node.type = name;
+        });
+      }
     }
   }
 
