@@ -292,7 +292,7 @@ export class OpcUaDevice extends BaseDevice {
     const ms = this.requestTimeoutMs;
     const head = (b: Buffer | undefined) => (b ? ` (first bytes ${b.toString('hex').replace(/(..)/g, '$1 ').trim()}: "${b.toString('latin1').replace(/[^\x20-\x7e]/g, '.')}")` : '');
     const ctx = { device: this.name, cause: e };
-    if (!h || !h.tcp) {
+    if (!h?.tcp) {
       if (e instanceof BifrostError) return e;
       return new BifrostError('BIFROST_CONNECTION_REFUSED', `connection refused by ${this.name}`, ctx);
     }
