@@ -21,7 +21,7 @@ import {
   type TagValue,
   toBifrostError,
 } from '@bifrost/core';
-import type { OpcUaServer, ServedDevice, ServedTag, TagHandle } from '@bifrost/opcua';
+import type { AlarmHandle, OpcUaServer, ServedDevice, ServedTag, TagHandle } from '@bifrost/opcua';
 import type { Gateway, GatewayValue } from './gateway.js';
 
 /** A running gateway OPC UA server. */
@@ -146,6 +146,7 @@ async function build(gateway: Gateway, cfg: OpcuaServerConfig) {
     maxMessageSize: cfg.maxMessageSize,
     productName: 'Bifrost gateway',
   });
+  server.on('warning', (error) => gateway.emit('warning', { where: 'OPC UA server', error }));
   try {
     await server.start();
   } catch (e) {
@@ -191,8 +192,28 @@ async function build(gateway: Gateway, cfg: OpcuaServerConfig) {
     }
     server.update(h, { address: key, value, quality: 'good', timestamp: ts, sourceTimestamp: ts });
   };
+  // Alarms as AlarmConditionType instances under their pipeline (OPC 10000-9); Acknowledge goes to the gateway's own.
+  const alarms = new Map<string, AlarmHandle | undefined>();
+  const alarm = (pipeline: string, a: AlarmLike) => {
+    let h = alarms.get(a.id);
+    if (!alarms.has(a.id)) {
+      const [device, tag] = (a.series ?? a.source ?? '').split('.');
+      const source = device && tag ? handles.get(device)?.get(tag) : undefined;
+      h = server.addAlarm(['Pipelines', pipeline], { id: a.id, message: a.message, severity: severityOf(a.severity), ...(source ? { source } : {}) }, (user) => {
+        gateway.acknowledgeAlarm(a.id, user);
+      });
+      alarms.set(a.id, h);
+    }
+    server.setAlarm(h, { active: a.active ?? a.state === 'active', acknowledged: a.acknowledged, message: a.message, severity: severityOf(a.severity) });
+  };
+  for (const a of gateway.alarms()) alarm(a.pipeline, a as AlarmLike);
+
   const onPipeline = ({ pipeline, event }: { pipeline: string; event: unknown }) => {
-    const e = event as { kind?: string; field?: string; value?: unknown; timestamp?: number; aggregates?: Record<string, number>; score?: number };
+    const e = event as { kind?: string; field?: string; value?: unknown; timestamp?: number; aggregates?: Record<string, number>; score?: number; alarm?: AlarmLike };
+    if (e.kind === 'alarm' && e.alarm) {
+      alarm(pipeline, e.alarm);
+      return;
+    }
     if (typeof e.value !== 'number' || e.kind === 'late' || e.kind === 'rejected') return;
     const ts = typeof e.timestamp === 'number' ? e.timestamp : now();
     const stored = `${pipeline}.${e.field ?? e.kind ?? 'value'}`;
@@ -218,6 +239,26 @@ async function build(gateway: Gateway, cfg: OpcuaServerConfig) {
 }
 
 /** Compares a password in constant time (hashes of equal length), so timing does not reveal it. */
+/** An alarm as the pipeline events (analytics AlarmState) and `Gateway.alarms()` (gateway AlarmState) carry it. */
+interface AlarmLike {
+  id: string;
+  message: string;
+  severity?: number | string;
+  series?: string;
+  source?: string;
+  active?: boolean;
+  state?: 'active' | 'cleared';
+  acknowledged: boolean;
+}
+
+/** OPC UA Severity is 1..1000 (OPC 10000-5 §6.4.2 BaseEventType); named levels map to the middle of their band. */
+function severityOf(s: number | string | undefined): number {
+  const n = typeof s === 'number' ? s : Number(s);
+  if (Number.isFinite(n)) return Math.min(1000, Math.max(1, Math.round(n)));
+  const named: Record<string, number> = { low: 200, medium: 500, high: 700, critical: 900 };
+  return named[String(s).toLowerCase()] ?? 500;
+}
+
 function safeEqual(expected: string | undefined, given: string): boolean {
   if (expected === undefined) return false;
   const h = (x: string) => createHash('sha256').update(x).digest();

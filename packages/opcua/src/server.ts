@@ -128,6 +128,8 @@ export interface OpcUaServerOptions {
 export interface OpcUaServerEvents {
   /** Every write attempt, after it completed or was refused. */
   write: [AuditRecord];
+  /** A problem outside any request (an acknowledge hook that threw); the server keeps running. */
+  warning: [BifrostError];
 }
 
 const POLICY_URI: Record<SecurityPolicyName, string> = {
@@ -165,6 +167,20 @@ const UNITS: Record<string, string> = {
   'l/min': 'litre_per_minute',
 };
 
+/** An alarm condition, as {@link OpcUaServer.addAlarm} returns it. */
+export interface AlarmHandle {
+  readonly __alarmHandle: never;
+}
+
+interface AlarmCondition {
+  setEnabledState(on: boolean): void;
+  on(event: 'acknowledged', fn: (eventId: unknown, comment: { text?: string } | null) => void): void;
+  acknowledge?: unknown;
+  currentBranch(): { getAckedState(): boolean; setAckedState(on: boolean): void };
+  activeState: { getValue(): boolean; setValue(on: boolean): void };
+  raiseNewCondition(info: { message: string; severity: number; quality: unknown; retain: boolean }): void;
+}
+
 /** A served variable, as {@link OpcUaServer.handle} returns it. */
 export interface TagHandle {
   readonly __tagHandle: never;
@@ -194,6 +210,8 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
   #closing: Promise<void> | undefined;
   #pkiDir: string;
   #building: OPCUAServer | undefined;
+  readonly #alarms = new Map<string, unknown>();
+  readonly #notifiers = new Set<string>();
 
   constructor(options: OpcUaServerOptions) {
     super();
@@ -423,14 +441,8 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
     const addressSpace = server?.engine.addressSpace;
     if (!ua || !addressSpace) return undefined;
     const ns = addressSpace.getOwnNamespace();
-    let parent = addressSpace.rootFolder.objects as unknown as Parameters<typeof ns.addFolder>[0];
-    const path: string[] = [];
-    for (const f of folders) {
-      path.push(f);
-      const id = `s=${path.join('.')}`;
-      const existing = addressSpace.findNode(`ns=${ns.index};${id}`);
-      parent = (existing ?? ns.addFolder(parent, { browseName: f, nodeId: id })) as unknown as Parameters<typeof ns.addFolder>[0];
-    }
+    const parent = this.#folder(folders) as Parameters<typeof ns.addFolder>[0];
+    const path = [...folders];
     const key = nodeId ?? `${path.join('.')}.${tag.name}`;
     const known = this.#tags.get(key);
     if (known) return known as unknown as TagHandle;
@@ -462,6 +474,114 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
     if (historizing && tag.history) installHistory(ua, node.variable, tag.history);
     this.#tags.set(key, node);
     return node as unknown as TagHandle;
+  }
+
+  /** The folder at a path from Objects, created as needed. */
+  #folder(folders: readonly string[]): unknown {
+    const addressSpace = (this.#server ?? this.#building)?.engine.addressSpace;
+    if (!addressSpace) throw new BifrostError('BIFROST_NOT_CONNECTED', 'the OPC UA server is not running');
+    const ns = addressSpace.getOwnNamespace();
+    let parent = addressSpace.rootFolder.objects as unknown as Parameters<typeof ns.addFolder>[0];
+    const path: string[] = [];
+    for (const f of folders) {
+      path.push(f);
+      const id = `s=${path.join('.')}`;
+      const existing = addressSpace.findNode(`ns=${ns.index};${id}`);
+      parent = (existing ?? ns.addFolder(parent, { browseName: f, nodeId: id })) as unknown as Parameters<typeof ns.addFolder>[0];
+    }
+    return parent;
+  }
+
+  /**
+   * Adds an alarm as an AlarmConditionType instance (OPC 10000-9 §5.8) under a folder path, its
+   * events notified through the Server object; `onAcknowledge` is called with the session's user
+   * when a client calls Acknowledge (OPC 10000-9 §5.7.3).
+   * @example const a = server.addAlarm(['Pipelines', 'p'], { id: 'p:hi', message: 'high', severity: 700 }, (user) => gw.acknowledgeAlarm('p:hi', user))
+   */
+  addAlarm(folders: readonly string[], alarm: { id: string; message: string; severity: number; source?: TagHandle }, onAcknowledge: (user: string, comment: string) => void): AlarmHandle | undefined {
+    const ua = this.#ua;
+    const addressSpace = this.#server?.engine.addressSpace;
+    if (!ua || !addressSpace) return undefined;
+    const known = this.#alarms.get(alarm.id);
+    if (known) return known as unknown as AlarmHandle;
+    const ns = addressSpace.getOwnNamespace();
+    // Alarms need an event notifier chain up to the Server object (OPC 10000-9 §4.10).
+    const folder = this.#folder(folders) as { nodeId: unknown; setEventNotifier?(n: number): void };
+    const server = addressSpace.rootFolder.objects.server as unknown as { addReference(r: { referenceType: string; nodeId: unknown }): void };
+    if (!this.#notifiers.has(folders.join('.'))) {
+      // EventNotifier SubscribeToEvents (OPC 10000-3 §5.4), and Server HasNotifier → folder, so the Server object sees its events.
+      folder.setEventNotifier?.(1);
+      server.addReference({ referenceType: 'HasNotifier', nodeId: folder.nodeId });
+      this.#notifiers.add(folders.join('.'));
+    }
+    const source = alarm.source ? (alarm.source as unknown as TagNode).variable : null;
+    // The source is an event source of the folder (HasEventSource), the folder a notifier of the Server:
+    // the hierarchy OPC 10000-9 §4.10 asks for, through which node-opcua routes the condition's events.
+    if (source && !this.#notifiers.has(`${folders.join('.')}>${source.nodeId.toString()}`)) {
+      (folder as unknown as { addReference(r: { referenceType: string; nodeId: unknown }): void }).addReference({ referenceType: 'HasEventSource', nodeId: source.nodeId });
+      this.#notifiers.add(`${folders.join('.')}>${source.nodeId.toString()}`);
+    }
+    const condition = (
+      ns as unknown as {
+        instantiateAlarmCondition(type: string, options: Record<string, unknown>): AlarmCondition;
+      }
+    ).instantiateAlarmCondition('AlarmConditionType', {
+      componentOf: folder,
+      conditionSource: source ?? addressSpace.rootFolder.objects.server,
+      browseName: alarm.id,
+      nodeId: `s=${folders.join('.')}.${alarm.id}`,
+      conditionName: alarm.id,
+      inputNode: source ?? null,
+    });
+    condition.setEnabledState(true);
+    // The session's user is known to the Acknowledge method (its context), not to the `acknowledged`
+    // event node-opcua raises: wrap the method node's implementation to carry it (OPC 10000-9 §5.7.3).
+    let caller = 'anonymous';
+    const method = condition.acknowledge as unknown as { _asyncExecutionFunction?: (this: unknown, args: unknown, context: { getUserName?: () => string }, cb: unknown) => unknown } | undefined;
+    const implementation = method?._asyncExecutionFunction;
+    if (method && implementation) {
+      method._asyncExecutionFunction = function (this: unknown, args, context, cb) {
+        caller = context?.getUserName?.() || 'anonymous';
+        return implementation.call(this, args, context, cb);
+      };
+    }
+    condition.on('acknowledged', (_eventId: unknown, comment: { text?: string } | null) => {
+      const user = caller;
+      try {
+        onAcknowledge(user, comment?.text ?? '');
+      } catch (e) {
+        this.emit('warning', toBifrostError(e, 'BIFROST_OPCUA_BAD_STATUS'));
+      }
+    });
+    const node = { condition, severity: alarm.severity, message: alarm.message };
+    this.#alarms.set(alarm.id, node);
+    return node as unknown as AlarmHandle;
+  }
+
+  /**
+   * Sets an alarm's state and raises its event: active (raise), inactive (clear), acknowledged.
+   * @example server.setAlarm(a, { active: true, acknowledged: false, message: 'oil above 78 degC' })
+   */
+  setAlarm(handle: AlarmHandle | undefined, state: { active: boolean; acknowledged: boolean; message?: string; severity?: number }): void {
+    if (!handle || !this.#server) return;
+    const node = handle as unknown as { condition: AlarmCondition; severity: number; message: string };
+    const c = node.condition;
+    const branch = c.currentBranch();
+    const wasActive = c.activeState.getValue();
+    const wasAcked = branch.getAckedState();
+    if (wasActive === state.active && wasAcked === state.acknowledged) return;
+    if (wasActive !== state.active) {
+      c.activeState.setValue(state.active);
+      if (state.active) branch.setAckedState(false);
+    }
+    if (state.acknowledged && !branch.getAckedState()) branch.setAckedState(true);
+    c.raiseNewCondition({
+      message: state.message ?? node.message,
+      severity: state.severity ?? node.severity,
+      quality: this.#ua?.StatusCodes.Good,
+      // An alarm stays retained while active or unacknowledged (OPC 10000-9 §5.5.2 Retain).
+      retain: state.active || !state.acknowledged,
+    });
   }
 
   #update(ua: NodeOpcua, node: TagNode, tv: TagValue): void {

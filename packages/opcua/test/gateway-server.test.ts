@@ -30,6 +30,7 @@ let modbus: RunningSimulator;
 let s7: RunningSimulator;
 let child: ChildProcess & { output: () => string };
 let port: number;
+let webPort: number;
 let url: string;
 const clients: OPCUAClient[] = [];
 const configFile = join(dir, 'gateway.yaml');
@@ -61,7 +62,12 @@ pipelines:
     steps:
       - window: { type: tumbling, size: 1s }
         aggregate: [mean]
+  - name: setpoint-high
+    from: [press1.setpoint]
+    steps:
+      - alarm: { above: 100, hysteresis: 1, severity: 700, message: setpoint high }
 audit: { file: ./audit.jsonl }
+web: { port: ${webPort}, host: 127.0.0.1 }
 opcuaServer:
   port: ${port}
   pkiDir: ./pki
@@ -78,6 +84,7 @@ beforeAll(async () => {
   modbus = await startModbus({ port: await freePort() });
   s7 = await startS7({ port: await freePort() });
   port = await freePort();
+  webPort = await freePort();
   url = `opc.tcp://127.0.0.1:${port}`;
   // The server trusts this client's application certificate and the X.509 user certificate, as an operator would set it up.
   const client = await pkiInit({ dir: clientPki, applicationUri: 'urn:test:scada', commonName: 'scada' });
@@ -135,6 +142,12 @@ async function session(kind: 'none' | 'user' | 'x509' | 'anonymous-secure', user
 }
 
 const id = (s: string) => `ns=1;s=${s}`;
+
+interface GatewayAlarm {
+  state: string;
+  acknowledged: boolean;
+  acknowledgedBy?: string;
+}
 
 function audit(): { user: string; source: string; device: string; tag: string; result: string; newValue: unknown }[] {
   try {
@@ -328,6 +341,58 @@ describe('Basic256Sha256 SignAndEncrypt', () => {
     expect(status.name).toBe('Good');
     expect(audit()).toContainEqual(expect.objectContaining({ user: 'line-operator', source: 'opcua', tag: 'setpoint', result: 'ok', newValue: 66 }));
   }, 30_000);
+});
+
+describe('alarms', () => {
+  it('raises an AlarmConditionType event; Acknowledge through OPC UA acknowledges the gateway alarm as the session user', async () => {
+    const s = await session('user');
+    const sub = await s.createSubscription2({ requestedPublishingInterval: 100, requestedMaxKeepAliveCount: 10, requestedLifetimeCount: 100, publishingEnabled: true });
+    const fields = ['EventId', 'SourceName', 'Message', 'Severity', 'ConditionName', 'ActiveState.Id', 'AckedState.Id'];
+    const item = await sub.monitor(
+      { nodeId: 'i=2253', attributeId: ua.AttributeIds.EventNotifier },
+      { queueSize: 100, discardOldest: true, filter: ua.constructEventFilter(fields) },
+      ua.TimestampsToReturn.Both,
+    );
+    const events: Record<string, unknown>[] = [];
+    item.on('changed', (values: unknown) => {
+      const v = values as { value: unknown }[];
+      events.push(Object.fromEntries(fields.map((f, i) => [f, v[i]?.value])));
+    });
+    await s.write({ nodeId: id('press1.setpoint'), attributeId: ua.AttributeIds.Value, value: { value: { dataType: ua.DataType.Float, value: 110 } } });
+    await waitFor(() => events.some((e) => e['ActiveState.Id'] === true && e['AckedState.Id'] === false), 15_000);
+    const raised = events.find((e) => e['ActiveState.Id'] === true) as Record<string, unknown>;
+    expect((raised.Message as { text: string }).text).toMatch(/setpoint high/);
+    expect(raised.Severity).toBe(700);
+    const conditions = ((await s.browse(id('Pipelines.setpoint-high'))).references ?? []).filter((r) => r.nodeClass === ua.NodeClass.Object);
+    expect(conditions).toHaveLength(1);
+    const gatewayAlarms = async () => {
+      const res = await fetch(`http://127.0.0.1:${webPort}/api/alarms`).catch((e: unknown) => {
+        throw new Error(`${String(e)}\n${child.output().slice(-3000)}`);
+      });
+      const body = (await res.json()) as { alarms?: GatewayAlarm[] } | GatewayAlarm[];
+      return Array.isArray(body) ? body : (body.alarms ?? []);
+    };
+    expect((await gatewayAlarms()).map((a) => [a.state, a.acknowledged])).toEqual([['active', false]]);
+    const methods = ((await s.browse(conditions[0]?.nodeId as never)).references ?? []).filter((r) => r.browseName.name === 'Acknowledge');
+    const result = await s.call({
+      objectId: conditions[0]?.nodeId,
+      // AcknowledgeableConditionType.Acknowledge (OPC 10000-9 §5.7.3), as the instance carries it.
+      methodId: methods[0]?.nodeId ?? ua.resolveNodeId('i=9111'),
+      inputArguments: [
+        { dataType: ua.DataType.ByteString, value: raised.EventId },
+        { dataType: ua.DataType.LocalizedText, value: { text: 'seen on the HMI' } },
+      ],
+    } as never);
+    expect(result.statusCode.name).toBe('Good');
+    // The gateway's own alarm is acknowledged, by the OPC UA session's user.
+    await waitFor(async () => (await gatewayAlarms()).some((a) => a.acknowledged && a.acknowledgedBy === 'operator'), 10_000);
+    await waitFor(() => events.some((e) => e['ActiveState.Id'] === true && e['AckedState.Id'] === true), 10_000);
+    // Cleared and acknowledged: an event that no longer retains the condition, and the gateway lists it no more.
+    await s.write({ nodeId: id('press1.setpoint'), attributeId: ua.AttributeIds.Value, value: { value: { dataType: ua.DataType.Float, value: 70 } } });
+    await waitFor(() => events.some((e) => e['ActiveState.Id'] === false), 15_000);
+    await waitFor(async () => (await gatewayAlarms()).length === 0, 10_000);
+    await sub.terminate();
+  }, 60_000);
 });
 
 describe('process', () => {
