@@ -20,9 +20,10 @@ import {
   type TagConfig,
   type TagValue,
   toBifrostError,
+  type Value,
 } from '@bifrost/core';
 import type { AlarmHandle, OpcUaServer, ServedDevice, ServedTag, TagHandle } from '@bifrost/opcua';
-import type { Gateway, GatewayValue } from './gateway.js';
+import type { Gateway, ValueBatch } from './gateway.js';
 
 /** A running gateway OPC UA server. */
 export interface GatewayOpcUaServer {
@@ -155,17 +156,38 @@ async function build(gateway: Gateway, cfg: OpcuaServerConfig) {
     throw new BifrostError(err.code, `opcuaServer (${cfg.host}:${cfg.port}): ${err.message}`, { cause: e });
   }
 
-  // Resolve every tag's variable once; a value then costs two Map hits, no string building.
-  const handles = new Map<string, Map<string, TagHandle>>();
-  for (const d of config.devices) {
-    const byTag = new Map<string, TagHandle>();
-    for (const t of d.tags) {
-      const h = server.handle(d.name, t.name);
-      if (h) byTag.set(t.name, h);
+  // Resolve every tag's variable once per start and reload, as an array in the gateway's tag-table
+  // order: a batch then costs one Map hit per device poll and an array index per value.
+  const handles = new Map<string, TagHandle[]>();
+  const resolveHandles = () => {
+    handles.clear();
+    for (const d of config.devices) {
+      const table = gateway.tagTable(d.name);
+      handles.set(
+        d.name,
+        table.map((t) => server.handle(d.name, t.name) as TagHandle),
+      );
     }
-    handles.set(d.name, byTag);
-  }
-  const onValue = (v: GatewayValue) => server.update(handles.get(v.device)?.get(v.tag), v);
+  };
+  resolveHandles();
+  const handleOf = (device: string, tag: string) => {
+    const table = gateway.tagTable(device);
+    const t = table.find((x) => x.name === tag);
+    return t ? handles.get(device)?.[t.index] : undefined;
+  };
+  const QUALITY = ['good', 'uncertain', 'bad'] as const;
+  const onBatch = (b: ValueBatch) => {
+    const byIndex = handles.get(b.device);
+    if (!byIndex) return;
+    const src = b.sourceTimestamp;
+    const errors = b.errors;
+    for (let k = 0; k < b.count; k++) {
+      const h = byIndex[b.index[k] as number];
+      if (!h) continue;
+      const s = src ? (src[k] as number) : Number.NaN;
+      server.set(h, b.values[k] as Value | null, QUALITY[b.quality[k] as number] ?? 'bad', b.timestamp, Number.isNaN(s) ? undefined : s, errors?.[k]);
+    }
+  };
 
   // Device health (OPC 10000-8 has no standard variable for it): `<device>/$Health`, a String.
   const health = new Map<string, TagHandle | undefined>();
@@ -198,7 +220,7 @@ async function build(gateway: Gateway, cfg: OpcuaServerConfig) {
     let h = alarms.get(a.id);
     if (!alarms.has(a.id)) {
       const [device, tag] = (a.series ?? a.source ?? '').split('.');
-      const source = device && tag ? handles.get(device)?.get(tag) : undefined;
+      const source = device && tag ? handleOf(device, tag) : undefined;
       h = server.addAlarm(['Pipelines', pipeline], { id: a.id, message: a.message, severity: severityOf(a.severity), ...(source ? { source } : {}) }, (user) => {
         gateway.acknowledgeAlarm(a.id, user);
       });
@@ -227,11 +249,13 @@ async function build(gateway: Gateway, cfg: OpcuaServerConfig) {
     else output(pipeline, e.field ?? e.kind ?? 'value', stored, e.value, ts);
   };
 
-  gateway.on('value', onValue);
+  gateway.on('batch', onBatch);
+  gateway.on('reload', resolveHandles);
   gateway.on('health', onHealth);
   gateway.on('pipeline', onPipeline);
   const detach = () => {
-    gateway.off('value', onValue);
+    gateway.off('batch', onBatch);
+    gateway.off('reload', resolveHandles);
     gateway.off('health', onHealth);
     gateway.off('pipeline', onPipeline);
   };

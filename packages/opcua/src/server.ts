@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { type AuditLog, type AuditRecord, addressInUseError, BifrostError, channels, type DataType, isNumericType, type TagValue, toBifrostError, type Value } from '@bifrost/core';
+import { type AuditLog, type AuditRecord, addressInUseError, BifrostError, channels, type DataType, isNumericType, type Quality, type TagValue, toBifrostError, type Value } from '@bifrost/core';
 import type { DataValue, OPCUAServer, UAVariable } from 'node-opcua';
 import { loadNodeOpcua, type NodeOpcua } from './load.js';
 import { SECURITY_MODES, SECURITY_POLICIES, type SecurityModeName, type SecurityPolicyName } from './options.js';
@@ -427,7 +427,16 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
    */
   update(handle: TagHandle | undefined, tv: TagValue): void {
     const ua = this.#ua;
-    if (handle && ua && this.#server) this.#update(ua, handle as unknown as TagNode, tv);
+    if (handle && ua && this.#server) this.#set(ua, handle as unknown as TagNode, tv.value, tv.quality, tv.timestamp, tv.sourceTimestamp, tv.error);
+  }
+
+  /**
+   * {@link update} from the columns of a batch, without a TagValue per value.
+   * @example server.set(h, 21.5, 'good', Date.now())
+   */
+  set(handle: TagHandle | undefined, value: Value | null, quality: Quality, timestamp: number, sourceTimestamp?: number, error?: BifrostError): void {
+    const ua = this.#ua;
+    if (handle && ua && this.#server) this.#set(ua, handle as unknown as TagNode, value, quality, timestamp, sourceTimestamp, error);
   }
 
   /**
@@ -585,9 +594,14 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
   }
 
   #update(ua: NodeOpcua, node: TagNode, tv: TagValue): void {
+    this.#set(ua, node, tv.value, tv.quality, tv.timestamp, tv.sourceTimestamp, tv.error);
+  }
+
+  #set(ua: NodeOpcua, node: TagNode, raw: Value | null, quality: Quality, timestamp: number, sourceTimestamp: number | undefined, error: BifrostError | undefined): void {
+    const tv = { quality, error };
     const builtIn = builtInTypeOf(node.tag.type);
     let statusCode = ua.StatusCodes.Good;
-    let v: Value | null | undefined = tv.value;
+    let v: Value | null | undefined = raw;
     if (v !== null && !Array.isArray(v)) v = toServedType(node.tag.type, v);
     if (tv.quality !== 'good' || v === undefined || Array.isArray(v)) {
       const name = tv.error?.statusName;
@@ -606,12 +620,11 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
     }
     const value =
       v === null ? defaultOf(node.tag.type) : node.tag.type === 'LINT' || node.tag.type === 'ULINT' ? bigIntToWords(BigInt(v as bigint)) : node.tag.type === 'BYTES' ? Buffer.from(v as Uint8Array) : v;
-    const sourceTimestamp = new Date(tv.sourceTimestamp ?? tv.timestamp);
     node.dataValue = new ua.DataValue({
       value: new ua.Variant({ dataType: builtIn, arrayType: ua.VariantArrayType.Scalar, value: value as never }),
       statusCode,
-      sourceTimestamp,
-      serverTimestamp: new Date(),
+      sourceTimestamp: new Date(sourceTimestamp ?? timestamp),
+      serverTimestamp: new Date(timestamp),
     });
     // Tell monitored items at once instead of waiting for their next sample (OPC 10000-4 §5.13.1.2).
     (node.variable as unknown as { touchValue?: () => void }).touchValue?.();
