@@ -46,7 +46,9 @@ const freePort = () =>
   });
 const rssOf = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 const cpuSeconds = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 };
 const MB = (b) => `${(b / 1048576).toFixed(0)} MB`;
@@ -124,7 +126,13 @@ try {
     `bulk Read of ${TAGS.toLocaleString()} variables × ${READS}: ${Math.round((TAGS * READS) / (total / 1000)).toLocaleString()} values/s (p50 ${times[Math.floor(times.length / 2)].toFixed(0)} ms, max ${times.at(-1).toFixed(0)} ms, ${good === TAGS * READS ? 'all Good' : `${good} Good of ${TAGS * READS}`})`,
   );
 
-  const sub = await session.createSubscription2({ requestedPublishingInterval: 1000, requestedMaxKeepAliveCount: 10, requestedLifetimeCount: 100, maxNotificationsPerPublish: 0, publishingEnabled: true });
+  const sub = await session.createSubscription2({
+    requestedPublishingInterval: 1000,
+    requestedMaxKeepAliveCount: 10,
+    requestedLifetimeCount: 100,
+    maxNotificationsPerPublish: 0,
+    publishingEnabled: true,
+  });
   let notifications = 0;
   const created = performance.now();
   const group = await sub.monitorItems(nodes, { samplingInterval: 1000, queueSize: 1, discardOldest: true }, ua.TimestampsToReturn.Both);
