@@ -313,7 +313,14 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
       transportSettings: {
         adjustTransportLimits: (hello: { receiveBufferSize: number; sendBufferSize: number; maxMessageSize: number; maxChunkCount: number }) => {
           const max = o.maxMessageSize ?? 16 * 1024 * 1024;
-          return { ...hello, maxMessageSize: hello.maxMessageSize === 0 ? max : Math.min(hello.maxMessageSize, max) };
+          const maxMessageSize = hello.maxMessageSize === 0 ? max : Math.min(hello.maxMessageSize, max);
+          // A chunk is never larger than a message (§7.1.2.3): the buffer sizes follow the message size down.
+          return {
+            ...hello,
+            maxMessageSize,
+            receiveBufferSize: Math.max(8192, Math.min(hello.receiveBufferSize, maxMessageSize)),
+            sendBufferSize: Math.max(8192, Math.min(hello.sendBufferSize, maxMessageSize)),
+          };
         },
       },
     } as never);
