@@ -249,15 +249,31 @@ async function build(gateway: Gateway, cfg: OpcuaServerConfig) {
     else output(pipeline, e.field ?? e.kind ?? 'value', stored, e.value, ts);
   };
 
-  gateway.on('batch', onBatch);
-  gateway.on('reload', resolveHandles);
-  gateway.on('health', onHealth);
-  gateway.on('pipeline', onPipeline);
+  // The listeners run inside the gateway's poll and pipelines: a failure here is reported, never thrown into them.
+  const guarded =
+    <A extends unknown[]>(what: string, fn: (...args: A) => void) =>
+    (...args: A) => {
+      try {
+        fn(...args);
+      } catch (e) {
+        gateway.emit('warning', { where: `OPC UA server (${what})`, error: toBifrostError(e, 'BIFROST_OPCUA_BAD_STATUS') });
+      }
+    };
+  const listeners = {
+    batch: guarded('values', onBatch),
+    reload: guarded('reload', resolveHandles),
+    health: guarded('health', onHealth),
+    pipeline: guarded('pipelines', onPipeline),
+  };
+  gateway.on('batch', listeners.batch);
+  gateway.on('reload', listeners.reload);
+  gateway.on('health', listeners.health);
+  gateway.on('pipeline', listeners.pipeline);
   const detach = () => {
-    gateway.off('batch', onBatch);
-    gateway.off('reload', resolveHandles);
-    gateway.off('health', onHealth);
-    gateway.off('pipeline', onPipeline);
+    gateway.off('batch', listeners.batch);
+    gateway.off('reload', listeners.reload);
+    gateway.off('health', listeners.health);
+    gateway.off('pipeline', listeners.pipeline);
   };
   return { server, detach };
 }
