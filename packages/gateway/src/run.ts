@@ -63,6 +63,12 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
     const { startGatewayOpcUaServer } = await import('./opcua-server.js');
     opcua = await startGatewayOpcUaServer(gateway);
     log.info({ url: opcua.url, pki: opcua.server.pkiDir }, `OPC UA server on ${opcua.url}`);
+    const ua = gateway.config.opcuaServer;
+    if (ua && !isLoopback(ua.host) && (ua.allowAnonymous || ua.securityModes.includes('None')))
+      log.warn(
+        { host: ua.host, allowAnonymous: ua.allowAnonymous, securityModes: ua.securityModes },
+        'opcuaServer: bound to a non-loopback address with anonymous sessions or SecurityMode None: anyone on that network can read the plant (set allowAnonymous: false and securityModes: [SignAndEncrypt])',
+      );
   };
   let http: { port: number; close(): Promise<void> } | undefined;
   let closeWeb: (() => Promise<void>) | undefined;
