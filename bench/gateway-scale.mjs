@@ -120,8 +120,10 @@ async function simulator(i) {
     return { url: `s7://127.0.0.1:${port}?rack=0&slot=1`, tag: (k) => `DB1.DBW${(k * 2) % 1000}` };
   }
   if (protocol === 'opcua') {
-    await start([process.execPath, BIN, 'simulate', 'opcua', '--port', String(port)], (o) => o.includes('listening'));
-    return { url: `opc.tcp://127.0.0.1:${port}`, tag: (k) => `ns=1;s=Bulk.Tag${k % 1000}` };
+    const file = join(dir, `sim${i}.yaml`);
+    writeFileSync(file, `bulkTags: ${tagsPer}\nupdateMs: 1000\npkiDir: ${join(dir, `sim${i}-pki`)}\n`);
+    await start([process.execPath, BIN, 'simulate', 'opcua', '--port', String(port), '--config', file], (o) => o.includes('listening'));
+    return { url: `opc.tcp://127.0.0.1:${port}?pki=${encodeURIComponent(join(dir, 'client-pki'))}`, tag: (k) => `ns=1;s=Bulk.Tag${k}` };
   }
   throw new Error(`unknown protocol ${protocol}`);
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitFor } from '@bifrost/core/test-fixtures';
 import { afterAll, expect, it } from 'vitest';
-import { BIN, ensureBuilt } from './helpers.js';
+import { BIN, ensureBuilt, runCli } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bifrost-demo-'));
 const held: Server[] = [];
@@ -45,7 +45,7 @@ it('brings up the whole plant on free ports when 1883 and 8080 are taken, forwar
   child.stderr.on('data', (d: Buffer) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    await waitFor(() => out.includes('Bifrost demo is running') && /dashboard: http/.test(out), 60_000);
+    await waitFor(() => out.includes('Bifrost demo is running') && /dashboard: http/.test(out) && /OPC UA server/.test(out), 60_000);
     const mqttUrl = /MQTT: (mqtt:\/\/\S+)/.exec(out)?.[1] as string;
     const webUrl = /dashboard: (http:\/\/\S+)/.exec(out)?.[1] as string;
     const mqtt = new URL(mqttUrl);
@@ -69,6 +69,13 @@ it('brings up the whole plant on free ports when 1883 and 8080 are taken, forwar
       ).toBe(true);
     const payload = JSON.parse(stdout.split('\n')[0]?.replace(/^\S+ /, '') ?? '') as Record<string, unknown>;
     expect(payload).toMatchObject({ quality: expect.any(String), timestamp: expect.any(Number) });
+
+    // The gateway serves the plant over OPC UA too, at the URL the demo prints.
+    const opcuaUrl = /OPC UA server[^:]*: (opc\.tcp:\/\/\S+)/.exec(out)?.[1] as string;
+    expect(opcuaUrl, out).toMatch(/^opc\.tcp:\/\/127\.0\.0\.1:\d+$/);
+    const read = await runCli(['read', opcuaUrl, 'ns=1;s=modbus-press1.temperature', '--json'], { timeoutMs: 60_000 });
+    expect(read.code, read.stderr).toBe(0);
+    expect(read.stdout).toMatch(/"quality":\s*"good"/);
 
     const metrics = await fetch(new URL('metrics', webUrl));
     expect(metrics.status).toBe(200);

@@ -12,7 +12,7 @@
 import { createRequire } from 'node:module';
 import type * as Config from './config.js';
 
-export type { DeviceConfig, GatewayConfig, PipelineConfig, SinkConfig, SourcePosition, TagConfig } from './config.js';
+export type { DeviceConfig, GatewayConfig, OpcuaServerConfig, PipelineConfig, SinkConfig, SourcePosition, TagConfig } from './config.js';
 
 let loaded: typeof Config | undefined;
 

@@ -86,6 +86,44 @@ export const secretsSchema = z
   })
   .strict();
 
+/** The gateway's OPC UA server (`@bifrost/opcua`, started by `bifrost run`); every field is built, anything else is refused. */
+export const opcuaServerSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(1).max(65535).default(4840),
+    /** Path of the endpoint URL, e.g. `/bifrost`. */
+    path: z
+      .string()
+      .regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'an endpoint path such as /bifrost')
+      .default(''),
+    /** Host name written into the endpoint URLs (default: host, or the machine's name for 0.0.0.0). */
+    hostname: z.string().min(1).optional(),
+    applicationName: z.string().min(1).default('Bifrost'),
+    applicationUri: z.string().min(1).optional(),
+    securityPolicies: z
+      .array(z.enum(['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss']))
+      .min(1)
+      .default(['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss']),
+    securityModes: z
+      .array(z.enum(['None', 'Sign', 'SignAndEncrypt']))
+      .min(1)
+      .default(['None', 'Sign', 'SignAndEncrypt']),
+    allowAnonymous: z.boolean().default(true),
+    users: z.array(z.object({ name: z.string().min(1), password: z.string().min(1) }).strict()).default([]),
+    /** X.509 user certificates trusted in `<pkiDir>/users/trusted/certs`; the user is the certificate's CN. */
+    x509Users: z.boolean().default(false),
+    /** Users (names, or X.509 CNs, or `anonymous`) whose writes are passed to the gateway; nobody by default. */
+    writeUsers: z.array(z.string().min(1)).default([]),
+    /** The server's PKI folder (default `<dataDir>/pki-opcua-server`). */
+    pkiDir: z.string().min(1).optional(),
+    acceptUnknownCertificates: z.boolean().default(false),
+    maxSessions: z.number().int().min(1).max(10_000).default(50),
+    maxConnections: z.number().int().min(1).max(10_000).default(100),
+    maxMonitoredItems: z.number().int().min(1).max(10_000_000).default(100_000),
+    maxMessageSize: bytes.default(16 * 1024 * 1024),
+  })
+  .strict();
+
 /** The whole gateway config. */
 export const gatewayConfigSchema = z
   .object({
@@ -117,10 +155,7 @@ export const gatewayConfigSchema = z
       .object({ file: z.string().min(1).optional() })
       .strict()
       .default({}),
-    opcuaServer: z
-      .object({ port: z.number().int().min(0).max(65535).default(4840) })
-      .passthrough()
-      .optional(),
+    opcuaServer: opcuaServerSchema.optional(),
     metrics: z
       .object({
         port: z.number().int().min(0).max(65535).optional(),
@@ -172,6 +207,7 @@ export type DeviceConfig = z.output<typeof deviceSchema>;
 export type TagConfig = z.output<typeof tagSchema>;
 export type PipelineConfig = z.output<typeof pipelineSchema>;
 export type SinkConfig = z.output<typeof sinkSchema>;
+export type OpcuaServerConfig = z.output<typeof opcuaServerSchema>;
 
 /** A position in a config file (1-based). */
 export interface SourcePosition {

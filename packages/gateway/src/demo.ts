@@ -7,6 +7,7 @@
  * config it runs is written to `<dataDir>/gateway.yaml`, so `bifrost run` can run it again.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseGatewayConfig, type RunningSimulator, type StartSimulator } from '@bifrost/core';
 import { Gateway } from './gateway.js';
@@ -25,6 +26,8 @@ export interface DemoOptions {
   without?: Array<'modbus' | 's7' | 'eip' | 'opcua'>;
   /** Fixed simulator ports (0 = any free port). */
   ports?: Partial<Record<'modbus' | 's7' | 'eip' | 'opcua', number>>;
+  /** Port of the gateway's own OPC UA server (default 4841, or a free one when taken); `false` for none. Left out with `without: ['opcua']`. */
+  opcuaServerPort?: number | false;
 }
 
 /** A running demo. */
@@ -34,12 +37,28 @@ export interface RunningDemo {
   mqttUrl: string;
   /** Dashboard URL, when the web package is installed. */
   webUrl?: string;
+  /** Endpoint URL of the gateway's OPC UA server, where a SCADA connects. */
+  opcuaUrl?: string;
   configFile: string;
   /** Stops everything: gateway (queues persist), web, broker, simulators. Idempotent. */
   stop(): Promise<void>;
 }
 
 const PACKAGES = { modbus: '@bifrost/modbus', s7: '@bifrost/s7', eip: '@bifrost/ethernetip', opcua: '@bifrost/opcua' } as const;
+
+/** `port` when it is free on 127.0.0.1, else a free one (node-opcua cannot listen on port 0). */
+function portOr(port: number): Promise<number> {
+  const probe = (p: number) =>
+    new Promise<number | undefined>((resolveProbe) => {
+      const s = createServer();
+      s.once('error', () => resolveProbe(undefined));
+      s.listen(p, '127.0.0.1', () => {
+        const got = (s.address() as { port: number }).port;
+        s.close(() => resolveProbe(got));
+      });
+    });
+  return probe(port).then(async (p) => p ?? ((await probe(0)) as number));
+}
 
 /** True when an error (or its cause) says the port is taken. */
 function inUse(e: unknown): boolean {
@@ -48,7 +67,7 @@ function inUse(e: unknown): boolean {
 }
 
 /** The demo plant's gateway config for simulators at these URLs. */
-export function demoConfigYaml(urls: Partial<Record<keyof typeof PACKAGES, string>>, mqttUrl: string, dataDir: string, webPort: number): string {
+export function demoConfigYaml(urls: Partial<Record<keyof typeof PACKAGES, string>>, mqttUrl: string, dataDir: string, webPort: number, opcuaServerPort?: number): string {
   const devices: string[] = [];
   if (urls.modbus)
     devices.push(`  - name: modbus-press1
@@ -126,7 +145,13 @@ sinks:
 store: { memory: 32MB, retention: 1h }
 audit: { file: ./audit.jsonl }
 web: { port: ${webPort}, host: 127.0.0.1 }
-`;
+${
+  opcuaServerPort === undefined
+    ? ''
+    : `# The gateway as an OPC UA server for a SCADA: anonymous and read-only here (see docs/configuration.md#opcuaserver).
+opcuaServer: { port: ${opcuaServerPort}, host: 127.0.0.1 }
+`
+}`;
 }
 
 /**
@@ -163,7 +188,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       mqttUrl = broker.url;
     }
     const webPort = options.webPort ?? 8080;
-    const yaml = demoConfigYaml(urls, mqttUrl, dataDir, webPort);
+    const serveOpcUa = options.opcuaServerPort !== false && !options.without?.includes('opcua');
+    const opcuaPort = serveOpcUa ? await portOr(options.opcuaServerPort === undefined ? 4841 : (options.opcuaServerPort as number)) : undefined;
+    const yaml = demoConfigYaml(urls, mqttUrl, dataDir, webPort, opcuaPort);
     const configFile = join(dataDir, 'gateway.yaml');
     await writeFile(configFile, yaml);
     const { config, source } = parseGatewayConfig(yaml, configFile);
@@ -181,6 +208,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<RunningDemo>
       });
       closers.push(() => srv.close());
       demo.webUrl = `http://127.0.0.1:${srv.port}/`;
+    }
+    if (config.opcuaServer) {
+      const { startGatewayOpcUaServer } = await import('./opcua-server.js');
+      const ua = await startGatewayOpcUaServer(gateway);
+      closers.push(() => ua.close());
+      demo.opcuaUrl = ua.url;
     }
     return demo;
   } catch (e) {

@@ -21,4 +21,5 @@ export {
 export { isLoopback, isServedHost, type ServeHealthOptions, serveHealth } from './http.js';
 export { createLogger, type Logger } from './logger.js';
 export { type MetricFamily, renderPrometheus } from './metrics.js';
+export { type GatewayOpcUaServer, type GatewayOpcUaServerOptions, servedType, startGatewayOpcUaServer } from './opcua-server.js';
 export { type RunningGateway, type RunOptions, runGateway } from './run.js';

@@ -31,6 +31,8 @@ export interface RunningGateway {
   reload(): Promise<void>;
   /** The web server's or metrics endpoint's port, if one runs. */
   httpPort?: number;
+  /** The OPC UA server's endpoint URL, when `opcuaServer` is configured. */
+  readonly opcuaUrl?: string | undefined;
 }
 
 /**
@@ -55,6 +57,19 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
   log.info({ devices: config.devices.length, pipelines: config.pipelines.length, sinks: config.sinks.length }, `gateway ${config.gateway.name} started from ${file}`);
   for (const d of config.devices) log.info({ device: d.name, url: redactUrl(d.url), tags: d.tags.length, pollMs: d.pollMs }, 'device');
 
+  // The OPC UA server loads node-opcua: only when the config asks for it.
+  let opcua: import('./opcua-server.js').GatewayOpcUaServer | undefined;
+  const startOpcUa = async () => {
+    const { startGatewayOpcUaServer } = await import('./opcua-server.js');
+    opcua = await startGatewayOpcUaServer(gateway);
+    log.info({ url: opcua.url, pki: opcua.server.pkiDir }, `OPC UA server on ${opcua.url}`);
+    const ua = gateway.config.opcuaServer;
+    if (ua && !isLoopback(ua.host) && (ua.allowAnonymous || ua.securityModes.includes('None')))
+      log.warn(
+        { host: ua.host, allowAnonymous: ua.allowAnonymous, securityModes: ua.securityModes },
+        'opcuaServer: bound to a non-loopback address with anonymous sessions or SecurityMode None: anyone on that network can read the plant (set allowAnonymous: false and securityModes: [SignAndEncrypt])',
+      );
+  };
   let http: { port: number; close(): Promise<void> } | undefined;
   let closeWeb: (() => Promise<void>) | undefined;
   const webCfg = config.web;
@@ -68,6 +83,7 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
         log.info(`dashboard and API on http://${webCfg.host}:${srv.port}/`);
       }
     }
+    if (config.opcuaServer) await startOpcUa();
     const metricsPort = options.metricsPort ?? config.metrics?.port;
     if (!http && metricsPort !== undefined) {
       const m = config.metrics;
@@ -80,6 +96,7 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
   } catch (e) {
     // A port already in use (BIFROST_ADDRESS_IN_USE), or a web section the web server refuses (a
     // non-loopback bind without tokens): the devices already started must not keep polling.
+    await opcua?.close().catch(() => {});
     await gateway.stop(options.stopTimeoutMs === undefined ? {} : { timeoutMs: options.stopTimeoutMs });
     throw e;
   }
@@ -92,6 +109,7 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
   const stop = () => {
     stopping ??= (async () => {
       log.info('stopping: polling stops, queues persist, connections close');
+      await opcua?.close();
       await gateway.stop(options.stopTimeoutMs === undefined ? {} : { timeoutMs: options.stopTimeoutMs });
       if (closeWeb) await closeWeb();
       else await http?.close();
@@ -106,6 +124,11 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
       const next = await loadGatewayConfigAsync(path);
       const diff = await gateway.reload(next.config, next.source);
       log.info(diff, 'config reloaded');
+      if (opcua) {
+        await opcua.apply(next.config).catch((e: unknown) => log.error({ code: toBifrostError(e).code }, `OPC UA server stopped: ${toBifrostError(e).message}`));
+        if (!next.config.opcuaServer) opcua = undefined;
+        else log.info({ url: opcua?.url }, 'OPC UA server applied the config');
+      } else if (next.config.opcuaServer) await startOpcUa();
     } catch (e) {
       const err = toBifrostError(e, 'BIFROST_CONFIG_INVALID');
       log.error({ code: err.code }, `reload refused, the running config stays: ${err.message}`);
@@ -123,7 +146,15 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
     process.on('SIGINT', onTerm);
     process.on('SIGHUP', onHup);
   }
-  const running: RunningGateway = { gateway, stopped, stop, reload };
+  const running: RunningGateway = {
+    gateway,
+    stopped,
+    stop,
+    reload,
+    get opcuaUrl() {
+      return opcua?.url;
+    },
+  };
   if (http) running.httpPort = http.port;
   return running;
 }

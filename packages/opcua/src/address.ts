@@ -6,7 +6,7 @@
  * namespace index as in a RelativePath, OPC 10000-4 Annex A.2: `/Objects/2:Plant`). Pure, so the
  * gateway can validate a configuration without loading node-opcua.
  */
-import { BifrostError } from '@bifrost/core';
+import { BifrostError, type DataType, parseDataType } from '@bifrost/core';
 
 /** The four NodeId identifier types (OPC 10000-3 §8.2.3). */
 export type IdentifierType = 'i' | 's' | 'g' | 'b';
@@ -21,6 +21,8 @@ export interface NodeIdAddress {
   identifierType: IdentifierType;
   /** The identifier: a number for `i=`, otherwise the text after `s=`, `g=` or `b=`. */
   identifier: number | string;
+  /** The type hint of a `:<TYPE>` suffix: the built-in type a write uses (see {@link splitTypeHint}). */
+  type?: DataType;
 }
 
 /** One element of a browse path. */
@@ -35,6 +37,8 @@ export interface BrowsePathSegment {
 export interface BrowsePathAddress {
   kind: 'path';
   segments: BrowsePathSegment[];
+  /** The type hint of a `:<TYPE>` suffix (see {@link splitTypeHint}). */
+  type?: DataType;
 }
 
 /** A parsed OPC UA address. */
@@ -52,14 +56,81 @@ function invalid(address: string, why: string): BifrostError {
 }
 
 /**
- * Parses an OPC UA address, throwing BIFROST_INVALID_ADDRESS that names it.
+ * The type-hint names a `:<TYPE>` suffix may use: Bifrost's types and their aliases, upper case
+ * only, as the other protocols write them (`HR0:FLOAT32`, `DB1.DBD4:REAL`).
+ */
+const HINTS = new Set([
+  'BOOL',
+  'BIT',
+  'SINT',
+  'INT8',
+  'USINT',
+  'UINT8',
+  'BYTE',
+  'INT',
+  'INT16',
+  'UINT',
+  'UINT16',
+  'WORD',
+  'DINT',
+  'INT32',
+  'UDINT',
+  'UINT32',
+  'DWORD',
+  'LINT',
+  'INT64',
+  'ULINT',
+  'UINT64',
+  'LWORD',
+  'REAL',
+  'FLOAT',
+  'FLOAT32',
+  'LREAL',
+  'DOUBLE',
+  'FLOAT64',
+  'STRING',
+  'BYTES',
+  'DATETIME',
+]);
+
+/**
+ * Splits an optional type hint off an address. The rule, since a string NodeId may itself hold
+ * `:`: a hint is recognised only when the text after the LAST `:` is, exactly and in upper case,
+ * one of the type names of {@link HINTS} (`ns=1;s=T8:INT32`, `/Objects/Plant/Speed:REAL`), or
+ * `AUTO` (no hint: the variable's own type). Everything before it is the NodeId or browse path.
+ * So `ns=1;s=Motor:Speed` has no hint, and a string identifier that really ends in `:REAL` is
+ * written with a hint after it (`ns=1;s=Motor:REAL:AUTO`).
+ * @example splitTypeHint('ns=1;s=T8:INT32') // { base: 'ns=1;s=T8', type: 'DINT' }
+ */
+export function splitTypeHint(address: string): { base: string; type?: DataType } {
+  const colon = address.lastIndexOf(':');
+  if (colon <= 0) return { base: address };
+  const suffix = address.slice(colon + 1);
+  if (suffix === 'AUTO') return { base: address.slice(0, colon) };
+  if (!HINTS.has(suffix)) return { base: address };
+  return { base: address.slice(0, colon), type: parseDataType(suffix) };
+}
+
+/**
+ * Parses an OPC UA address, with an optional `:<TYPE>` write type hint ({@link splitTypeHint}),
+ * throwing BIFROST_INVALID_ADDRESS that names it.
+ * @example parseAddress('ns=1;s=T8:INT32') // { kind: 'nodeId', namespace: 1, identifierType: 's', identifier: 'T8', type: 'DINT' }
  * @example parseAddress('ns=2;s=Line1.Temp') // { kind: 'nodeId', namespace: 2, identifierType: 's', identifier: 'Line1.Temp' }
  * @example parseAddress('/Objects/Plant/Temp') // { kind: 'path', segments: [{ name: 'Objects' }, …] }
  */
 export function parseAddress(address: string): OpcUaAddress {
   if (typeof address !== 'string' || address.length === 0) throw invalid(String(address), 'empty');
-  if (address.startsWith('/')) return parsePath(address);
-  let rest = address;
+  const { base, type } = splitTypeHint(address);
+  if (base === '') throw invalid(address, 'empty');
+  const out = parseBase(address, base);
+  if (type !== undefined) out.type = type;
+  return out;
+}
+
+function parseBase(original: string, text: string): OpcUaAddress {
+  const address = original;
+  if (text.startsWith('/')) return parsePath(address, text);
+  let rest = text;
   let namespace = 0;
   let namespaceUri: string | undefined;
   const nsMatch = /^ns=([^;]*);/.exec(rest);
@@ -103,10 +174,10 @@ export function parseAddress(address: string): OpcUaAddress {
   return out;
 }
 
-function parsePath(address: string): BrowsePathAddress {
+function parsePath(address: string, text: string): BrowsePathAddress {
   // `/` alone is the Root folder itself (OPC 10000-5 §8.2.2), where a browse starts.
-  if (address === '/') return { kind: 'path', segments: [] };
-  const parts = address.slice(1).split('/');
+  if (text === '/') return { kind: 'path', segments: [] };
+  const parts = text.slice(1).split('/');
   if (parts.some((p) => p === '')) throw invalid(address, 'a browse path has no empty segments');
   const segments = parts.map((p): BrowsePathSegment => {
     const m = /^(\d{1,5}):(.+)$/.exec(p);
@@ -125,9 +196,15 @@ function parsePath(address: string): BrowsePathAddress {
  * @example formatAddress({ kind: 'nodeId', namespace: 0, identifierType: 'i', identifier: 2258 }) // 'i=2258'
  */
 export function formatAddress(a: OpcUaAddress): string {
-  if (a.kind === 'path') return `/${a.segments.map((s) => (s.namespace === undefined ? s.name : `${s.namespace}:${s.name}`)).join('/')}`;
-  const ns = a.namespaceUri !== undefined ? `nsu=${a.namespaceUri};` : a.namespace !== 0 ? `ns=${a.namespace};` : '';
-  return `${ns}${a.identifierType}=${a.identifier}`;
+  let base: string;
+  if (a.kind === 'path') base = `/${a.segments.map((s) => (s.namespace === undefined ? s.name : `${s.namespace}:${s.name}`)).join('/')}`;
+  else {
+    const ns = a.namespaceUri !== undefined ? `nsu=${a.namespaceUri};` : a.namespace !== 0 ? `ns=${a.namespace};` : '';
+    base = `${ns}${a.identifierType}=${a.identifier}`;
+  }
+  if (a.type !== undefined) return `${base}:${a.type}`;
+  // A base that ends in something read as a hint keeps its meaning with an explicit AUTO.
+  return splitTypeHint(base).base !== base ? `${base}:AUTO` : base;
 }
 
 /**

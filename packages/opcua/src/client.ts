@@ -34,7 +34,7 @@ import { loadNodeOpcua, type NodeOpcua } from './load.js';
 import { type ClientSettings, type OpcUaConnectOptions, resolveSettings, type SecurityModeName, type SecurityPolicyName } from './options.js';
 import { defaultApplicationUri, type PkiInitResult, pkiInit, thumbprintOf } from './pki.js';
 import { qualityOf, STATUS, statusError } from './status.js';
-import { BuiltInType, builtInTypeName, coreTypeOf, fromUaValue, toUaVariant } from './variant.js';
+import { BuiltInType, builtInTypeName, builtInTypeOf, coreTypeOf, fromUaValue, toUaVariant } from './variant.js';
 
 /** Options of an OPC UA `subscribe`: OPC UA monitored item parameters (OPC 10000-4 §7.21). */
 export interface OpcUaSubscribeOptions extends SubscribeOptions {
@@ -63,6 +63,10 @@ interface NodeEntry {
   read?: { nodeId: NodeId; attributeId: number };
   builtInType?: number;
   isArray?: boolean;
+  /** The DataType is abstract (BaseDataType, Number, Integer, UInteger…): each write takes the type of the current value. */
+  abstract?: boolean;
+  /** The `:<TYPE>` hint of the address: the built-in type a write uses. */
+  hint?: number;
 }
 
 interface LiveSubscription {
@@ -75,6 +79,29 @@ interface LiveSubscription {
 }
 
 const requests = channel('opcua', 'request');
+
+/** The floor of a request's timeout (node-opcua's own floor is 5 s). */
+const MIN_TRANSACTION_TIMEOUT_MS = 100;
+
+/**
+ * What the connect saw on the wire, to say what happened when it fails: node-opcua reports most
+ * handshake failures as "The connection may have been rejected by server" or "Connection Break".
+ * Filled by a transport factory that observes node-opcua's own ClientTCP_transport.
+ */
+interface Handshake {
+  /** The TCP connection was established. */
+  tcp: boolean;
+  /** HEL/ACK completed (OPC 10000-6 §7.1.3): the transport emitted `connect`. */
+  acknowledged: boolean;
+  /** Bytes received before and after the ACK was accepted. */
+  bytesBeforeAck: number;
+  bytesAfterAck: number;
+  /** The first bytes received in each phase, for the message. */
+  firstBeforeAck?: Buffer;
+  firstAfterAck?: Buffer;
+  /** The server closed the socket. */
+  closedByPeer: boolean;
+}
 
 /** Chunk size when the server sets no limit: bounds one request's size (node-opcua's default max message is 16 MiB). */
 const UNLIMITED_CHUNK = 20_000;
@@ -120,6 +147,7 @@ export class OpcUaDevice extends BaseDevice {
   #negotiated: { securityPolicy: string; securityMode: SecurityModeName } | undefined;
   #pki: PkiInitResult | undefined;
   #preparing: Promise<void> | undefined;
+  #handshake: Handshake | undefined;
 
   constructor(url: URL, options: OpcUaConnectOptions = {}) {
     super(url, options);
@@ -165,6 +193,13 @@ export class OpcUaDevice extends BaseDevice {
     await certificateManager.initialize();
     let { securityPolicy, securityMode } = s;
     if (securityPolicy === 'auto') ({ securityPolicy, securityMode } = await this.#selectEndpoint(ua, signal));
+    // node-opcua raises every request's timeout to at least ClientSecureChannelLayer.minTransactionTimeout
+    // (5 s): with Bifrost's 2 s default a silent server was waited for 5 s (issue 22.8). The floor is
+    // per process; each Bifrost client sets its own defaultTransactionTimeout, so 100 ms is only a sanity bound.
+    const layer = ua.ClientSecureChannelLayer as unknown as { minTransactionTimeout: number };
+    if (layer.minTransactionTimeout > MIN_TRANSACTION_TIMEOUT_MS) layer.minTransactionTimeout = MIN_TRANSACTION_TIMEOUT_MS;
+    const handshake: Handshake = { tcp: false, acknowledged: false, bytesBeforeAck: 0, bytesAfterAck: 0, closedByPeer: false };
+    this.#handshake = handshake;
     const client = ua.OPCUAClient.create({
       applicationName: 'Bifrost',
       applicationUri: pki.certificate.applicationUri ?? s.applicationUri ?? defaultApplicationUri(),
@@ -180,15 +215,26 @@ export class OpcUaDevice extends BaseDevice {
       requestedSessionTimeout: s.sessionTimeoutMs,
       // Bifrost reconnects (BaseDevice backoff); node-opcua's own retry loop would hide a dead server.
       connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 500, randomisationFactor: 0 },
-      transportTimeout: Math.max(this.requestTimeoutMs, 1000),
-      defaultTransactionTimeout: Math.max(this.requestTimeoutMs * 4, 4000),
+      // The configured timeout is the timeout of each request (issue 22.8: it was max(4 × timeout, 4000) ms).
+      transportTimeout: this.requestTimeoutMs,
+      defaultTransactionTimeout: this.requestTimeoutMs,
+      transportFactory: observingTransportFactory(ua, handshake),
     });
     this.#client = client;
     const abort = () => void client.disconnect().catch(() => {});
     signal.addEventListener('abort', abort, { once: true });
     try {
       try {
-        await client.connect(s.endpointUrl);
+        // HEL/ACK and OpenSecureChannel are two round trips: a server still short of a channel after
+        // two timeouts is stuck (on a reply node-opcua neither accepted nor refused), said before the outer connect timeout.
+        let stuck: NodeJS.Timeout | undefined;
+        await Promise.race([
+          client.connect(s.endpointUrl),
+          new Promise<never>((_, reject) => {
+            stuck = setTimeout(() => reject(this.#handshakeError(new Error('handshake stalled'), 'connect')), this.requestTimeoutMs * 2 - 50);
+            stuck.unref();
+          }),
+        ]).finally(() => clearTimeout(stuck));
       } catch (e) {
         throw await this.#connectError(e, certificateManager, pki.certificateFile);
       }
@@ -212,7 +258,7 @@ export class OpcUaDevice extends BaseDevice {
             cause: e,
           });
         }
-        throw st ? statusError(st.value, st.name, { device: this.name, operation: 'create session' }, e) : e;
+        throw st ? statusError(st.value, st.name, { device: this.name, operation: 'create session' }, e) : this.#handshakeError(e, 'CreateSession');
       }
       this.#session = session;
       session.on('session_closed', () => {
@@ -227,11 +273,53 @@ export class OpcUaDevice extends BaseDevice {
       this.#children.clear();
       for (const sub of this.#subscriptions) await this.#startNative(sub).catch((e: unknown) => this.#pushBad(sub, e));
     } catch (e) {
-      if (signal.aborted) throw toBifrostError(signal.reason, 'BIFROST_TIMEOUT', { device: this.name });
+      if (signal.aborted) {
+        const reason = toBifrostError(signal.reason, 'BIFROST_TIMEOUT', { device: this.name });
+        // A handshake stuck on a reply that did not decode is a malformed reply, not a slow server.
+        const seen = reason.code === 'BIFROST_TIMEOUT' ? this.#handshakeError(reason, 'connect') : reason;
+        throw seen.code === 'BIFROST_MALFORMED_FRAME' ? seen : reason;
+      }
       throw e;
     } finally {
       signal.removeEventListener('abort', abort);
     }
+  }
+
+  /**
+   * Says what happened when a connect failed without a StatusCode, from what the wire showed
+   * ({@link Handshake}): nothing listening, silence, a closed socket, or a reply that did not decode.
+   */
+  #handshakeError(e: unknown, step: string): BifrostError {
+    const h = this.#handshake;
+    const ms = this.requestTimeoutMs;
+    const head = (b: Buffer | undefined) => (b ? ` (first bytes ${b.toString('hex').replace(/(..)/g, '$1 ').trim()}: "${b.toString('latin1').replace(/[^\x20-\x7e]/g, '.')}")` : '');
+    const ctx = { device: this.name, cause: e };
+    if (!h?.tcp) {
+      if (e instanceof BifrostError) return e;
+      return new BifrostError('BIFROST_CONNECTION_REFUSED', `connection refused by ${this.name}`, ctx);
+    }
+    if (!h.acknowledged) {
+      // OPC 10000-6 §7.1.2.4: the server answers Hello with Acknowledge (or Error).
+      if (h.bytesBeforeAck > 0)
+        return new BifrostError(
+          'BIFROST_MALFORMED_FRAME',
+          `${this.name} answered the OPC UA Hello with ${h.bytesBeforeAck} bytes that are not a valid Acknowledge${head(h.firstBeforeAck)}; is it an OPC UA server?`,
+          ctx,
+        );
+      if (h.closedByPeer) return new BifrostError('BIFROST_CONNECTION_LOST', `${this.name} accepted the TCP connection and closed it without answering the OPC UA Hello`, ctx);
+      return new BifrostError('BIFROST_TIMEOUT', `${this.name} accepted the TCP connection but did not answer the OPC UA Hello within ${ms} ms`, { ...ctx, details: { timeoutMs: ms } });
+    }
+    const ack = ackProblem(h.firstBeforeAck);
+    if (ack) return new BifrostError('BIFROST_MALFORMED_FRAME', `${this.name} answered the OPC UA Hello with ${ack}${head(h.firstBeforeAck?.subarray(0, 16))}`, ctx);
+    const what = step === 'CreateSession' ? 'CreateSession' : 'OpenSecureChannel';
+    if (h.bytesAfterAck > 0 && !(e instanceof BifrostError && e.code !== 'BIFROST_TIMEOUT' && e.code !== 'BIFROST_CONNECTION_REFUSED')) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (!/Transaction has timed out/.test(message) || step !== 'CreateSession')
+        return new BifrostError('BIFROST_MALFORMED_FRAME', `${this.name} answered the ${what} request with a reply that does not decode${head(h.firstAfterAck)}`, ctx);
+    }
+    if (h.closedByPeer) return new BifrostError('BIFROST_CONNECTION_LOST', `${this.name} closed the connection during the ${what} request`, ctx);
+    if (e instanceof BifrostError) return e;
+    return new BifrostError('BIFROST_TIMEOUT', `${this.name} acknowledged the OPC UA Hello but did not answer the ${what} request within ${ms} ms`, { ...ctx, details: { timeoutMs: ms } });
   }
 
   /** GetEndpoints (OPC 10000-4 §5.4.4) over a short-lived unsecured channel. */
@@ -346,9 +434,20 @@ export class OpcUaDevice extends BaseDevice {
         },
       );
     }
+    // An ERR message (OPC 10000-6 §7.1.2.5) carries the server's StatusCode: "ERR received BadTcp… : reason".
+    const errMessage = /ERR received (Bad[A-Za-z]+)[^:]*:\s*(.*)$/s.exec(message);
+    if (st && errMessage) {
+      const base = statusError(st.value, st.name, { device: this.name, operation: 'connect' }, e);
+      return new BifrostError(base.code, `${this.name} refused the OPC UA connection with ERR ${st.name}: ${(errMessage[2] ?? '').slice(0, 200)}`, {
+        device: this.name,
+        status: st.value >>> 0,
+        statusName: st.name,
+        cause: e,
+      });
+    }
     // ECONNREFUSED, ENOTFOUND, EHOSTUNREACH…: node-opcua keeps the errno only in its message text.
     if (connectErrorCode(e) !== undefined) return connectError(e, { device: this.name });
-    return st ? statusError(st.value, st.name, { device: this.name, operation: 'connect' }, e) : connectError(e, { device: this.name });
+    return st ? statusError(st.value, st.name, { device: this.name, operation: 'connect' }, e) : this.#handshakeError(e, 'connect');
   }
 
   #identity(s: ClientSettings): UserIdentityInfo {
@@ -413,8 +512,18 @@ export class OpcUaDevice extends BaseDevice {
       if (e instanceof BifrostError) throw e;
       const st = statusOf(e);
       const message = e instanceof Error ? e.message : String(e);
+      if (/Transaction has timed out/.test(message)) {
+        // The server did not answer within the configured timeout; the channel is suspect, so reconnect (with backoff).
+        const err = new BifrostError('BIFROST_TIMEOUT', `${what} on ${this.name}: no answer within ${this.requestTimeoutMs} ms`, {
+          device: this.name,
+          cause: e,
+          details: { timeoutMs: this.requestTimeoutMs },
+        });
+        this.connectionLost(err);
+        throw err;
+      }
       if (
-        /closed|disconnect|not connected|connection break|aborted|ended by server|premature|ECONNRESET|EPIPE|BadSessionIdInvalid|BadSessionClosed|BadConnectionClosed|BadSecureChannelClosed|Transaction has timed out|socket has been disconnected/i.test(
+        /closed|disconnect|not connected|connection break|aborted|ended by server|premature|ECONNRESET|EPIPE|BadSessionIdInvalid|BadSessionClosed|BadConnectionClosed|BadSecureChannelClosed|socket has been disconnected/i.test(
           message,
         )
       ) {
@@ -448,6 +557,7 @@ export class OpcUaDevice extends BaseDevice {
           parsed.kind === 'nodeId'
             ? this.#toNodeId(ua, a, parsed)
             : await this.#resolvePath(a, parsed.segments).catch((e: unknown) => toBifrostError(e, 'BIFROST_OPCUA_NODE_ID_UNKNOWN', { address: a }));
+        if (!(entry instanceof BifrostError) && parsed.type !== undefined) entry.hint = builtInTypeOf(parsed.type);
         // An unreachable server is not a property of the address: do not cache that.
         if (!(entry instanceof BifrostError) || entry.code === 'BIFROST_OPCUA_NODE_ID_UNKNOWN' || entry.code === 'BIFROST_INVALID_ADDRESS') this.#nodes.set(a, entry);
       }
@@ -604,25 +714,44 @@ export class OpcUaDevice extends BaseDevice {
   }
 
   async #typeOf(address: string, entry: NodeEntry): Promise<{ builtInType: number; isArray: boolean }> {
-    if (entry.builtInType !== undefined) return { builtInType: entry.builtInType, isArray: entry.isArray === true };
-    const [builtInType, rank] = await this.#call(
-      'read type of',
-      async (session, ua) => {
-        const [dt, vr] = await session.read([
-          { nodeId: entry.nodeId, attributeId: ua.AttributeIds.DataType },
-          { nodeId: entry.nodeId, attributeId: ua.AttributeIds.ValueRank },
-        ]);
-        if (dt === undefined || dt.statusCode.value !== 0) throw Object.assign(new Error(dt?.statusCode.name ?? 'BadNodeIdUnknown'), { statusCode: dt?.statusCode });
-        const dataTypeId = dt.value.value as NodeId;
-        // Built-in types have ids 1..25 in namespace 0; anything else is a subtype to walk up (Duration → Double, enums → Int32).
-        const b = dataTypeId.namespace === 0 && typeof dataTypeId.value === 'number' && dataTypeId.value <= 25 ? dataTypeId.value : await session.getBuiltInDataType(entry.nodeId);
-        return [b as number, Number(vr?.value.value ?? -1)] as const;
-      },
-      address,
-    );
-    entry.builtInType = builtInType;
-    entry.isArray = rank >= 1 || rank === 0;
-    return { builtInType, isArray: entry.isArray };
+    if (entry.builtInType !== undefined && !entry.abstract) return { builtInType: entry.hint ?? entry.builtInType, isArray: entry.isArray === true };
+    if (entry.builtInType === undefined) {
+      const [builtInType, rank] = await this.#call(
+        'read type of',
+        async (session, ua) => {
+          const [dt, vr] = await session.read([
+            { nodeId: entry.nodeId, attributeId: ua.AttributeIds.DataType },
+            { nodeId: entry.nodeId, attributeId: ua.AttributeIds.ValueRank },
+          ]);
+          if (dt === undefined || dt.statusCode.value !== 0) throw Object.assign(new Error(dt?.statusCode.name ?? 'BadNodeIdUnknown'), { statusCode: dt?.statusCode });
+          const dataTypeId = dt.value.value as NodeId;
+          // Built-in types have ids 1..25 in namespace 0; anything else is a subtype to walk up (Duration → Double, enums → Int32).
+          const b = dataTypeId.namespace === 0 && typeof dataTypeId.value === 'number' && dataTypeId.value <= 25 ? dataTypeId.value : await session.getBuiltInDataType(entry.nodeId);
+          return [b as number, Number(vr?.value.value ?? -1)] as const;
+        },
+        address,
+      );
+      entry.builtInType = builtInType;
+      entry.isArray = rank >= 1 || rank === 0;
+      // BaseDataType (i=24, "Variant") and the abstract Number, Integer, UInteger (i=26..28) resolve to
+      // Variant or Null: the DataType says nothing of the encoding (OPC 10000-3 §8.2.6, OPC 10000-5 §12.2).
+      entry.abstract = builtInType === BuiltInType.Variant || builtInType === BuiltInType.Null || builtInType > BuiltInType.DiagnosticInfo;
+    }
+    if (entry.hint !== undefined) return { builtInType: entry.hint, isArray: entry.isArray === true };
+    if (!entry.abstract) return { builtInType: entry.builtInType, isArray: entry.isArray === true };
+    // As UaExpert does: write the built-in type of the value the variable holds now, read afresh on
+    // each write since another client may have stored a value of another type.
+    const dv = await this.#call('read value of', (session, ua) => session.read({ nodeId: entry.nodeId, attributeId: ua.AttributeIds.Value }), address);
+    const current = dv.value.dataType;
+    if (dv.statusCode.value !== 0 && qualityOf(dv.statusCode.value) === 'bad') throw statusError(dv.statusCode.value, dv.statusCode.name, { device: this.name, address, operation: 'read value of' });
+    if (current === BuiltInType.Null || current === BuiltInType.Variant || current === undefined)
+      throw new BifrostError(
+        'BIFROST_OPCUA_TYPE_MISMATCH',
+        `${address} on ${this.name} has an abstract DataType and holds no value to take the type from; give the type on the address, e.g. ${address}:DINT`,
+        { device: this.name, address, statusName: 'BadTypeMismatch', status: STATUS.BadTypeMismatch >>> 0 },
+      );
+    // node-opcua: arrayType 0 = Scalar.
+    return { builtInType: current, isArray: Number(dv.value.arrayType) !== 0 };
   }
 
   protected async doWrite(address: string, value: Value, _signal: AbortSignal): Promise<void> {
@@ -748,12 +877,21 @@ export class OpcUaDevice extends BaseDevice {
         'browse',
         part.flatMap((v) => attrs.map((attributeId) => ({ nodeId: v.nodeId, attributeId }))),
       );
+      // DataTypes with no Bifrost equivalent (BaseDataType, Number, Duration, a vendor's enum…) are
+      // shown by their BrowseName, read once per distinct DataType node.
+      const named = new Map<string, { typeId: NodeId; nodes: BrowseNode[] }>();
       part.forEach((v, k) => {
         const [dt, vr, dims, access] = dvs.slice(k * attrs.length, (k + 1) * attrs.length);
         const typeId = dt?.statusCode.value === 0 ? (dt.value.value as NodeId) : undefined;
         if (typeId) {
           const builtIn = typeId.namespace === 0 && typeof typeId.value === 'number' ? coreTypeOf(typeId.value) : undefined;
-          v.node.type = builtIn ?? typeId.toString();
+          v.node.type = builtIn ?? nodeIdText(typeId);
+          if (builtIn === undefined) {
+            const key = typeId.toString();
+            const entry = named.get(key) ?? { typeId, nodes: [] };
+            entry.nodes.push(v.node);
+            named.set(key, entry);
+          }
         }
         const rank = Number(vr?.value.value ?? -1);
         if (rank >= 0) {
@@ -763,6 +901,18 @@ export class OpcUaDevice extends BaseDevice {
         // AccessLevel bit 1 = CurrentWrite (OPC 10000-3 §8.57).
         if (access?.statusCode.value === 0) v.node.writable = (Number(access.value.value) & 0x02) !== 0;
       });
+      if (named.size > 0) {
+        const types = [...named.values()];
+        const names = await this.#readChunked(
+          'browse',
+          types.map((t) => ({ nodeId: t.typeId, attributeId: ua.AttributeIds.BrowseName })),
+        );
+        types.forEach((t, k) => {
+          const dv = names[k];
+          const name = dv?.statusCode.value === 0 ? (dv.value.value as { name?: string } | null)?.name : undefined;
+          if (name) for (const node of t.nodes) node.type = name;
+        });
+      }
     }
   }
 
@@ -977,6 +1127,69 @@ export class OpcUaDevice extends BaseDevice {
 function nodeIdText(nodeId: NodeId): string {
   const t = nodeId.toString();
   return t.startsWith('ns=0;') ? t.slice(5) : t;
+}
+
+/**
+ * What is wrong with the reply to Hello that node-opcua accepted, if anything: it must be an ACK
+ * whose buffer sizes are at least 8192 bytes (OPC 10000-6 §7.1.2.4, Table 53).
+ */
+function ackProblem(b: Buffer | undefined): string | undefined {
+  if (!b) return undefined;
+  const type = b.subarray(0, 3).toString('latin1');
+  if (type !== 'ACK') return `a "${type.replace(/[^\x20-\x7e]/g, '.')}" message, not an Acknowledge`;
+  if (b.length < 20) return undefined;
+  const receive = b.readUInt32LE(12);
+  const send = b.readUInt32LE(16);
+  if (receive < 8192 || send < 8192) return `an Acknowledge whose buffer sizes (receive ${receive}, send ${send}) are below the 8192 bytes OPC 10000-6 §7.1.2.4 requires`;
+  return undefined;
+}
+
+/**
+ * node-opcua's own TCP transport, observed: whether TCP connected, whether HEL/ACK completed, and
+ * what bytes came in before and after, for {@link OpcUaDevice}'s connect errors.
+ */
+function observingTransportFactory(ua: NodeOpcua, h: Handshake) {
+  type Transport = {
+    _install_socket(socket: import('node:net').Socket): void;
+    _on_socket_data(data: Buffer): void;
+    once(event: 'connect', fn: () => void): unknown;
+  };
+  const Tcp = (ua as unknown as { ClientTCP_transport: new (settings: unknown) => Transport }).ClientTCP_transport;
+  return {
+    create(settings: unknown) {
+      const t = new Tcp(settings);
+      const install = t._install_socket;
+      t._install_socket = function (socket) {
+        socket.once('connect', () => {
+          h.tcp = true;
+        });
+        socket.once('end', () => {
+          h.closedByPeer = true;
+        });
+        install.call(this, socket);
+      };
+      const onData = t._on_socket_data;
+      t._on_socket_data = function (data) {
+        if (h.acknowledged) {
+          h.bytesAfterAck += data.length;
+          h.firstAfterAck ??= Buffer.from(data.subarray(0, 16));
+        } else {
+          h.bytesBeforeAck += data.length;
+          h.firstBeforeAck ??= Buffer.from(data.subarray(0, 28));
+        }
+        onData.call(this, data);
+      };
+      t.once('connect', () => {
+        h.acknowledged = true;
+        // node-opcua arms the socket's idle timeout with the transport timeout (half of it, in
+        // ClientTCP_transport.connect) and keeps it for the life of the channel, so a session
+        // quieter than that was cut. Once the channel exists, requests have their own timeout
+        // and the session keep-alive finds a dead server: the idle timeout is for the handshake only.
+        (t as unknown as { _socket?: import('node:net').Socket | null })._socket?.setTimeout(0);
+      });
+      return t as never;
+    },
+  };
 }
 
 function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {

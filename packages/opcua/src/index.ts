@@ -9,7 +9,7 @@ export { describeServer, type ServerDescription } from './describe.js';
 export { type HostileInputStats, hostileInputStats } from './harden.js';
 export * from './options.js';
 export * from './pki.js';
-export { createOpcUaServer, OpcUaServer, type OpcUaServerEvents, type OpcUaServerOptions, type ServedDevice, type ServedTag, type TagProvider } from './server.js';
+export { type AlarmHandle, createOpcUaServer, OpcUaServer, type OpcUaServerEvents, type OpcUaServerOptions, type ServedDevice, type ServedTag, type TagHandle, type TagProvider } from './server.js';
 export { DEFAULT_PORT, type OpcUaSimulatorConfig, SimulatedPlant, startSimulator } from './simulator.js';
 export * from './status.js';
 export * from './variant.js';

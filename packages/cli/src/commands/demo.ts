@@ -64,13 +64,14 @@ export const demoCommand: CommandModule = {
           try {
             const sims = Object.values(demo.simulators);
             if (ctx.json) {
-              ctx.printJson({ simulators: sims.map((s) => s.url), mqtt: demo.mqttUrl, web: demo.webUrl ?? null, config: demo.configFile });
+              ctx.printJson({ simulators: sims.map((s) => s.url), mqtt: demo.mqttUrl, web: demo.webUrl ?? null, opcua: demo.opcuaUrl ?? null, config: demo.configFile });
             } else {
               ctx.out(p.header('Bifrost demo is running'));
               for (const s of sims) ctx.out(`  ${p.special('◆')} ${s.describe()}`);
               ctx.out(`  ${p.info('→')} gateway: ${demo.gateway.devices().length} devices, config ${p.bold(demo.configFile)}`);
               ctx.out(`  ${p.info('→')} MQTT: ${p.bold(demo.mqttUrl)}  topics bifrost/demo/<device>/<tag>  (mosquitto_sub -h 127.0.0.1 -p ${new URL(demo.mqttUrl).port} -t 'bifrost/#' -v)`);
               if (demo.webUrl) ctx.out(`  ${p.info('→')} dashboard: ${p.bold(demo.webUrl)}`);
+              if (demo.opcuaUrl) ctx.out(`  ${p.info('→')} OPC UA server (for a SCADA, anonymous, read-only): ${p.bold(demo.opcuaUrl)}`);
               ctx.out(`  ${p.info('→')} metrics: ${demo.webUrl ? `${demo.webUrl}metrics` : 'bifrost run --metrics-port'}`);
               ctx.out(p.dim('  Ctrl-C stops everything cleanly; queued data stays on disk.'));
             }
