@@ -3,6 +3,9 @@
  * Bifrost cloud: a durable, compressed store-and-forward queue and sinks that forward records to
  * MQTT (JSON or Sparkplug B), AWS IoT Core and Azure IoT Hub without losing any.
  */
+
+/** The limiter lives in core (the gateway uses it too); re-exported for existing imports. */
+export { RepeatLimiter, type RepeatLimiterOptions, type RepeatSummary } from '@bifrost/core';
 export {
   BLOCK_HEADER_BYTES,
   BLOCK_MAGIC,
@@ -20,7 +23,6 @@ export { type AppendResult, DurableQueue, type DurableQueueOptions, type FsyncPo
 export { type EmbeddedBroker, type EmbeddedBrokerOptions, startEmbeddedBroker } from './embedded-broker.js';
 export { classifyConnectError, MqttSink, type MqttSinkOptions, type SinkEvents, type SinkMetrics, type SinkTlsOptions } from './mqtt-sink.js';
 export { AZURE_API_VERSION, type AzureSasOptions, azureHubHost, azureMqttIdentity, azureSasToken } from './profiles.js';
-export { RepeatLimiter, type RepeatLimiterOptions, type RepeatSummary } from './rate-limit.js';
 export { deviceMessage, entryValues, expandBatch, isSinkBatch, type QueueEntry, renderTopic, type SinkBatch, type SinkRecord, toSinkRecord } from './record.js';
 export { type CreateSinkOptions, createSink, type ErrorAt, type SinkConfig, type SinkLogger, validateSinkConfig } from './sink-config.js';
 export {

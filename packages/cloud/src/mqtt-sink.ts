@@ -10,10 +10,9 @@
  * keeps the connection up but stops acknowledging is timed out (`ackTimeoutMs`) and redialed.
  */
 import { EventEmitter } from 'node:events';
-import { Backoff, type BackoffOptions, BifrostError, channel, redact, redactText, redactUrl, sleep } from '@bifrost/core';
+import { Backoff, type BackoffOptions, BifrostError, channel, RepeatLimiter, type RepeatSummary, redact, redactText, redactUrl, sleep } from '@bifrost/core';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { DurableQueue, type DurableQueueOptions, type QueuedRecord, type QueueMetrics } from './durable-queue.js';
-import { RepeatLimiter, type RepeatSummary } from './rate-limit.js';
 import { deviceMessage, entryValues, expandBatch, isSinkBatch, type QueueEntry, renderTopic, type SinkBatch, type SinkRecord } from './record.js';
 import { SparkplugEdgeNode, type SparkplugMessage, type SparkplugSample, sparkplugTopic } from './sparkplug.js';
 

@@ -12,6 +12,7 @@ export * from './driver.js';
 export * from './errors/index.js';
 export * from './health.js';
 export * from './listen.js';
+export * from './rate-limit.js';
 export * from './redact.js';
 export * from './registry.js';
 export * from './scan.js';

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { loadGatewayConfigAsync, redactUrl, toBifrostError } from '@bifrost/core';
+import { loadGatewayConfigAsync, RepeatLimiter, type RepeatSummary, redactUrl, toBifrostError } from '@bifrost/core';
 import { Gateway } from './gateway.js';
 import { isLoopback, serveHealth } from './http.js';
 import { createLogger, type Logger } from './logger.js';
@@ -46,12 +46,24 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
   const { config, source } = await loadGatewayConfigAsync(path);
   ensureDataDir(resolve(dirname(path), config.dataDir), log);
   const gateway = new Gateway(config, { source, baseDir: dirname(path) });
+  // Repeated lines are rate-limited (issue 23.4): the first of each kind in an interval is logged at
+  // once, the rest as one line with a count at its end. A device that flaps every poll, or a scan that
+  // fails every poll, writes two lines per 10 s instead of one per event.
+  const summary = (what: string) => (s: RepeatSummary<Record<string, unknown>>) =>
+    log.warn({ ...s.last, repeated: s.suppressed }, `${what} repeated ${s.suppressed} more time(s) in the last ${s.intervalMs / 1000} s`);
+  const healthLimit = new RepeatLimiter<Record<string, unknown>>({ onSummary: summary('device health change') });
+  const warningLimit = new RepeatLimiter<Record<string, unknown>>({ onSummary: summary('warning') });
   gateway.on('health', (e) => {
     const msg = `${e.device} ${e.previous} → ${e.state}`;
-    if (e.state === 'disconnected') log.warn({ device: e.device, state: e.state, error: e.error?.code, reason: e.error?.message }, msg);
+    const fields = { device: e.device, state: e.state, error: e.error?.code, reason: e.error?.message };
+    if (!healthLimit.hit(`${e.device}:${e.previous}:${e.state}`, fields)) return;
+    if (e.state === 'disconnected') log.warn(fields, msg);
     else log.info({ device: e.device, state: e.state }, msg);
   });
-  gateway.on('warning', (e) => log.warn({ where: e.where, code: e.error.code }, e.error.message));
+  gateway.on('warning', (e) => {
+    const fields = { where: e.where, code: e.error.code, message: e.error.message };
+    if (warningLimit.hit(`${e.where}:${e.error.code}`, fields)) log.warn({ where: e.where, code: e.error.code }, e.error.message);
+  });
   gateway.on('write', (w) => log.info({ device: w.request.device, tag: w.request.tag, user: w.request.user, source: w.request.source, ok: !w.error, code: w.error?.code }, 'write'));
   await gateway.start();
   log.info({ devices: config.devices.length, pipelines: config.pipelines.length, sinks: config.sinks.length }, `gateway ${config.gateway.name} started from ${file}`);
@@ -113,6 +125,8 @@ export async function runGateway(file: string, options: RunOptions = {}): Promis
       await gateway.stop(options.stopTimeoutMs === undefined ? {} : { timeoutMs: options.stopTimeoutMs });
       if (closeWeb) await closeWeb();
       else await http?.close();
+      healthLimit.flush();
+      warningLimit.flush();
       log.info('stopped');
       detach();
       resolveStopped();

@@ -307,7 +307,7 @@ export class OpcUaDevice extends BaseDevice {
           ctx,
         );
       if (h.closedByPeer) return new BifrostError('BIFROST_CONNECTION_LOST', `${this.name} accepted the TCP connection and closed it without answering the OPC UA Hello`, ctx);
-      return new BifrostError('BIFROST_TIMEOUT', `${this.name} accepted the TCP connection but did not answer the OPC UA Hello within ${ms} ms`, { ...ctx, details: { timeoutMs: ms } });
+      return new BifrostError('BIFROST_CONNECT_TIMEOUT', `${this.name} accepted the TCP connection but did not answer the OPC UA Hello within ${ms} ms`, { ...ctx, details: { timeoutMs: ms } });
     }
     const ack = ackProblem(h.firstBeforeAck);
     if (ack) return new BifrostError('BIFROST_MALFORMED_FRAME', `${this.name} answered the OPC UA Hello with ${ack}${head(h.firstBeforeAck?.subarray(0, 16))}`, ctx);
@@ -318,8 +318,8 @@ export class OpcUaDevice extends BaseDevice {
         return new BifrostError('BIFROST_MALFORMED_FRAME', `${this.name} answered the ${what} request with a reply that does not decode${head(h.firstAfterAck)}`, ctx);
     }
     if (h.closedByPeer) return new BifrostError('BIFROST_CONNECTION_LOST', `${this.name} closed the connection during the ${what} request`, ctx);
-    if (e instanceof BifrostError) return e;
-    return new BifrostError('BIFROST_TIMEOUT', `${this.name} acknowledged the OPC UA Hello but did not answer the ${what} request within ${ms} ms`, { ...ctx, details: { timeoutMs: ms } });
+    if (e instanceof BifrostError && e.code !== 'BIFROST_TIMEOUT') return e;
+    return new BifrostError('BIFROST_CONNECT_TIMEOUT', `${this.name} acknowledged the OPC UA Hello but did not answer the ${what} request within ${ms} ms`, { ...ctx, details: { timeoutMs: ms } });
   }
 
   /** GetEndpoints (OPC 10000-4 §5.4.4) over a short-lived unsecured channel. */
@@ -411,6 +411,8 @@ export class OpcUaDevice extends BaseDevice {
     // (OPC 10000-6 §6.7.6 lets a server close without a reason to avoid helping an attacker).
     // Nothing answered the Hello in transportTimeout (OPC 10000-6 §7.1.2.3): a silent host, not a refusal.
     if (/Timeout\(|timeout was =|timed out/i.test(message)) {
+      // Once TCP is up, what the wire showed says more: silence, or a reply that does not decode.
+      if (this.#handshake?.tcp) return this.#handshakeError(e, 'connect');
       return connectError(new BifrostError('BIFROST_TIMEOUT', message.replace(/\s*\n\s*/g, ' '), { cause: e }), { device: this.name });
     }
     const closedBySecureServer = s.securityMode !== 'None' && /rejected by server|disconnected by third party|socket has been disconnected/i.test(message);
@@ -445,8 +447,9 @@ export class OpcUaDevice extends BaseDevice {
         cause: e,
       });
     }
-    // ECONNREFUSED, ENOTFOUND, EHOSTUNREACH…: node-opcua keeps the errno only in its message text.
-    if (connectErrorCode(e) !== undefined) return connectError(e, { device: this.name });
+    // Before TCP is up (ECONNREFUSED, ENOTFOUND, EHOSTUNREACH…), core's classifier names the cause
+    // (node-opcua keeps the errno only in its message text); after, what the wire showed does.
+    if (!this.#handshake?.tcp && connectErrorCode(e) !== undefined) return connectError(e, { device: this.name });
     return st ? statusError(st.value, st.name, { device: this.name, operation: 'connect' }, e) : this.#handshakeError(e, 'connect');
   }
 

@@ -69,14 +69,15 @@ async function runGateway(ctx: CliContext, file: string, flags: RunFlags): Promi
   const gw = await import('@bifrost/gateway');
   if (flags.check) {
     const { config, source } = await core.loadGatewayConfigAsync(file);
-    // A config with no devices parses (an empty file is a valid start) but runs nothing.
-    if (config.devices.length === 0) throw source.errorAt(['devices'], 'at least one device: a gateway with no devices reads nothing', undefined, true);
     await new gw.Gateway(config, { source }).validate();
     // The web section as the web server will judge it at start (tokens and TLS files, bind policy).
     if (config.web) {
       const web = await import('@bifrost/web' as string).catch(() => undefined);
       web?.checkWebOptions?.(config.web, dirname(resolve(file)));
     }
+    // A config with no devices parses (an empty file is a valid start) but runs nothing; said last,
+    // so that a wrong field elsewhere is named first.
+    if (config.devices.length === 0) throw source.errorAt(['devices'], 'at least one device: a gateway with no devices reads nothing', undefined, true);
     if (ctx.json) ctx.printJson({ ok: true, devices: config.devices.length, pipelines: config.pipelines.length, sinks: config.sinks.length });
     else ctx.out(ctx.palette.success(`✔ ${file} is valid: ${config.devices.length} device(s), ${config.pipelines.length} pipeline(s), ${config.sinks.length} sink(s)`));
     return EXIT.OK;

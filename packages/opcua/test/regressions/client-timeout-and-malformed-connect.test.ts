@@ -71,8 +71,8 @@ describe('a malformed reply during connect says what happened', () => {
     ['garbage in reply to OpenSecureChannel', afterAck(frame('OPN', Buffer.alloc(30, 0xee))), 'BIFROST_MALFORMED_FRAME', /answered the OpenSecureChannel request with a reply that does not decode/],
     ['a MSG in reply to OpenSecureChannel', afterAck(frame('MSG', Buffer.alloc(30, 0xee))), 'BIFROST_MALFORMED_FRAME', /OpenSecureChannel .*does not decode/],
     ['a socket closed after Hello', (s) => s.once('data', () => s.end()), 'BIFROST_CONNECTION_LOST', /closed it without answering the OPC UA Hello/],
-    ['silence after Hello', () => {}, 'BIFROST_TIMEOUT', /did not answer the OPC UA Hello within 500 ms/],
-    ['silence after ACK', afterHello(ACK), 'BIFROST_TIMEOUT', /did not answer the OpenSecureChannel request within 500 ms/],
+    ['silence after Hello', () => {}, 'BIFROST_CONNECT_TIMEOUT', /did not answer the OPC UA Hello within 500 ms/],
+    ['silence after ACK', afterHello(ACK), 'BIFROST_CONNECT_TIMEOUT', /did not answer the OpenSecureChannel request within 500 ms/],
   ];
   for (const [name, behave, code, message] of cases) {
     it(`${name}: ${code}`, async () => {

@@ -74,7 +74,9 @@ it('answers the names listed in web.hosts', async () => {
 
 it('refuses to serve anonymous viewers on a non-loopback address unless anonymous is set', async () => {
   const port = await freePort();
-  gw = startBifrost({ 'gateway.yaml': `web: { port: ${port}, host: 0.0.0.0 }\naudit: { file: audit.jsonl }\n` });
+  // A device (on a closed port) so that --check judges the web section, not an empty device list.
+  const device = `devices:\n  - { name: d1, url: "modbus://127.0.0.1:${await freePort()}?unit=1", tags: [{ name: x, address: HR0 }] }\n`;
+  gw = startBifrost({ 'gateway.yaml': `${device}web: { port: ${port}, host: 0.0.0.0 }\naudit: { file: audit.jsonl }\n` });
   const code = await new Promise<number | null>((resolve) => gw?.child.once('exit', (c) => resolve(c)));
   expect(code).not.toBe(0);
   expect(gw.output().stderr + gw.output().stdout).toMatch(/BIFROST_CONFIG_INVALID[\s\S]*web\.host: 0\.0\.0\.0 is not a loopback address/);
