@@ -28,8 +28,8 @@ describe.each(Object.keys(budgets))('fuzz %s', (name) => {
   it('the simulator survives mutated client frames and answers a valid request afterwards', { timeout: 90_000 }, async () => {
     const r = await fuzzServer(adapter, { ...common, budget: budgets[name]?.server });
     console.log(summary(r));
-    expect(r.frames).toBe(budgets[name]?.server);
     expect(r.crashes).toEqual([]);
+    expect(r.frames).toBe(budgets[name]?.server);
     expect(r.hangs).toEqual([]);
     expect(r.validAfter).toBe(true);
     // Bounded memory: a few hundred hostile connections leave no lasting growth beyond noise.
@@ -42,8 +42,8 @@ describe.each(Object.keys(budgets))('fuzz %s', (name) => {
     console.log(summary(r));
     // The unmutated replay satisfies the client, so the mutants reach past the first reply.
     expect(r.replayFailures).toEqual([]);
-    expect(r.frames).toBe(budgets[name]?.client);
     expect(r.crashes).toEqual([]);
+    expect(r.frames).toBe(budgets[name]?.client);
     expect(r.hangs).toEqual([]);
     expect(r.untyped).toEqual([]);
     expect(r.results.typed).toBeGreaterThan(0);

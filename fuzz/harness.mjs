@@ -467,23 +467,20 @@ export async function fuzzServer(adapter, options) {
   };
   /** After a crash: replays the suspects one at a time on a new process to find the input. */
   const pinCrash = async (suspects, exit, stderr) => {
+    target = await startTarget(adapter.name);
     for (const m of suspects) {
-      target = await startTarget(adapter.name);
       const x = toBytes(m);
-      await exchange(adapter, target.port, x.prefix, x.replies, x.last, 200, x.fixLast);
-      await new Promise((r) => setTimeout(r, 100));
+      await exchange(adapter, target.port, x.prefix, x.replies, x.last, 100, x.fixLast);
+      await new Promise((r) => setTimeout(r, 50));
       if (!target.alive) {
         const e = await target.exited;
         crashes.push(finding(m, x, { exit: e, stderr: target.stderr() }));
         target = await startTarget(adapter.name);
         return;
       }
-      await target.stop();
     }
     crashes.push({ k: suspects.map((m) => m.k), how: 'not reproduced alone', exit, stderr });
-    target = await startTarget(adapter.name);
   };
-
   const recent = [];
   const checkCrash = async () => {
     if (target.alive) return;
@@ -587,7 +584,7 @@ export async function fuzzClient(adapter, options) {
   const t0 = Date.now();
 
   /** A malicious server per worker; `mutant` says which reply of which connection to replace. */
-  const worker = async () => {
+  const worker = async (nextMutant) => {
     let mutant;
     let connIndex = 0;
     const server = createServer((sock) => {
@@ -621,8 +618,8 @@ export async function fuzzClient(adapter, options) {
         baseline = ops.filter((o) => o.kind !== 'ok').map((o) => `${o.op}: ${o.kind} ${o.error?.message ?? ''}`);
       }
       for (;;) {
-        const k = nextK++;
-        if (k >= plan.size) break;
+        const k = nextMutant();
+        if (k === undefined) break;
         const m = plan.mutant(k);
         mutant = m;
         connIndex = 0;
@@ -636,7 +633,7 @@ export async function fuzzClient(adapter, options) {
           if (o.kind === 'untyped' && untyped.length < 20) untyped.push({ k, how: m.how, op: o.op, replyHex: Buffer.from(m.bytes).toString('hex'), error: String(o.error?.stack ?? o.error) });
           if (o.kind === 'hang' && hangs.length < 20) hangs.push({ k, how: m.how, op: o.op, replyHex: Buffer.from(m.bytes).toString('hex') });
         }
-        if (uncaught.length > before) uncaught[uncaught.length - 1].replyHex = Buffer.from(m.bytes).toString('hex');
+        if (uncaught.length > before) crashedIn.add(k);
         tried++;
         if (tried % 1000 === 0) log(`${adapter.name} client: ${tried}/${plan.size} replies`);
       }
@@ -646,10 +643,24 @@ export async function fuzzClient(adapter, options) {
   };
   let nextK = 0;
   let tried = 0;
+  const crashedIn = new Set();
+  const pinned = [];
   let baseline;
   const slowest = { ms: 0 };
   try {
-    await Promise.all(Array.from({ length: concurrency }, worker));
+    await Promise.all(Array.from({ length: concurrency }, () => worker(() => (nextK < plan.size ? nextK++ : undefined))));
+    // An uncaught exception names no mutant when several run at once: replay each suspect alone.
+    const suspects = [...new Set([...uncaught.flatMap((u) => u.k), ...crashedIn])].sort((a, b) => a - b);
+    for (const k of suspects) {
+      const before = uncaught.length;
+      let given = false;
+      await worker(() => (given ? undefined : ((given = true), k)));
+      await new Promise((r) => setTimeout(r, 50));
+      if (uncaught.length > before) {
+        const m = plan.mutant(k);
+        pinned.push({ k, how: m.how, conversation: m.c, reply: m.i, replyHex: Buffer.from(m.bytes).toString('hex'), error: uncaught[uncaught.length - 1].error });
+      }
+    }
   } finally {
     process.off('uncaughtException', onUncaught);
     process.off('unhandledRejection', onUncaught);
@@ -677,7 +688,8 @@ export async function fuzzClient(adapter, options) {
     slowest,
     untyped,
     hangs,
-    crashes: uncaught,
+    // Each pinned crash with its reply bytes; the raw uncaught errors when none reproduced alone.
+    crashes: pinned.length ? pinned : uncaught,
     validAfter,
     rssBefore,
     rssAfter: process.memoryUsage().rss,
