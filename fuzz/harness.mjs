@@ -653,8 +653,8 @@ export async function fuzzClient(adapter, options) {
     const suspects = [...new Set([...uncaught.flatMap((u) => u.k), ...crashedIn])].sort((a, b) => a - b);
     for (const k of suspects) {
       const before = uncaught.length;
-      let given = false;
-      await worker(() => (given ? undefined : ((given = true), k)));
+      const once = [k];
+      await worker(() => once.shift());
       await new Promise((r) => setTimeout(r, 50));
       if (uncaught.length > before) {
         const m = plan.mutant(k);
