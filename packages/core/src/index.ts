@@ -6,6 +6,7 @@
 export * from './audit.js';
 export * from './columns.js';
 export * from './config-lazy.js';
+export * from './connections.js';
 export * from './datatypes.js';
 export * from './diagnostics.js';
 export * from './driver.js';

@@ -3,9 +3,10 @@
  * The contract every protocol simulator meets, so that `bifrost simulate <protocol>`, the demo
  * and the tests start any of them the same way.
  */
+import type { ConnectionLimits } from './connections.js';
 
-/** Options every simulator accepts. */
-export interface SimulatorOptions {
+/** Options every simulator accepts; `maxConnections` and `idleTimeoutMs` bound what idle peers can hold. */
+export interface SimulatorOptions extends ConnectionLimits {
   /** Interface to bind (default 127.0.0.1). */
   host?: string;
   /** TCP port (0 = any free port; each protocol has its own default for the CLI). */

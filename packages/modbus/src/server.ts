@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { BifrostError, channel } from '@bifrost/core';
+import { BifrostError, ConnectionGuard, channel } from '@bifrost/core';
 import { ExceptionCode, Limits } from './constants.js';
 import type { ModbusUnit } from './data-model.js';
 import { MbapFrameAssembler, RtuFrameAssembler, rtuSilentIntervalMs, writeCrc, writeMbapHeader } from './framing.js';
@@ -16,6 +16,7 @@ import { decodeRequest, type ModbusResponse, responseLength, writeResponse } fro
 import { openSerial, type SerialOptions, type SerialStream } from './transport.js';
 
 const serverRequestChannel = channel('modbus', 'server-request');
+const connectionChannel = channel('modbus', 'server-connection');
 
 /** Options of {@link ModbusServer}. */
 export interface ModbusServerOptions {
@@ -30,8 +31,10 @@ export interface ModbusServerOptions {
   serial?: SerialOptions;
   /** Largest request frame accepted; larger ones close the connection (TCP) or are dropped (RTU). */
   maxFrameSize?: number;
-  /** Most TCP connections at once (default 64). */
+  /** Most TCP connections at once (default 64); at the cap a new connection closes the longest-idle one. */
   maxConnections?: number;
+  /** Close a TCP connection that completed no request for this long, in ms (default 120000; 0 = never). */
+  idleTimeoutMs?: number;
 }
 
 /** Events of a server. */
@@ -53,7 +56,7 @@ export class ModbusServer extends EventEmitter<ModbusServerEvents> {
   readonly #options: ModbusServerOptions;
   #server: Server | undefined;
   #serial: SerialStream | undefined;
-  readonly #sockets = new Set<Socket>();
+  #guard: ConnectionGuard | undefined;
   #port = 0;
   #closing: Promise<void> | undefined;
 
@@ -76,7 +79,7 @@ export class ModbusServer extends EventEmitter<ModbusServerEvents> {
 
   /** Open TCP connections. */
   get connections(): number {
-    return this.#sockets.size;
+    return this.#guard?.size ?? 0;
   }
 
   /**
@@ -90,15 +93,15 @@ export class ModbusServer extends EventEmitter<ModbusServerEvents> {
       this.#attach(port, rtuSilentIntervalMs(this.#options.serial.baudRate ?? 19200));
       return;
     }
+    const limits = { maxConnections: this.#options.maxConnections ?? 64, ...(this.#options.idleTimeoutMs !== undefined ? { idleTimeoutMs: this.#options.idleTimeoutMs } : {}) };
+    const guard = new ConnectionGuard(limits, (socket, reason) => {
+      if (connectionChannel.hasSubscribers) connectionChannel.publish({ event: reason === 'idle' ? 'idle-closed' : 'evicted', remote: socket.remoteAddress });
+    });
+    this.#guard = guard;
     const server = createServer({ noDelay: true }, (socket) => {
-      if (this.#sockets.size >= (this.#options.maxConnections ?? 64)) {
-        socket.destroy();
-        return;
-      }
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
+      guard.admit(socket);
       socket.on('error', () => {});
-      this.#attach(socket, 0);
+      this.#attach(socket, 0, socket);
     });
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
@@ -112,11 +115,15 @@ export class ModbusServer extends EventEmitter<ModbusServerEvents> {
     this.#port = typeof addr === 'object' && addr ? addr.port : 0;
   }
 
-  #attach(stream: Duplex, silentMs: number): void {
+  #attach(stream: Duplex, silentMs: number, socket?: Socket): void {
+    const guard = socket ? this.#guard : undefined;
     if (this.framing === 'tcp') {
       const assembler = new MbapFrameAssembler(
         {
-          frame: (tid, unitId, pdu) => this.#answerTcp(stream, tid, unitId, pdu),
+          frame: (tid, unitId, pdu) => {
+            if (guard) guard.active(socket as Socket);
+            this.#answerTcp(stream, tid, unitId, pdu);
+          },
           error: (err) => {
             this.emit('frameError', err);
             stream.destroy();
@@ -138,7 +145,10 @@ export class ModbusServer extends EventEmitter<ModbusServerEvents> {
     }
     const assembler = new RtuFrameAssembler(
       {
-        frame: (unitId, pdu) => this.#answerRtu(stream, unitId, pdu),
+        frame: (unitId, pdu) => {
+          if (guard) guard.active(socket as Socket);
+          this.#answerRtu(stream, unitId, pdu);
+        },
         // Serial Line §2.4.2: a server does not answer a frame with a bad CRC; it waits for the next.
         error: (err) => this.emit('frameError', err),
       },
@@ -212,7 +222,7 @@ export class ModbusServer extends EventEmitter<ModbusServerEvents> {
    * @example server.dropConnections()
    */
   dropConnections(): void {
-    for (const s of this.#sockets) s.destroy();
+    for (const s of [...(this.#guard?.sockets() ?? [])]) s.destroy();
   }
 
   /**
@@ -222,6 +232,7 @@ export class ModbusServer extends EventEmitter<ModbusServerEvents> {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.dropConnections();
+      this.#guard?.stop();
       const server = this.#server;
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
       const serial = this.#serial;

@@ -307,6 +307,8 @@ export async function startModbusSimulator(options: ModbusSimulatorOptions = {})
   const host = options.host ?? '127.0.0.1';
   const serverOptions: ConstructorParameters<typeof ModbusServer>[0] = { units, host, port: options.port ?? 0, framing: options.framing ?? 'tcp' };
   if (options.serial) serverOptions.serial = options.serial;
+  if (options.maxConnections !== undefined) serverOptions.maxConnections = options.maxConnections;
+  if (options.idleTimeoutMs !== undefined) serverOptions.idleTimeoutMs = options.idleTimeoutMs;
   const server = new ModbusServer(serverOptions);
   await server.listen();
   const t0 = performance.now();

@@ -9,9 +9,23 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
+import type { Server, Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { type AuditLog, type AuditRecord, addressInUseError, BifrostError, channels, type DataType, isNumericType, type Quality, type TagValue, toBifrostError, type Value } from '@bifrost/core';
+import {
+  type AuditLog,
+  type AuditRecord,
+  addressInUseError,
+  BifrostError,
+  ConnectionGuard,
+  channels,
+  type DataType,
+  isNumericType,
+  type Quality,
+  type TagValue,
+  toBifrostError,
+  type Value,
+} from '@bifrost/core';
 import type { DataValue, OPCUAServer, UAVariable } from 'node-opcua';
 import { loadNodeOpcua, type NodeOpcua } from './load.js';
 import { SECURITY_MODES, SECURITY_POLICIES, type SecurityModeName, type SecurityPolicyName } from './options.js';
@@ -112,8 +126,6 @@ export interface OpcUaServerOptions {
   applicationName?: string;
   /** Most sessions at once (default 50); one more gets BadTooManySessions. */
   maxSessions?: number;
-  /** Most TCP connections per endpoint (default 100). */
-  maxConnections?: number;
   /** Most monitored items in the server (default 100,000); more get BadTooManyMonitoredItems. */
   maxMonitoredItems?: number;
   /** Largest message in bytes, both ways (default 16 MiB; OPC 10000-6 §7.1.2.3 MaxMessageSize). */
@@ -122,6 +134,14 @@ export interface OpcUaServerOptions {
   operationLimits?: { maxNodesPerRead?: number; maxNodesPerWrite?: number; maxNodesPerBrowse?: number; maxMonitoredItemsPerCall?: number };
   /** BuildInfo ProductName (default `Bifrost OPC UA server`). */
   productName?: string;
+  /** Most connections per endpoint (default 100); at the cap a new connection closes the longest-idle one, those that never completed a request first. */
+  maxConnections?: number;
+  /**
+   * Close a connection that completed no request for this long, in ms (default 0 = never; the
+   * simulator uses 120000). node-opcua closes a connection that sends no HEL within its own timeout,
+   * but not one that stops after HEL/ACK or after opening its channel.
+   */
+  idleTimeoutMs?: number;
 }
 
 /** Events of {@link OpcUaServer}. */
@@ -212,6 +232,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
   #building: OPCUAServer | undefined;
   readonly #alarms = new Map<string, unknown>();
   readonly #notifiers = new Set<string>();
+  #idle: ConnectionGuard | undefined;
 
   constructor(options: OpcUaServerOptions) {
     super();
@@ -308,7 +329,10 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
         },
       },
       disableDiscovery: true,
-      maxConnectionsPerEndpoint: o.maxConnections ?? 100,
+      // One more than our own cap: the guard installed after start evicts first (see #guardConnections).
+      maxConnectionsPerEndpoint: (o.maxConnections ?? 100) + 1,
+      // node-opcua's HEL timeout (default 30 s): never longer than the idle timeout.
+      ...(o.idleTimeoutMs ? { timeout: Math.min(30_000, o.idleTimeoutMs) } : {}),
       // OPC 10000-6 §7.1.2.3: the server answers Hello with its own limits, whatever the client asked for.
       transportSettings: {
         adjustTransportLimits: (hello: { receiveBufferSize: number; sendBufferSize: number; maxMessageSize: number; maxChunkCount: number }) => {
@@ -329,6 +353,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
       this.#building = server;
       this.#build(ua, server);
       await server.start();
+      this.#guardConnections(server, o.maxConnections ?? 100, o.idleTimeoutMs ?? 0);
     } catch (e) {
       await server.shutdown(0).catch(() => {});
       const code = (e as NodeJS.ErrnoException).code;
@@ -691,9 +716,40 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
     else if (channels.write.hasSubscribers) channels.write.publish(record);
   }
 
+  /**
+   * Counts connections, closes the longest-idle one at the cap and those with no complete request
+   * for `idleTimeoutMs`. node-opcua alone lets idle sockets lock clients out: its listener's
+   * `maxConnections` (its cap + 1) makes Node drop new connections before node-opcua's own "close the
+   * oldest channel without a session" (OPC 10000-4 §5.5.2) can run, and nothing closes a connection
+   * that stops after HEL/ACK. node-opcua's endpoint emits `message` for every request a channel
+   * decoded; the channel carries the peer's address and port, which name the accepted socket.
+   */
+  #guardConnections(server: OPCUAServer, maxConnections: number, idleTimeoutMs: number): void {
+    const guard = new ConnectionGuard({ maxConnections, idleTimeoutMs });
+    this.#idle = guard;
+    const byPeer = new Map<string, Socket>();
+    for (const ep of server.endpoints) {
+      const listener = (ep as unknown as { _server?: Server })._server;
+      if (!listener) throw new BifrostError('BIFROST_INVALID_ARGUMENT', 'node-opcua endpoint has no listening socket to watch for idle connections');
+      // The guard keeps the count at the cap by closing idle connections; Node must not refuse new ones first.
+      listener.maxConnections = Number.POSITIVE_INFINITY;
+      listener.on('connection', (socket: Socket) => {
+        const key = `${socket.remoteAddress}:${socket.remotePort}`;
+        guard.admit(socket);
+        byPeer.set(key, socket);
+        socket.once('close', () => byPeer.delete(key));
+      });
+      ep.on('message', (_message: unknown, channel: { remoteAddress?: string; remotePort?: number }) => {
+        const socket = byPeer.get(`${channel.remoteAddress}:${channel.remotePort}`);
+        if (socket) guard.active(socket);
+      });
+    }
+  }
+
   /** Stops listening and closes every session; idempotent. */
   async close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#idle?.stop();
       if (this.#onValue) this.#options.provider.off?.('value', this.#onValue);
       const server = this.#server;
       this.#server = undefined;

@@ -11,7 +11,19 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BifrostError, ConfigSource, type DataType, good, type RunningSimulator, type SimulatorOptions, type StartSimulator, seededRandom, type TagValue, type Value } from '@bifrost/core';
+import {
+  BifrostError,
+  ConfigSource,
+  type DataType,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  good,
+  type RunningSimulator,
+  type SimulatorOptions,
+  type StartSimulator,
+  seededRandom,
+  type TagValue,
+  type Value,
+} from '@bifrost/core';
 import { OpcUaServer, type OpcUaServerOptions, type ServedDevice, type TagProvider } from './server.js';
 
 /**
@@ -191,6 +203,9 @@ export const startSimulator: StartSimulator = async (options: SimulatorOptions =
     users: config.users ?? { operator: 'operator' },
     ...(config.writeUsers ? { writeUsers: config.writeUsers } : {}),
     productName: 'Bifrost OPC UA simulator',
+    // Idle connections are closed as on every Bifrost simulator (issue 22.8).
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     ...config.server,
   });
   await server.start();

@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import { BifrostError, channel } from '@bifrost/core';
+import { BifrostError, ConnectionGuard, channel } from '@bifrost/core';
 import { type CotpTpdu, decodeIsoPacket, encodeIsoPacket } from './codec/iso-on-tcp.js';
 import { ITEM_RETURN_CODE } from './codec/return-codes.js';
 import {
@@ -90,6 +90,10 @@ export interface S7ServerOptions {
   cpuStatus?: S7CpuStatus;
   /** Largest TPKT packet accepted from a client (default 8192). */
   maxPacketSize?: number;
+  /** Most connections at once (default 64); at the cap a new connection closes the longest-idle one. */
+  maxConnections?: number;
+  /** Close a connection that completed no request for this long, in ms (default 120000; 0 = never). */
+  idleTimeoutMs?: number;
 }
 
 /** Memory of the simulated CPU. */
@@ -117,7 +121,7 @@ export class S7Server extends EventEmitter<{ write: [{ area: number; dbNumber: n
   readonly identity: S7Identity;
   readonly #options: S7ServerOptions;
   #server: Server | undefined;
-  readonly #sockets = new Set<Socket>();
+  readonly #guard: ConnectionGuard;
   #putGet: boolean;
   #cpuStatus: S7CpuStatus;
   /** When the CPU last changed mode (SZL 0x0424's time stamp). */
@@ -130,6 +134,9 @@ export class S7Server extends EventEmitter<{ write: [{ area: number; dbNumber: n
     this.#putGet = options.putGet ?? true;
     this.#cpuStatus = options.cpuStatus ?? 'run';
     this.identity = { ...DEFAULT_IDENTITY, ...options.identity };
+    this.#guard = new ConnectionGuard(options, (socket, reason) => {
+      if (diag.hasSubscribers) diag.publish({ event: reason === 'idle' ? 'idle-closed' : 'evicted', remote: socket.remoteAddress });
+    });
   }
 
   /** Whether PUT/GET access is permitted; can be switched while running. */
@@ -151,7 +158,7 @@ export class S7Server extends EventEmitter<{ write: [{ area: number; dbNumber: n
 
   /** Number of connected clients. */
   get clients(): number {
-    return this.#sockets.size;
+    return this.#guard.size;
   }
 
   /**
@@ -178,8 +185,8 @@ export class S7Server extends EventEmitter<{ write: [{ area: number; dbNumber: n
   async close(): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
-    for (const s of this.#sockets) s.destroy();
-    this.#sockets.clear();
+    for (const s of [...this.#guard.sockets()]) s.destroy();
+    this.#guard.stop();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
@@ -200,7 +207,7 @@ export class S7Server extends EventEmitter<{ write: [{ area: number; dbNumber: n
   }
 
   #accept(socket: Socket): void {
-    this.#sockets.add(socket);
+    this.#guard.admit(socket);
     socket.setNoDelay(true);
     const asm = new TpktAssembler(this.#options.maxPacketSize ?? 8192);
     const state = { connected: false, pdu: 0, fragments: new Map<number, Fragment>(), nextSeq: 1 };
@@ -211,6 +218,7 @@ export class S7Server extends EventEmitter<{ write: [{ area: number; dbNumber: n
     socket.on('data', (chunk: Buffer) => {
       try {
         for (const packet of asm.push(chunk)) {
+          this.#guard.active(socket);
           const reply = this.#handle(decodeIsoPacket(packet), state);
           if (reply === 'close') {
             socket.end();
@@ -223,7 +231,6 @@ export class S7Server extends EventEmitter<{ write: [{ area: number; dbNumber: n
       }
     });
     socket.on('error', () => {});
-    socket.on('close', () => this.#sockets.delete(socket));
   }
 
   #handle(tpdu: CotpTpdu, state: { connected: boolean; pdu: number; fragments: Map<number, Fragment>; nextSeq: number }): Uint8Array | 'close' | undefined {

@@ -144,6 +144,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<S7
   }
   if (cfg.maxAmq !== undefined) serverOptions.maxAmq = cfg.maxAmq;
   if (cfg.rack !== undefined || cfg.slot !== undefined) serverOptions.acceptRackSlot = { rack: cfg.rack ?? 0, slot: cfg.slot ?? 1 };
+  if (options.maxConnections !== undefined) serverOptions.maxConnections = options.maxConnections;
+  if (options.idleTimeoutMs !== undefined) serverOptions.idleTimeoutMs = options.idleTimeoutMs;
   const server = new S7Server(memory, serverOptions);
 
   const random = seededRandom(options.seed ?? 1);

@@ -23,9 +23,11 @@ export const simulateCommand: CommandModule = {
       .option('-H, --host <host>', 'interface to bind', '127.0.0.1')
       .option('-c, --config <file>', 'YAML file describing the simulated data')
       .option('--seed <n>', 'seed for generated signals', (v) => Number(v))
+      .option('--idle-timeout <ms>', 'close a connection with no complete request for this long (default 120000; 0 = never)', (v) => Number(v))
+      .option('--max-connections <n>', 'most connections at once; at the cap a new one closes the longest-idle one (default 64)', (v) => Number(v))
       .addHelpText('after', examples(['bifrost simulate modbus --port 5020', 'bifrost simulate s7 --host 0.0.0.0', 'bifrost simulate opcua --config plant.yaml']))
       .action(
-        run(async (ctx, protocol: string, opts: { port?: number; host: string; config?: string; seed?: number }) => {
+        run(async (ctx, protocol: string, opts: { port?: number; host: string; config?: string; seed?: number; idleTimeout?: number; maxConnections?: number }) => {
           const pkg = await packageFor(protocol);
           const mod = await loadPackage<{ startSimulator?: StartSimulator; DEFAULT_PORT?: number }>(pkg);
           const { BifrostError } = await import('@bifrost/core');
@@ -37,6 +39,16 @@ export const simulateCommand: CommandModule = {
           const options: Parameters<StartSimulator>[0] = { host: opts.host, port };
           if (opts.config !== undefined) options.config = opts.config;
           if (opts.seed !== undefined) options.seed = opts.seed;
+          if (opts.idleTimeout !== undefined) {
+            if (!Number.isInteger(opts.idleTimeout) || opts.idleTimeout < 0)
+              throw new BifrostError('BIFROST_CLI_USAGE', `--idle-timeout must be an integer number of ms ≥ 0, got ${String(opts.idleTimeout)}`);
+            options.idleTimeoutMs = opts.idleTimeout;
+          }
+          if (opts.maxConnections !== undefined) {
+            if (!Number.isInteger(opts.maxConnections) || opts.maxConnections < 1)
+              throw new BifrostError('BIFROST_CLI_USAGE', `--max-connections must be an integer ≥ 1, got ${String(opts.maxConnections)}`);
+            options.maxConnections = opts.maxConnections;
+          }
           // Whatever simulator it is, a taken port is named by the flag that chose it (issue 18.4).
           const { listenAt } = await import('@bifrost/core');
           const sim: RunningSimulator = await listenAt(() => (mod.startSimulator as StartSimulator)(options), { server: `${protocol} simulator`, field: '--port', host: opts.host, port });

@@ -9,7 +9,7 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
-import { BifrostError, type RunningSimulator, type SimulatorOptions, type StartSimulator } from '@bifrost/core';
+import { BifrostError, ConnectionGuard, type RunningSimulator, type SimulatorOptions, type StartSimulator } from '@bifrost/core';
 import { ClassId, decodeForwardClose, decodeForwardOpen, decodeMultipleServiceData, decodeRequest, decodeUnconnectedSend, encodeForwardOpenReply, encodeResponse, Service } from '../codec/cip.js';
 import {
   CpfType,
@@ -116,7 +116,7 @@ class Simulator implements EipSimulator {
   port = 0;
   readonly #server: Server;
   #udp: UdpSocket | undefined;
-  readonly #sockets = new Set<Socket>();
+  readonly #guard: ConnectionGuard;
   readonly #identity: IdentityObject;
   readonly #slot: number;
   readonly #large: boolean;
@@ -152,6 +152,8 @@ class Simulator implements EipSimulator {
     this.#large = config.largeForwardOpen ?? true;
     this.#maxFrame = options.maxFrameSize ?? 65535 + 24;
     this.#echoContext = (options.senderContext ?? 'echo') === 'echo';
+    // Idle sessions are closed and the longest-idle one makes room at the cap, so idle sockets cannot lock a client out.
+    this.#guard = new ConnectionGuard(options);
     for (const [name, members] of Object.entries(config.udts ?? {})) this.db.defineUdt(name, members);
     for (const t of config.tags ?? []) this.db.addTag(t);
     for (const [program, tags] of Object.entries(config.programs ?? {})) {
@@ -173,7 +175,7 @@ class Simulator implements EipSimulator {
   }
 
   get sessions(): number {
-    return this.#sockets.size;
+    return this.#guard.size;
   }
 
   async listen(port: number, udp: boolean): Promise<void> {
@@ -241,12 +243,13 @@ class Simulator implements EipSimulator {
   // ── TCP ──
 
   #onSocket(socket: Socket): void {
-    this.#sockets.add(socket);
+    this.#guard.admit(socket);
     socket.setNoDelay(true);
     const session: SessionState = { handle: 0, connections: new Map(), registerContext: 0n };
     const framer = new EncapFramer(
       this.#maxFrame,
       (frame) => {
+        this.#guard.active(socket);
         const reply = this.#onPacket(frame, session, socket);
         if (reply) socket.write(reply);
       },
@@ -256,7 +259,6 @@ class Simulator implements EipSimulator {
     socket.on('error', () => {});
     socket.on('close', () => {
       framer.stop();
-      this.#sockets.delete(socket);
     });
   }
 
@@ -703,7 +705,8 @@ class Simulator implements EipSimulator {
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closing = (async () => {
-      for (const s of this.#sockets) s.destroy();
+      for (const s of [...this.#guard.sockets()]) s.destroy();
+      this.#guard.stop();
       this.#udp?.close();
       await new Promise<void>((resolve) => this.#server.close(() => resolve()));
     })();
