@@ -108,7 +108,11 @@ export function hardenNodeOpcua(): void {
   proto.setLimits = function (this: Transport & { [FEEDING]?: Feeding }, limits: Limits): void {
     const feeding = this[FEEDING];
     if (!feeding) {
-      setLimits.call(this, limits);
+      try {
+        setLimits.call(this, limits);
+      } catch (err) {
+        refuse(this, err);
+      }
       return;
     }
     // Set the limits now (the ACK a server sends next reads them); reinstall the assembler once the segment is split.
@@ -138,9 +142,29 @@ export function hardenNodeOpcua(): void {
       delete this[FEEDING];
       if (feeding.deferred) {
         stats.deferredLimits++;
-        if (this._socket) setLimits.call(this, feeding.deferred);
+        if (this._socket) {
+          try {
+            setLimits.call(this, feeding.deferred);
+          } catch (err) {
+            // Limits no assembler can work with (an ACK or HEL whose buffer sizes are 0: OPC 10000-6
+            // §7.1.2.3 asks for at least 8192) end this connection, not the process.
+            refuse(this, err);
+          }
+        }
       }
     }
+  };
+
+  const refuse = (t: Transport, err: unknown) => {
+    stats.decoderErrors++;
+    const message = err instanceof Error ? err.message : String(err);
+    if (hostileChannel.hasSubscribers) hostileChannel.publish({ kind: 'bad-limits', message });
+    try {
+      t.sendErrorMessage(tcpInternal, `unusable limits: ${message.slice(0, 160)}`);
+    } catch {
+      // The socket may already be gone.
+    }
+    t.prematureTerminate(new Error(`unusable transport limits: ${message}`), tcpInternal);
   };
 
   const serverProto = server.OPCUAServer.prototype;

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { BifrostError, connect } from '@bifrost/core';
 import { freePort } from '@bifrost/core/test-fixtures';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ACK_THEN_HUGE_CHUNK, BROKEN_DER, createSession, HEL_THEN_HUGE_CHUNK, hello, openSecureChannel, openSecureChannelOpaqueType, parseOpenResponse } from './hostile-frames.js';
+import { ACK_THEN_HUGE_CHUNK, ACK_ZERO_LIMITS, BROKEN_DER, createSession, HEL_THEN_HUGE_CHUNK, hello, openSecureChannel, openSecureChannelOpaqueType, parseOpenResponse } from './hostile-frames.js';
 
 const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'bifrost-opcua-hostile-'));
@@ -141,29 +141,36 @@ describe.each(Object.keys(SERVERS) as Array<keyof typeof SERVERS>)('the OPC UA s
 });
 
 describe('the OPC UA client facing a hostile server', () => {
-  it('gives a typed error when the server answers ACK and a chunk of length 0xFFFFFFFF in one segment', async () => {
-    const port = await freePort();
-    const hostile = createServer((s) => {
-      s.on('error', () => {});
-      s.once('data', () => s.write(ACK_THEN_HUGE_CHUNK));
-    });
-    await new Promise<void>((r) => hostile.listen(port, '127.0.0.1', r));
-    try {
-      const attempt = connect(`opc.tcp://127.0.0.1:${port}`, { pkiDir: join(dir, 'client-hostile'), requestTimeoutMs: 3000 }).then(async (plc) => {
-        try {
-          return await plc.read('i=2258');
-        } finally {
-          await plc.close();
-        }
+  it.each([
+    ['ACK and a chunk of length 0xFFFFFFFF in one segment', ACK_THEN_HUGE_CHUNK],
+    ['an ACK whose limits are all 0', ACK_ZERO_LIMITS],
+  ])(
+    'gives a typed error when the server answers %s',
+    async (_what, answer) => {
+      const port = await freePort();
+      const hostile = createServer((s) => {
+        s.on('error', () => {});
+        s.once('data', () => s.write(answer));
       });
-      const outcome = await attempt.then(
-        (v) => v,
-        (e: unknown) => e,
-      );
-      if (outcome instanceof Error) expect(outcome).toBeInstanceOf(BifrostError);
-      else expect((outcome as { quality: string }).quality).toBe('bad');
-    } finally {
-      hostile.close();
-    }
-  }, 60_000);
+      await new Promise<void>((r) => hostile.listen(port, '127.0.0.1', r));
+      try {
+        const attempt = connect(`opc.tcp://127.0.0.1:${port}`, { pkiDir: join(dir, 'client-hostile'), requestTimeoutMs: 3000 }).then(async (plc) => {
+          try {
+            return await plc.read('i=2258');
+          } finally {
+            await plc.close();
+          }
+        });
+        const outcome = await attempt.then(
+          (v) => v,
+          (e: unknown) => e,
+        );
+        if (outcome instanceof Error) expect(outcome).toBeInstanceOf(BifrostError);
+        else expect((outcome as { quality: string }).quality).toBe('bad');
+      } finally {
+        hostile.close();
+      }
+    },
+    60_000,
+  );
 });

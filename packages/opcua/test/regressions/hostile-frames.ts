@@ -17,6 +17,9 @@ export const HEL_THEN_HUGE_CHUNK = Buffer.from('48454c46390000000000000000000a00
 /** An ACK and a MSG chunk header of length 0xFFFFFFFF in one segment, as a malicious server answers. */
 export const ACK_THEN_HUGE_CHUNK = Buffer.concat([frame('ACK', Buffer.concat([u32(0), u32(65536), u32(65536), u32(0), u32(0)])), Buffer.from('4d534746ffffffff', 'hex')]);
 
+/** An ACK whose buffer sizes and limits are all 0 (found by the fuzz suite: the assembler's assertion escaped). */
+export const ACK_ZERO_LIMITS = Buffer.from('41434b461c0000000000000000000000000000000000000000000000', 'hex');
+
 const POLICY_NONE = 'http://opcfoundation.org/UA/SecurityPolicy#None';
 
 function u32(n: number): Buffer {
