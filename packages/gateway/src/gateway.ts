@@ -537,9 +537,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         if (appendTo) appendTo(series[i], ts, num[i] as number);
         else store.append((group.tags[i] as TagRuntime).key, ts, num[i] as number);
       }
-      if (hasLatest[i] === 0 || changedBeyond(latest, i, cols, i, 0)) {
-        latest.copySlot(i, cols, i);
-        hasLatest[i] = 1;
+      const isChange = hasLatest[i] === 0 || changedBeyond(latest, i, cols, i, 0);
+      // The latest slot always takes the poll (a new source timestamp or error with the same value
+      // counts for latestOf and the pipelines); only a change goes into the live batch.
+      latest.copySlot(i, cols, i);
+      hasLatest[i] = 1;
+      if (isChange) {
         if (live) {
           batch.index[changed] = (group.tags[i] as TagRuntime).index;
           group.changedSlots[changed] = i;

@@ -128,7 +128,7 @@ function oracle(tags: TagSpec[], polls: TagValue[][]) {
       }
     });
   }
-  return { store, records, changes };
+  return { store, records, changes, latest };
 }
 
 describe('the batched path gives what the per-value path gave', () => {
@@ -197,6 +197,11 @@ describe('the batched path gives what the per-value path gave', () => {
           expect(gw.store?.query(series, { from: 0, to: Number.MAX_SAFE_INTEGER }), series).toEqual(s);
         }
         expect(gw.store?.series().length).toBe(want.store.size);
+        // latestOf holds the last poll whole: its value, quality and the PLC's timestamp.
+        want.latest.forEach((tv, i) => {
+          const got = gw.latestOf('dev', `t${i}`);
+          expect({ value: got?.value, quality: got?.quality, sourceTimestamp: got?.sourceTimestamp }).toEqual({ value: tv?.value, quality: tv?.quality, sourceTimestamp: tv?.sourceTimestamp });
+        });
       }),
       { numRuns: 25 },
     );
