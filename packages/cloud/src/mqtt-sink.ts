@@ -280,7 +280,14 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
   async publishBatch(batch: SinkBatch): Promise<void> {
     if (batch.tags.length === 0) return;
     const q = await this.queue();
-    await q.append(batch);
+    try {
+      await q.append(batch);
+    } catch (e) {
+      // A poll larger than maxRecordBytes (10,000 values, each bad with its error, is megabytes)
+      // is split into records that fit, appended together in one block: never refused whole.
+      if (!(e instanceof BifrostError && e.code === 'BIFROST_CLOUD_RECORD_TOO_LARGE') || batch.tags.length < 2) throw e;
+      await q.append(splitToFit(batch, q.maxRecordBytes));
+    }
   }
 
   /**
@@ -834,4 +841,32 @@ function warningWeight(err: BifrostError): number {
   const d = err.details as Record<string, unknown> | undefined;
   for (const k of ['dropped', 'expired', 'records']) if (typeof d?.[k] === 'number') return d[k] as number;
   return 1;
+}
+
+/** The values `from`..`to` (exclusive) of a batch, as a batch of their own. */
+function sliceBatch(b: SinkBatch, from: number, to: number): SinkBatch {
+  const out: SinkBatch = { device: b.device, timestamp: b.timestamp, tags: b.tags.slice(from, to), values: b.values.slice(from, to), qualities: b.qualities.slice(from, to) };
+  if (b.sourceTimestamps) out.sourceTimestamps = b.sourceTimestamps.slice(from, to);
+  if (b.units) out.units = b.units.slice(from, to);
+  if (b.errors) out.errors = b.errors.slice(from, to);
+  return out;
+}
+
+/**
+ * Splits a batch into consecutive parts whose JSON fits `maxBytes` (halving a part until it fits);
+ * a single value that does not fit stays alone, and the queue refuses it with its own error.
+ */
+function splitToFit(b: SinkBatch, maxBytes: number): SinkBatch[] {
+  const out: SinkBatch[] = [];
+  const visit = (from: number, to: number): void => {
+    const part = sliceBatch(b, from, to);
+    if (to - from <= 1 || Buffer.byteLength(JSON.stringify(part)) <= maxBytes) out.push(part);
+    else {
+      const mid = (from + to) >> 1;
+      visit(from, mid);
+      visit(mid, to);
+    }
+  };
+  visit(0, b.tags.length);
+  return out;
 }

@@ -3,6 +3,7 @@
  * Timeouts, abortable waits, seedable randomness and exponential backoff with full jitter
  * (AWS Architecture Blog, "Exponential Backoff and Jitter": sleep = random(0, min(cap, base·2^n))).
  */
+import { setMaxListeners } from 'node:events';
 import { BifrostError } from './errors/index.js';
 
 /** Options every network operation takes. */
@@ -118,6 +119,9 @@ export function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, option
   const { signal, timeoutMs, what = 'operation' } = options;
   if (signal?.aborted) return Promise.reject(abortError(signal));
   const inner = new AbortController();
+  // The work may listen once per request it has in flight (an S7 poll of 10,000 variables runs
+  // dozens of jobs): not a leak, and Node's warning past 10 would print to stderr.
+  setMaxListeners(0, inner.signal);
   return new Promise<T>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const cleanup = () => {
