@@ -115,9 +115,13 @@ async function simulator(i) {
     return { url: `modbus://127.0.0.1:${port}?unit=1`, tag: (k) => `HR${k}` };
   }
   if (protocol === 's7') {
-    await start([process.execPath, BIN, 'simulate', 's7', '--port', String(port)], (o) => o.includes('listening'));
-    // The S7 simulator's DB1 holds 1,024 bytes; word tags over it, repeated, are as many variables to pack.
-    return { url: `s7://127.0.0.1:${port}?rack=0&slot=1`, tag: (k) => `DB1.DBW${(k * 2) % 1000}` };
+    // DB1 with a word per tag, every tenth word a counter (+1 per update, once a second).
+    const file = join(dir, `sim${i}.yaml`);
+    const points = [];
+    for (let k = 0; k < tagsPer; k += 10) points.push(`  - { address: "DB1.DBW${k * 2}:INT", signal: counter, step: 1 }`);
+    writeFileSync(file, `updateMs: 1000\ndbs: { 1: ${tagsPer * 2} }\npoints:\n${points.join('\n')}\n`);
+    await start([process.execPath, BIN, 'simulate', 's7', '--port', String(port), '--config', file], (o) => o.includes('listening'));
+    return { url: `s7://127.0.0.1:${port}?rack=0&slot=1`, tag: (k) => `DB1.DBW${k * 2}` };
   }
   if (protocol === 'opcua') {
     const file = join(dir, `sim${i}.yaml`);
