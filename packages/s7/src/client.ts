@@ -54,6 +54,9 @@ export interface S7ReadResult {
   error?: BifrostError;
 }
 
+/** Item return codes that say the PLC will refuse this variable again (S7 data item return codes 0x05, 0x06, 0x07, 0x0A). */
+const REFUSED_ITEM: ReadonlySet<number> = new Set([0x05, 0x06, 0x07, 0x0a]);
+
 /** Where a read puts each variable's outcome: result objects for `readMany`, columns for `readInto`. */
 interface Put {
   value(i: number, address: string, value: Value): void;
@@ -109,6 +112,13 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
   #ready = false;
   #handshake: ((pdu: ReturnType<typeof decodeIsoPacket>) => void) | undefined;
   readonly #cache = new Map<string, S7Address>();
+  /**
+   * Variables the PLC refuses (address out of range, object does not exist, type not supported):
+   * bad with the error of their first refusal, not asked again until `retryAt` (30 s, doubling to 10
+   * minutes). Without it, every poll read a block in which one of them lay, saw it fail, and read
+   * each of its variables alone again, making a new error per variable per poll.
+   */
+  readonly #refused = new Map<string, { error: BifrostError; retryAt: number; delayMs: number }>();
 
   constructor(options: S7ClientOptions) {
     super();
@@ -438,12 +448,29 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
     out.timestamp = Date.now();
   }
 
-  async #read(addresses: readonly (string | S7Address)[], put: Put, options: OperationOptions): Promise<void> {
+  async #read(addresses: readonly (string | S7Address)[], target: Put, options: OperationOptions): Promise<void> {
     const parsed: S7Address[] = [];
     const index: number[] = [];
+    const now = Date.now();
+    const refused = this.#refused;
+    const put: Put = {
+      value: (i, text, value) => {
+        if (refused.size > 0) refused.delete(text);
+        target.value(i, text, value);
+      },
+      error: (i, text, error) => {
+        if (typeof error.status === 'number' && REFUSED_ITEM.has(error.status)) this.#refuse(text, error, now);
+        target.error(i, text, error);
+      },
+    };
     for (let i = 0; i < addresses.length; i++) {
       const raw = addresses[i] as string | S7Address;
       const text = typeof raw === 'string' ? raw : raw.text;
+      const r = refused.size === 0 ? undefined : refused.get(text);
+      if (r !== undefined && now < r.retryAt) {
+        target.error(i, text, r.error);
+        continue;
+      }
       try {
         parsed.push(typeof raw === 'string' ? this.#parse(raw) : raw);
         index.push(i);
@@ -462,6 +489,13 @@ export class S7Client extends EventEmitter<{ close: [BifrostError | undefined] }
         -1,
         options,
       );
+  }
+
+  #refuse(text: string, error: BifrostError, now: number): void {
+    const was = this.#refused.get(text);
+    const delayMs = was ? Math.min(was.delayMs * 2, 600_000) : 30_000;
+    if (!was && this.#refused.size >= 100_000) this.#refused.clear();
+    this.#refused.set(text, { error: was?.error ?? error, delayMs, retryAt: now + delayMs * (0.5 + Math.random() / 2) });
   }
 
   /** The plan for these addresses, from a small cache: a poll reads the same list again and again. */
