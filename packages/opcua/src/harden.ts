@@ -105,13 +105,27 @@ export function hardenNodeOpcua(): void {
   const tcpInternal = transport.StatusCodes2.BadTcpInternalError;
   const decoding = StatusCodes.BadDecodingError;
 
+  // One way out for a socket whose bytes cannot be used: count it, report it, send ERR with the
+  // status (OPC 10000-6 §7.1.2.5), and close that socket alone.
+  const closeHostile = (t: Transport, kind: 'decoder-error' | 'bad-limits', what: string, status: unknown, err: unknown) => {
+    stats.decoderErrors++;
+    const message = err instanceof Error ? err.message : String(err);
+    if (hostileChannel.hasSubscribers) hostileChannel.publish({ kind, message });
+    try {
+      t.sendErrorMessage(status, `${what}: ${message.slice(0, 160)}`);
+    } catch {
+      // The socket may already be gone; closing it below is what matters.
+    }
+    t.prematureTerminate(new Error(`${what}: ${message}`), status);
+  };
+
   proto.setLimits = function (this: Transport & { [FEEDING]?: Feeding }, limits: Limits): void {
     const feeding = this[FEEDING];
     if (!feeding) {
       try {
         setLimits.call(this, limits);
       } catch (err) {
-        refuse(this, err);
+        closeHostile(this, 'bad-limits', 'unusable transport limits', tcpInternal, err);
       }
       return;
     }
@@ -129,15 +143,7 @@ export function hardenNodeOpcua(): void {
     try {
       onData.call(this, data);
     } catch (err) {
-      stats.decoderErrors++;
-      const message = err instanceof Error ? err.message : String(err);
-      if (hostileChannel.hasSubscribers) hostileChannel.publish({ kind: 'decoder-error', message });
-      try {
-        this.sendErrorMessage(decoding ?? tcpInternal, message.slice(0, 200));
-      } catch {
-        // The socket may already be gone; closing it below is what matters.
-      }
-      this.prematureTerminate(new Error(`undecodable input: ${message}`), decoding ?? tcpInternal);
+      closeHostile(this, 'decoder-error', 'undecodable input', decoding ?? tcpInternal, err);
     } finally {
       delete this[FEEDING];
       if (feeding.deferred) {
@@ -148,23 +154,11 @@ export function hardenNodeOpcua(): void {
           } catch (err) {
             // Limits no assembler can work with (an ACK or HEL whose buffer sizes are 0: OPC 10000-6
             // §7.1.2.3 asks for at least 8192) end this connection, not the process.
-            refuse(this, err);
+            closeHostile(this, 'bad-limits', 'unusable transport limits', tcpInternal, err);
           }
         }
       }
     }
-  };
-
-  const refuse = (t: Transport, err: unknown) => {
-    stats.decoderErrors++;
-    const message = err instanceof Error ? err.message : String(err);
-    if (hostileChannel.hasSubscribers) hostileChannel.publish({ kind: 'bad-limits', message });
-    try {
-      t.sendErrorMessage(tcpInternal, `unusable limits: ${message.slice(0, 160)}`);
-    } catch {
-      // The socket may already be gone.
-    }
-    t.prematureTerminate(new Error(`unusable transport limits: ${message}`), tcpInternal);
   };
 
   const serverProto = server.OPCUAServer.prototype;
