@@ -171,12 +171,11 @@ interface ScanGroup {
   addresses: string[];
   cols: ValueColumns;
   latest: ValueColumns;
-  /** When each tag was last read (its GatewayValue timestamp). */
-  latestAt: Float64Array;
+  /** When the group was last read: every tag's GatewayValue timestamp (the tags of a group are read together); 0 before the first poll. */
+  polledAt: number;
   forwarded: ValueColumns;
-  /** 1 once a tag has a latest value / has been forwarded. */
-  hasLatest: Uint8Array;
-  hasForwarded: Uint8Array;
+  /** Set by the first poll that had sinks to forward to: from then on only changes past deadband go. */
+  forwardedOnce: boolean;
   deadband: Float64Array;
   scale: (TagConfig['scale'] | undefined)[];
   hasScale: boolean;
@@ -423,10 +422,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       addresses: tags.map((t) => t.config.address),
       cols: new ValueColumns(n),
       latest: new ValueColumns(n),
-      latestAt: new Float64Array(n),
+      polledAt: 0,
       forwarded: new ValueColumns(n),
-      hasLatest: new Uint8Array(n),
-      hasForwarded: new Uint8Array(n),
+      forwardedOnce: false,
       deadband: Float64Array.from(tags, (t) => t.config.deadband ?? 0),
       scale: tags.map((t) => t.config.scale),
       hasScale: tags.some((t) => t.config.scale !== undefined),
@@ -521,7 +519,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
     const store = this.#store;
     const appendTo = store?.appendTo;
-    const { latest, latestAt, hasLatest, forwarded, hasForwarded, deadband, series, pipelines } = group;
+    const { latest, forwarded, deadband, series, pipelines } = group;
+    const firstPoll = group.polledAt === 0;
+    const firstForward = !group.forwardedOnce;
+    group.polledAt = ts;
     const batch = group.batch;
     const live = this.listenerCount('batch') > 0;
     const perValue = this.listenerCount('value') > 0;
@@ -537,11 +538,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         if (appendTo) appendTo(series[i], ts, num[i] as number);
         else store.append((group.tags[i] as TagRuntime).key, ts, num[i] as number);
       }
-      const isChange = hasLatest[i] === 0 || changedBeyond(latest, i, cols, i, 0);
+      const isChange = firstPoll || changedBeyond(latest, i, cols, i, 0);
       // The latest slot always takes the poll (a new source timestamp or error with the same value
       // counts for latestOf and the pipelines); only a change goes into the live batch.
       latest.copySlot(i, cols, i);
-      hasLatest[i] = 1;
       if (isChange) {
         if (live) {
           batch.index[changed] = (group.tags[i] as TagRuntime).index;
@@ -551,19 +551,18 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         }
         changed++;
       }
-      latestAt[i] = ts;
       const ps = pipelines[i];
       if (ps !== undefined) {
         const t = group.tags[i] as TagRuntime;
         const tv = this.#gatewayValue(t);
         for (const p of ps) p.push(t.key, tv);
       }
-      if (sinks && (hasForwarded[i] === 0 || changedBeyond(forwarded, i, cols, i, deadband[i] as number))) {
+      if (sinks && (firstForward || changedBeyond(forwarded, i, cols, i, deadband[i] as number))) {
         forwarded.copySlot(i, cols, i);
-        hasForwarded[i] = 1;
         (fwd ??= []).push(i);
       }
     }
+    if (sinks) group.forwardedOnce = true;
     if (fwd) this.#forwardBatch(rt, group, fwd, ts);
     if (live && changed > 0) {
       batch.count = changed;
@@ -622,9 +621,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     if (errors) batch.errors = errors;
     if (st) batch.sourceTimestamps = st;
     this.#valuesForwarded += m;
+    this.#toSinks((sink) => (sink.publishBatch ? sink.publishBatch(batch) : publishRecords(sink, batch)));
+  }
+
+  /** Hands something to every sink; a sink that throws or rejects is a `warning`, never a failed poll. */
+  #toSinks(publish: (sink: SinkRuntime) => void | Promise<void> | undefined): void {
     for (const { sink } of this.#sinks.values()) {
       try {
-        const r = sink.publishBatch ? sink.publishBatch(batch) : publishRecords(sink, batch);
+        const r = publish(sink);
         if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch((error) => this.emit('warning', { where: `sink ${sink.name}`, error: toBifrostError(error) }));
       } catch (error) {
         this.emit('warning', { where: `sink ${sink.name}`, error: toBifrostError(error) });
@@ -636,7 +640,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   #gatewayValue(t: TagRuntime): GatewayValue {
     const g = t.group;
     const tv = g.latest.tagValue(t.slot, t.config.address);
-    const gv: GatewayValue = { ...tv, timestamp: g.latestAt[t.slot] as number, device: t.device, tag: t.config.name };
+    const gv: GatewayValue = { ...tv, timestamp: g.polledAt, device: t.device, tag: t.config.name };
     if (t.config.unit !== undefined) gv.unit = t.config.unit;
     return gv;
   }
@@ -651,27 +655,20 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   #forward(record: SinkRecord): void {
     this.#valuesForwarded++;
-    for (const { sink } of this.#sinks.values()) {
-      try {
-        const r = sink.publish(record);
-        if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch((error) => this.emit('warning', { where: `sink ${sink.name}`, error: toBifrostError(error) }));
-      } catch (error) {
-        this.emit('warning', { where: `sink ${sink.name}`, error: toBifrostError(error) });
-      }
-    }
+    this.#toSinks((sink) => sink.publish(record));
   }
 
   /** The latest value of every tag, by device. */
   latest(): GatewayValue[] {
     const out: GatewayValue[] = [];
-    for (const d of this.#devices.values()) for (const t of d.tags.values()) if (t.group.hasLatest[t.slot] === 1) out.push(this.#gatewayValue(t));
+    for (const d of this.#devices.values()) for (const t of d.tags.values()) if (t.group.polledAt !== 0) out.push(this.#gatewayValue(t));
     return out;
   }
 
   /** The latest value of one tag. */
   latestOf(device: string, tag: string): GatewayValue | undefined {
     const t = this.#devices.get(device)?.tags.get(tag);
-    return t && t.group.hasLatest[t.slot] === 1 ? this.#gatewayValue(t) : undefined;
+    return t && t.group.polledAt !== 0 ? this.#gatewayValue(t) : undefined;
   }
 
   /**
