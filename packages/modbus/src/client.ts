@@ -67,6 +67,73 @@ interface Pending {
   signal: AbortSignal | undefined;
 }
 
+/**
+ * Requests in flight by transaction id, in a fixed table of slots (`tid & mask`). It was a
+ * `Map<number, Pending>`: with ids cycling through 1..65535, each poll's inserts and deletes made
+ * the map rehash into new backing stores, the largest source of promoted garbage of a gateway
+ * polling 100,000 registers. Here an id is only given out when its slot is free, so lookups are
+ * one array read and nothing is allocated per request.
+ */
+class InFlightTable {
+  readonly #slots: (Pending | undefined)[];
+  readonly #mask: number;
+  size = 0;
+
+  constructor(maxInFlight: number) {
+    let n = 1;
+    while (n < maxInFlight) n *= 2;
+    this.#slots = new Array<Pending | undefined>(n).fill(undefined);
+    this.#mask = n - 1;
+  }
+
+  get(tid: number): Pending | undefined {
+    const p = this.#slots[tid & this.#mask];
+    return p !== undefined && p.tid === tid ? p : undefined;
+  }
+
+  /** Whether transaction id `tid` may be given out: its slot holds no request. */
+  free(tid: number): boolean {
+    return this.#slots[tid & this.#mask] === undefined;
+  }
+
+  /** Adds `p` under `p.tid`, whose slot must be {@link free}. */
+  add(p: Pending): void {
+    this.#slots[p.tid & this.#mask] = p;
+    this.size++;
+  }
+
+  delete(tid: number): void {
+    const i = tid & this.#mask;
+    const p = this.#slots[i];
+    if (p !== undefined && p.tid === tid) {
+      this.#slots[i] = undefined;
+      this.size--;
+    }
+  }
+
+  /** Any request in flight (RTU has at most one). */
+  first(): Pending | undefined {
+    if (this.size === 0) return undefined;
+    for (const p of this.#slots) if (p !== undefined) return p;
+    return undefined;
+  }
+
+  /** Empties the table and returns what it held. */
+  drain(): Pending[] {
+    const out: Pending[] = [];
+    if (this.size === 0) return out;
+    for (let i = 0; i < this.#slots.length; i++) {
+      const p = this.#slots[i];
+      if (p !== undefined) {
+        out.push(p);
+        this.#slots[i] = undefined;
+      }
+    }
+    this.size = 0;
+    return out;
+  }
+}
+
 function onRequestTimeout(p: Pending): void {
   p.timer = undefined;
   p.client._timeout(p);
@@ -141,7 +208,7 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
   // Requests waiting for a slot, as a queue with a moving head (no Array#shift on the hot path).
   #queue: (Pending | undefined)[] = [];
   #head = 0;
-  readonly #inFlight = new Map<number, Pending>();
+  #inFlight: InFlightTable;
   #nextTid = 0;
   // Transaction ids of requests that timed out: a late answer to one of them is dropped quietly.
   readonly #expired: number[] = [];
@@ -179,6 +246,7 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
     this.#rtu = rtu;
     if (!Number.isInteger(this.unitId) || this.unitId < 0 || this.unitId > 255) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `unit id ${this.unitId} is not in 0..255`);
     if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1 || this.maxInFlight > 1024) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `maxInFlight ${this.maxInFlight} is not in 1..1024`);
+    this.#inFlight = new InFlightTable(this.maxInFlight);
     const reconnect = options.reconnect ?? true;
     if (reconnect !== false) this.#backoff = new Backoff({ baseMs: 100, maxMs: 10_000, ...(reconnect === true ? {} : reconnect) });
   }
@@ -303,16 +371,14 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
     if (this.#closed || !this.#backoff) this.#failAll(err);
     else {
       // Only what was on the wire is lost; requests still queued go out on the next connection.
-      for (const p of this.#inFlight.values()) this.#settle(p, err);
-      this.#inFlight.clear();
+      for (const p of this.#inFlight.drain()) this.#settle(p, err);
       if (this.#head < this.#queue.length) void this.#reconnectAndPump(undefined);
     }
     this.emit('close', this.#closed ? undefined : err);
   }
 
   #failAll(err: BifrostError): void {
-    for (const p of this.#inFlight.values()) this.#settle(p, err);
-    this.#inFlight.clear();
+    for (const p of this.#inFlight.drain()) this.#settle(p, err);
     for (let i = this.#head; i < this.#queue.length; i++) {
       const p = this.#queue[i];
       if (p) this.#settle(p, err);
@@ -450,13 +516,13 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
         // The answer starts after the request: bytes still buffered are noise from before.
         this.#assembler?.reset();
       } else {
-        // Transaction ids cycle through 1..65535, skipping ids still in flight.
+        // Transaction ids cycle through 1..65535, skipping ids whose slot is taken (one in flight).
         do this.#nextTid = this.#nextTid >= 0xffff ? 1 : this.#nextTid + 1;
-        while (this.#inFlight.has(this.#nextTid));
+        while (!this.#inFlight.free(this.#nextTid));
         p.tid = this.#nextTid;
         writeMbapHeader(p.adu, p.tid, p.unitId, p.adu.length - 7);
       }
-      this.#inFlight.set(p.tid, p);
+      this.#inFlight.add(p);
       // Serial Line §2.1: a broadcast (unit 0) write is answered by no one; the master waits a
       // turnaround delay so the units can execute it, then goes on.
       p.timer = p.unitId === 0 && this.#rtu ? setTimeout(onBroadcastDone, this.turnaroundMs, p) : setTimeout(onRequestTimeout, p.timeoutMs, p);
@@ -582,7 +648,7 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
   #onRtuError(err: BifrostError): void {
     const e = new BifrostError(err.code, `${this.name}: ${err.message}`, { device: this.name, cause: err, ...(err.details ? { details: err.details } : {}) });
     // A corrupt frame on the line is the answer to the request in flight (there is only one).
-    const p = this.#inFlight.values().next().value as Pending | undefined;
+    const p = this.#inFlight.first();
     if (p) {
       this.#inFlight.delete(p.tid);
       this.#settle(p, this.#withRequest(e, p));
@@ -619,7 +685,7 @@ export abstract class ModbusClient extends EventEmitter<ModbusClientEvents> {
         // With one request in flight, an answer with another id belongs to nothing we sent:
         // fail the request now rather than let it time out.
         if (this.#inFlight.size === 1) {
-          const only = this.#inFlight.values().next().value as Pending;
+          const only = this.#inFlight.first() as Pending;
           this.#inFlight.delete(only.tid);
           this.#remember(only.tid);
           this.#settle(

@@ -275,6 +275,29 @@ describe('Modbus TCP client against a misbehaving peer', () => {
     expect(got.map((d) => Buffer.from(d).readUInt16BE(0))).toEqual([100, 110, 120, 130, 140, 150, 160, 170]);
     expect(new Set(peer.received.slice(-8).map((r) => r.tid)).size).toBe(8);
   });
+
+  it('transaction ids wrap past 65535 while requests are in flight, and every answer still finds its request', async () => {
+    // Three in flight (a table of four slots), answered in reverse: ids are given out only where
+    // their slot is free, across the wrap from 65535 to 1.
+    await open({ maxInFlight: 3 });
+    peer.received.length = 0;
+    const held: Received[] = [];
+    peer.script = (r) => {
+      held.push(r);
+      if (held.length === 3) for (const h of held.splice(0).reverse()) h.socket.write(peer.good(h));
+      return 'silent';
+    };
+    const tids: number[] = [];
+    for (let sent = 0; sent < 66_000; sent += 3000) {
+      const got = await Promise.all(Array.from({ length: 3000 }, (_, i) => client.readHoldingRegisters((sent + i) % 100, 1)));
+      expect(got.map((d) => Buffer.from(d).readUInt16BE(0))).toEqual(got.map((_, i) => 100 + ((sent + i) % 100)));
+      tids.push(...peer.received.splice(0).map((r) => r.tid));
+    }
+    expect(tids).toHaveLength(66_000);
+    expect(Math.max(...tids)).toBe(65535);
+    expect(tids).not.toContain(0);
+    expect(tids.slice(65_000).some((t) => t <= 4)).toBe(true);
+  });
 });
 
 describe('RTU over TCP client against a misbehaving peer', () => {
