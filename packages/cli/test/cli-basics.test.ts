@@ -45,7 +45,7 @@ describe('bifrost skeleton', () => {
     ensureBuilt();
     const pkg = JSON.parse(readFileSync(join(CLI_DIR, 'package.json'), 'utf8')) as { version: string };
     expect(execFileSync(link, ['--version'], { encoding: 'utf8' }).trim()).toBe(pkg.version);
-    expect(readFileSync(link, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env -S node --max-semi-space-size=2');
+    expect(readFileSync(link, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env -S MALLOC_ARENA_MAX=1 node --max-semi-space-size=2');
   });
 
   it('an unknown option is one red line with BIFROST_CLI_USAGE and a hint, exit 2', async () => {
