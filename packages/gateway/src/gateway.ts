@@ -180,7 +180,7 @@ interface ScanGroup {
   scale: (TagConfig['scale'] | undefined)[];
   hasScale: boolean;
   series: unknown[];
-  /** Pipelines fed by each tag (undefined for the many that feed none). */
+  /** Pipelines fed by each tag (undefined for the many that feed none; empty when no tag feeds one). */
   pipelines: (PipelineRuntime[] | undefined)[];
   /** Scratch of the live batch, and the group slot of each of its entries. */
   batch: ValueBatch;
@@ -426,10 +426,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       forwarded: new ValueColumns(n),
       forwardedOnce: false,
       deadband: Float64Array.from(tags, (t) => t.config.deadband ?? 0),
-      scale: tags.map((t) => t.config.scale),
+      // Arrays of nothing are not kept per tag: most groups scale no tag and feed no pipeline.
+      scale: tags.some((t) => t.config.scale !== undefined) ? tags.map((t) => t.config.scale) : [],
       hasScale: tags.some((t) => t.config.scale !== undefined),
       series: tags.map((t) => this.#store?.handle?.(t.key)),
-      pipelines: tags.map(() => undefined),
+      pipelines: [],
       batch: { device: rt.config.name, tags: rt.table, count: 0, index: new Uint32Array(n), values: new Array(n).fill(null), quality: new Uint8Array(n), timestamp: 0 },
       changedSlots: new Uint32Array(n),
     };
@@ -445,10 +446,15 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   /** Which pipelines each tag of a group feeds (at start, and when a reload rebuilds the pipelines). */
   #linkPipelines(group: ScanGroup): void {
+    let fed: (PipelineRuntime[] | undefined)[] = [];
     group.tags.forEach((t, slot) => {
       const ps = this.#pipelines.filter((p) => p.inputs.has(t.key));
-      group.pipelines[slot] = ps.length > 0 ? ps : undefined;
+      if (ps.length > 0) {
+        if (fed.length === 0) fed = new Array(group.tags.length).fill(undefined);
+        fed[slot] = ps;
+      }
     });
+    group.pipelines = fed;
   }
 
   async #poll(rt: DeviceRuntime, group: ScanGroup, signal: AbortSignal): Promise<void> {
@@ -520,6 +526,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const store = this.#store;
     const appendTo = store?.appendTo;
     const { latest, forwarded, deadband, series, pipelines } = group;
+    const feeds = pipelines.length > 0;
     const firstPoll = group.polledAt === 0;
     const firstForward = !group.forwardedOnce;
     group.polledAt = ts;
@@ -551,7 +558,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         }
         changed++;
       }
-      const ps = pipelines[i];
+      const ps = feeds ? pipelines[i] : undefined;
       if (ps !== undefined) {
         const t = group.tags[i] as TagRuntime;
         const tv = this.#gatewayValue(t);

@@ -53,7 +53,8 @@ export interface ModbusConnectOptions extends ConnectOptions {
 interface CachedPlan {
   addresses: readonly string[];
   parsed: (ModbusAddress | undefined)[];
-  errors: (BifrostError | undefined)[];
+  /** The addresses that do not parse, by index (absent when all do: no array of nothing per plan). */
+  errors: Map<number, BifrostError> | undefined;
   ranges: PlannedRange[];
   /** Ranges the device refused for good (an exception 01/02/03 down to single tags), merged into blocks and retried on a slow schedule. */
   quarantined: Quarantined[];
@@ -221,11 +222,11 @@ export class ModbusDevice extends BaseDevice {
       return plan;
     }
     const parsed: (ModbusAddress | undefined)[] = new Array(addresses.length);
-    const errors: (BifrostError | undefined)[] = new Array(addresses.length);
+    let errors: Map<number, BifrostError> | undefined;
     // A plan keeps its parsed addresses itself: the per-address cache is for single reads and writes.
     for (let i = 0; i < addresses.length; i++) {
       const a = this.#parseNow(addresses[i] as string);
-      if (a instanceof BifrostError) errors[i] = a;
+      if (a instanceof BifrostError) (errors ??= new Map()).set(i, a);
       else parsed[i] = a;
     }
     plan = { addresses: addresses.slice(), parsed, errors, ranges: planReads(parsed, this.#limits), quarantined: [], refused: new Map(), dirty: false };
@@ -251,10 +252,7 @@ export class ModbusDevice extends BaseDevice {
   protected override async doReadInto(addresses: readonly string[], out: ValueColumns, signal: AbortSignal): Promise<void> {
     const client = this.#connected();
     const plan = this.#plan(addresses);
-    for (let i = 0; i < addresses.length; i++) {
-      const e = plan.errors[i];
-      if (e) out.setBad(i, e);
-    }
+    if (plan.errors) for (const [i, e] of plan.errors) out.setBad(i, e);
     const ranges = plan.ranges;
     const jobs: Promise<void>[] = new Array(ranges.length);
     for (let r = 0; r < ranges.length; r++) jobs[r] = this.#readRange(client, plan, ranges[r] as PlannedRange, addresses, out, signal);
