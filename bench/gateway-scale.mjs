@@ -3,7 +3,7 @@
 // Mosquitto, measured from outside: resident memory, CPU % of one core, scan overruns, values
 // produced vs delivered per second, queue depth, and how fast /metrics answers. Printed beside
 // the targets and the field's best published figures (EMQX Neuron, NG Gateway).
-//   npm run bench -- gateway-scale [--devices 10] [--tags 10000] [--duration 300] [--protocol modbus|s7|opcua]
+//   npm run bench -- gateway-scale [--devices 10] [--tags 10000] [--sims 10] [--duration 300] [--protocol modbus|s7|opcua]
 //     [--format per-tag|per-device] [--semi-space 2]
 // Scenario of the issue: 10 Modbus simulators serving HR0-HR9999, every tenth register a counter
 // (+1 per second), so 1,000 values per device change every second; one gateway reading 10,000
@@ -26,6 +26,7 @@ const opt = (name, dflt) => {
 const devices = Number(opt('devices', 10));
 const tagsPer = Number(opt('tags', 10_000));
 const durationS = Number(opt('duration', 300));
+const simCount = Number(opt('sims', 10));
 const protocol = opt('protocol', 'modbus');
 const format = opt('format', undefined);
 const semiSpace = opt('semi-space', undefined);
@@ -133,8 +134,11 @@ async function simulator(i) {
 }
 
 try {
-  const sims = [];
-  for (let i = 0; i < devices; i++) sims.push(await simulator(i));
+  // At most --sims simulator processes (default 10); more devices share them round-robin, each with
+  // its own connection, as 100 PLCs of one model would look to the gateway.
+  const servers = [];
+  for (let i = 0; i < Math.min(devices, simCount); i++) servers.push(await simulator(i));
+  const sims = Array.from({ length: devices }, (_, i) => servers[i % servers.length]);
   const mqttPort = await freePort();
   writeFileSync(join(dir, 'mosquitto.conf'), `listener ${mqttPort} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n${process.getuid?.() === 0 ? 'user root\n' : ''}`);
   children.push(spawn('/usr/sbin/mosquitto', ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' }));
