@@ -27,6 +27,8 @@ const devices = Number(opt('devices', 10));
 const tagsPer = Number(opt('tags', 10_000));
 const durationS = Number(opt('duration', 300));
 const simCount = Number(opt('sims', 10));
+// --max-inflight N sets the MQTT sink's maxInflight (values in flight before the cursor moves).
+const maxInflight = opt('max-inflight', undefined);
 const protocol = opt('protocol', 'modbus');
 const format = opt('format', undefined);
 const semiSpace = opt('semi-space', undefined);
@@ -149,7 +151,7 @@ try {
     yaml.push(`  - name: dev${i}`, `    url: ${s.url}`, '    pollMs: 1000', '    tags:');
     for (let k = 0; k < tagsPer; k++) yaml.push(`      - { name: t${k}, address: "${s.tag(k)}" }`);
   });
-  if (sink !== 'none') yaml.push('sinks:', '  - type: mqtt', `    url: mqtt://127.0.0.1:${mqttPort}`, '    qos: 1', ...(format ? [`    format: ${format}`] : []), '    buffer: { dir: ./queue }');
+  if (sink !== 'none') yaml.push('sinks:', '  - type: mqtt', `    url: mqtt://127.0.0.1:${mqttPort}`, '    qos: 1', ...(format ? [`    format: ${format}`] : []), ...(maxInflight ? [`    maxInflight: ${maxInflight}`] : []), '    buffer: { dir: ./queue }');
   yaml.push('store: { memory: 64MB, retention: 10m }', `metrics: { port: ${webPort} }`);
   writeFileSync(join(dir, 'gateway.yaml'), `${yaml.join('\n')}\n`);
   const total = devices * tagsPer;

@@ -62,7 +62,7 @@ export interface MqttSinkOptions {
   sparkplug?: { groupId: string; edgeNodeId: string };
   /** The last will (for Sparkplug, NDEATH is the will and this is ignored). */
   will?: { topic: string; payload: string; qos?: 0 | 1; retain?: boolean };
-  /** Values in flight before the cursor moves (default 500; at least one queue record): the bound on duplicates after a crash. */
+  /** Values in flight before the cursor moves (default 5,000; at least one queue record): the bound on duplicates after a crash, and on throughput (a window of 500 delivered 6,300 of 10,000 values/s from 100 devices). */
   maxInflight?: number;
   /** A QoS 1 PUBLISH not acknowledged within this closes the connection, which is redialed and the messages resent (default 30 s). */
   ackTimeoutMs?: number;
@@ -238,7 +238,7 @@ export class MqttSink extends EventEmitter<SinkEvents> implements AsyncDisposabl
     if (this.#format !== 'per-tag' && this.#format !== 'per-device')
       throw new BifrostError('BIFROST_INVALID_ARGUMENT', `MQTT sink format must be per-tag or per-device, got ${JSON.stringify(options.format)}`);
     this.#topic = options.topic ?? (this.#format === 'per-device' ? '{site}/{area}/{device}' : '{site}/{area}/{device}/{tag}');
-    this.#maxInflight = Math.max(1, options.maxInflight ?? 500);
+    this.#maxInflight = Math.max(1, options.maxInflight ?? 5000);
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 30_000;
     if (!(this.#ackTimeoutMs > 0)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `MQTT sink ackTimeoutMs must be positive, got ${options.ackTimeoutMs}`);
     this.#backoff = new Backoff({ baseMs: 500, maxMs: 10_000, ...options.backoff });
