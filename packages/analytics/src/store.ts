@@ -48,7 +48,7 @@ export interface TimeSeriesStoreOptions {
 export const CHUNK_OVERHEAD_BYTES = 160;
 /**
  * Bytes the store accounts for each series beyond its open chunk's buffer (its row, its name's map
- * entry, its chunk list). An upper bound: bench/analytics.mjs measures about 110 at 100,000 series.
+ * entry, its chunk list). An upper bound: bench/analytics.mjs measures about 130 at 100,000 series.
  */
 export const SERIES_OVERHEAD_BYTES = 256;
 /**
