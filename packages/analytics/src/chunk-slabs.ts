@@ -2,12 +2,12 @@
  * @module
  * `ChunkSlabs`: where the store's open chunks live. Buffers come in size classes of 64 bytes times a
  * power of two; each class is an array of equal slots carved from shared slabs of 256 KiB, so
- * 100,000 open chunks cost a few hundred ArrayBuffers, not 100,000 (each with a 92-byte typed-array
- * header, more than the 64 bytes in it). A chunk that outgrows its slot moves to a slot of the next
- * class and its old slot is filled by the class's last one (the bytes are copied and that row's
- * columns updated), so every class stays dense: no free list to fragment, and the slab emptied at
- * the end of a class is given back at once. Nothing outside the table holds a view of an open chunk for longer
- * than one decode, which is what makes moving them safe.
+ * 100,000 open chunks of 64 bytes take 25 ArrayBuffers, not 100,000 (each with a 92-byte
+ * typed-array header, more than the 64 bytes in it). A chunk that outgrows its slot moves to a slot
+ * of the next class and its old slot is filled by the class's last one (the bytes are copied and
+ * that row's columns updated), so every class stays dense: no free list to fragment, and the slab
+ * emptied at the end of a class is given back at once. Nothing outside the table holds a view of an
+ * open chunk for longer than one decode, which is what makes moving them safe.
  */
 import type { ChunkSpace, GorillaTable } from './gorilla.js';
 
