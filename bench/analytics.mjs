@@ -8,6 +8,9 @@
 // 3. Compressed bytes per point: slowly varying sensor data (1 s polling, 0.1 °C resolution) and
 //    constant data.
 // 4. Memory budget: accounted bytes and measured heap + ArrayBuffer growth against the budget.
+// 5. Plant scale: memory per series at 100,000 series (one handle each, as the gateway holds them)
+//    after one poll and after 60, and appendTo throughput across them. BENCH_ONLY=series runs
+//    only this section.
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { pipeline, TimeSeriesStore } from '@bifrost/analytics';
@@ -59,7 +62,57 @@ async function memoryBudget() {
   store = undefined;
   return lines;
 }
-const memoryLines = await memoryBudget();
+const memoryLines = process.env.BENCH_ONLY === 'series' ? [] : await memoryBudget();
+
+async function perSeries() {
+  const lines = [];
+  const S = Number(process.env.BENCH_SERIES ?? 100_000);
+  const POLLS = 60;
+  // The names exist before the baseline: the gateway holds them as its tag keys anyway.
+  const tagNames = Array.from({ length: S }, (_, i) => `plc${(i / 10_000) | 0}.tag${i}`);
+  await settle();
+  const m0 = process.memoryUsage();
+  let store = new TimeSeriesStore({ memoryBytes: 2 ** 30 });
+  let handles = tagNames.map((n) => store.handle(n));
+  const t0 = 1_700_000_000_000;
+  // A tenth of the tags count up, the rest drift around a level at 0.1 resolution, as in issue 16.
+  const value = (i, k) => (i % 10 === 0 ? k : Math.round((i % 1000) + 5 * Math.sin((k + i) / 20)) / 10);
+  const poll = (k) => {
+    const t = t0 + k * 1000 + ((k * 7) % 5);
+    for (let i = 0; i < S; i++) store.appendTo(handles[i], t, value(i, k));
+  };
+  const row = (label, m) => {
+    const st = store.stats();
+    const heap = (m.heapUsed - m0.heapUsed) / S;
+    const ab = (m.arrayBuffers - m0.arrayBuffers) / S;
+    const open = st.openBytes / S;
+    return `${label.padEnd(22)} heap ${heap.toFixed(0).padStart(4)} B + ArrayBuffers ${ab.toFixed(0).padStart(4)} B per series | open-chunk bytes ${open.toFixed(0).padStart(4)} B | beyond them ${(heap + ab - open).toFixed(0).padStart(4)} B/series | ${st.points.toLocaleString('en')} points`;
+  };
+  poll(0);
+  await settle();
+  lines.push(row('after 1 poll', process.memoryUsage()));
+  let cpu = 0;
+  for (let k = 1; k < POLLS; k++) {
+    const c0 = process.cpuUsage();
+    poll(k);
+    const c = process.cpuUsage(c0);
+    cpu += (c.user + c.system) / 1e6;
+  }
+  await settle();
+  lines.push(row(`after ${POLLS} polls`, process.memoryUsage()));
+  lines.push(`appendTo across ${S.toLocaleString('en')} series: ${((S * (POLLS - 1)) / cpu / 1e6).toFixed(2)} M points per CPU-second (${POLLS - 1} polls of every series)`);
+  store = undefined;
+  handles = undefined;
+  await settle();
+  return lines;
+}
+const fmtM = (r) => `${(r / 1e6).toFixed(2)} M/s`;
+const seriesLines = await perSeries();
+if (process.env.BENCH_ONLY === 'series') {
+  console.log(`\n## 5. ${Number(process.env.BENCH_SERIES ?? 100_000).toLocaleString('en')} series: memory per series and appendTo rate — node ${process.version}\n`);
+  for (const l of seriesLines) console.log(l);
+  process.exit(0);
+}
 
 // Input: 16 series round-robin, 1 ms apart (≈ 62 events per series per 1 s window), a noisy sine.
 const sIdx = new Uint8Array(N);
@@ -244,7 +297,6 @@ function measure(make) {
   return { rate: N / (bestCpu / 1000), wallRate: N / (bestWall / 1000), result: inst.end() };
 }
 
-const fmtM = (r) => `${(r / 1e6).toFixed(2)} M/s`;
 console.log(
   `\n# Bifrost analytics benchmark — node ${process.version}, ${N.toLocaleString('en')} events a round over ${SERIES} series, ${WARMUP} warm-up + best of ${ROUNDS} rounds, load average ${load.toFixed(1)}\n`,
 );
@@ -305,3 +357,6 @@ console.log('\n## 3. compressed size (bytes per point in sealed chunks)\n');
 
 console.log('\n## 4. memory budget held (measured first, before the inputs were allocated)\n');
 for (const l of memoryLines) console.log(l);
+
+console.log('\n## 5. 100,000 series, one handle each (as the gateway holds them): memory per series and appendTo rate\n');
+for (const l of seriesLines) console.log(l);

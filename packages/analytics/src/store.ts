@@ -1,9 +1,17 @@
 /**
  * @module
  * `TimeSeriesStore`: an in-memory, per-series compressed store. New points are Gorilla-encoded as
- * they arrive into the series' open chunk ({@link ChunkEncoder}, as Gorilla's own open block and
- * Prometheus' head chunk are), so a point costs its compressed bytes from the moment it is stored;
- * a chunk of `chunkPoints` points is sealed (trimmed to length). A memory budget in bytes is enforced by evicting the oldest sealed chunks
+ * they arrive into the series' open chunk (as Gorilla's own open block and Prometheus' head chunk
+ * are), so a point costs its compressed bytes from the moment it is stored; a chunk of
+ * `chunkPoints` points is sealed (trimmed to length).
+ *
+ * Per series state is columnar, because a plant gateway holds 100,000 series and most of them only
+ * ever have an open chunk: a series is a row number (its name maps to it in one Map), its open
+ * chunk's encoder state a row of one {@link GorillaTable} (typed arrays, no object and no boxed
+ * number per series) and its bytes a slot in the shared slabs of {@link ChunkSlabs}. A series gets an
+ * object only when it seals its first chunk (the list of its sealed chunks).
+ *
+ * A memory budget in bytes is enforced by evicting the oldest sealed chunks
  * first (smallest last timestamp across all series), and an optional retention drops chunks whose
  * newest point is older than the newest point in the store minus `retentionMs` (event time, so the
  * store behaves the same when replaying history).
@@ -16,7 +24,15 @@
  * - a budget that cannot hold one chunk throws BIFROST_ANALYTICS_BUDGET_TOO_SMALL at construction.
  */
 import { BifrostError } from '@bifrost/core';
-import { ChunkEncoder, decodeChunk } from './gorilla.js';
+import { ChunkSlabs, FIRST_OPEN_BYTES } from './chunk-slabs.js';
+import { decodeChunk, GorillaTable } from './gorilla.js';
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LO = LITTLE_ENDIAN ? 0 : 1;
+const HI = LITTLE_ENDIAN ? 1 : 0;
+/** A series' last value is read back from its two 32-bit halves through these. */
+const lastValue = new Float64Array(1);
+const lastBits = new Uint32Array(lastValue.buffer);
 
 /** Store options. */
 export interface TimeSeriesStoreOptions {
@@ -30,10 +46,11 @@ export interface TimeSeriesStoreOptions {
 
 /** Bytes the store accounts for each sealed chunk beyond its compressed bytes (object, typed-array header). */
 export const CHUNK_OVERHEAD_BYTES = 160;
-/** Bytes the store accounts for each series beyond its open chunk's buffer (state object, encoder, name, chunk list). */
+/**
+ * Bytes the store accounts for each series beyond its open chunk's buffer (its row, its name's map
+ * entry, its chunk list). An upper bound: bench/analytics.mjs measures about 130 at 100,000 series.
+ */
 export const SERIES_OVERHEAD_BYTES = 256;
-/** The open chunk's first buffer, in bytes (it doubles as points arrive). */
-const FIRST_OPEN_BYTES = 64;
 /**
  * The most bytes a chunk of `points` can take: a 4-byte count, the first point raw (16 bytes), and
  * per further point at most 6+64 timestamp bits and 2+5+6+64 value bits.
@@ -96,30 +113,27 @@ export interface StoreStats {
 }
 
 interface Chunk {
-  readonly series: SeriesState;
+  /** The series' row. */
+  readonly row: number;
   readonly start: number;
   readonly end: number;
   readonly count: number;
   readonly bytes: Uint8Array;
 }
 
-interface SeriesState {
-  readonly name: string;
+/** A series' sealed chunks, oldest first from `head` (made when it seals its first chunk). */
+interface Sealed {
   chunks: Chunk[];
   head: number;
-  /** The open chunk, compressed as points arrive. */
-  open: ChunkEncoder;
-  lastT: number;
-  lastV: number;
+  /** Points in the chunks from `head` on. */
   points: number;
 }
 
-/** A series resolved once, for {@link TimeSeriesStore.appendTo}. Opaque: its fields are the store's. */
-export interface SeriesHandle {
-  readonly series: string;
-  /** The store's state of the series, once it exists. */
-  state: unknown;
-}
+/**
+ * A series resolved once, for {@link TimeSeriesStore.appendTo}: the series' row number in the
+ * store, so holding one per tag costs nothing beyond the number. Valid only for the store that gave it.
+ */
+export type SeriesHandle = number;
 
 /** A binary min-heap of sealed chunks ordered by their newest timestamp. */
 class ChunkHeap {
@@ -174,7 +188,17 @@ export class TimeSeriesStore {
   readonly #memoryBytes: number;
   readonly #retentionMs: number | undefined;
   readonly #chunkPoints: number;
-  readonly #series = new Map<string, SeriesState>();
+  /** Name → row. A row is made by `handle` or the first `append`, and is a series of the store (counted, listed, queried) once its first append is charged to the budget, which gives it an open chunk: `cap[row] > 0`. */
+  readonly #series = new Map<string, number>();
+  readonly #slabs = new ChunkSlabs();
+  /** The open chunks; `prevT` is also each series' last timestamp (-Infinity before its first point), `ph`/`pl` its last value's bits. */
+  readonly #open = new GorillaTable(this.#slabs, 16);
+  /** Per row: its sealed chunks, once it has had one. */
+  readonly #sealed: (Sealed | undefined)[] = [];
+  #rows = 0;
+  /** The rows of the series, in the order they were charged (what `series()` lists). */
+  #order = new Int32Array(16);
+  #live = 0;
   readonly #heap = new ChunkHeap();
   #bytes = 0;
   #compressedBytes = 0;
@@ -214,54 +238,105 @@ export class TimeSeriesStore {
    * @example store.append('line1.speed', 1_700_000_000_000, 12.5)
    */
   append(series: string, t: number, v: number): boolean {
-    let s = this.#series.get(series);
-    if (s === undefined) {
+    let row = this.#series.get(series);
+    if (row === undefined) {
       if (typeof series !== 'string') throw new BifrostError('BIFROST_INVALID_ARGUMENT', `series must be a string, got ${typeof series}`);
-      s = this.#createSeries(series);
-      if (s === undefined) return false;
-    }
-    return this.#append(s, t, v);
+      row = this.#newRow(series);
+      if (!this.#charge(row)) {
+        // A refused new series leaves nothing behind, as if it had never been named.
+        this.#dropNewRow(series, row);
+        return false;
+      }
+    } else if (this.#open.cap[row] === 0 && !this.#charge(row)) return false;
+    return this.#append(row, t, v);
   }
 
   /**
    * A handle to a series, for appends without a lookup by name: the gateway resolves one per tag
-   * when it starts and appends through it every poll. The series itself is made on the first
-   * append (and counted against the budget then).
+   * when it starts and appends through it every poll. It is the series' row number; the series
+   * itself (listed, counted, charged to the budget) begins with its first append.
    * @example const h = store.handle('line1.speed'); store.appendTo(h, Date.now(), 12.5)
    */
   handle(series: string): SeriesHandle {
     if (typeof series !== 'string') throw new BifrostError('BIFROST_INVALID_ARGUMENT', `series must be a string, got ${typeof series}`);
-    return { series, state: this.#series.get(series) };
+    return this.#series.get(series) ?? this.#newRow(series);
   }
 
-  /** {@link append} through a {@link handle}. */
+  /**
+   * {@link append} through a {@link handle}.
+   * @example store.appendTo(h, 1_700_000_000_000, 12.5)
+   */
   appendTo(h: SeriesHandle, t: number, v: number): boolean {
-    let s = h.state as SeriesState | undefined;
-    if (s === undefined) {
-      s = this.#series.get(h.series) ?? this.#createSeries(h.series);
-      if (s === undefined) return false;
-      h.state = s;
-    }
-    return this.#append(s, t, v);
+    if (h >>> 0 !== h || h >= this.#rows) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `appendTo: ${String(h)} is not a series handle of this store`);
+    if (this.#open.cap[h] === 0 && !this.#charge(h)) return false;
+    return this.#append(h, t, v);
   }
 
-  #append(s: SeriesState, t: number, v: number): boolean {
-    if (typeof v !== 'number') throw new BifrostError('BIFROST_ANALYTICS_NOT_NUMERIC', `series ${s.name}: value ${String(v)} at ${t} is a ${typeof v}, not a number`, { address: s.name });
-    if (!(t > s.lastT)) {
-      if (t === s.lastT) this.#duplicate++;
-      else if (typeof t !== 'number' || Number.isNaN(t)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `series ${s.name}: timestamp ${String(t)} is not a number`, { address: s.name });
-      else this.#outOfOrder++;
+  #newRow(name: string): number {
+    const row = this.#rows++;
+    this.#open.reserve(this.#rows);
+    this.#open.prevT[row] = Number.NEGATIVE_INFINITY;
+    this.#sealed.push(undefined);
+    this.#series.set(name, row);
+    return row;
+  }
+
+  /** Undoes {@link #newRow} of the last row, which was never charged. */
+  #dropNewRow(name: string, row: number): void {
+    this.#series.delete(name);
+    this.#sealed.pop();
+    this.#open.prevT[row] = 0;
+    this.#rows--;
+  }
+
+  /** Charges a new series to the budget and gives it its first open buffer; false (counted) when it does not fit. */
+  #charge(row: number): boolean {
+    const cost = SERIES_OVERHEAD_BYTES + FIRST_OPEN_BYTES;
+    this.#bytes += cost;
+    this.#enforce();
+    if (this.#bytes > this.#memoryBytes) {
+      this.#bytes -= cost;
+      this.#budgetRejected++;
       return false;
     }
-    if (s.open.count === this.#chunkPoints) this.#seal(s);
-    const open = s.open;
-    const capacity = open.capacity;
-    open.append(t, v);
-    s.lastT = t;
-    s.lastV = v;
-    s.points++;
-    if (open.capacity !== capacity) {
-      this.#bytes += open.capacity - capacity;
+    this.#slabs.place(this.#open, row, FIRST_OPEN_BYTES);
+    this.#open.initRow(row);
+    if (this.#live === this.#order.length) {
+      const order = new Int32Array(this.#order.length * 2);
+      order.set(this.#order);
+      this.#order = order;
+    }
+    this.#order[this.#live++] = row;
+    return true;
+  }
+
+  /** The name of a row: a scan, for error messages only (a row keeps no name, to cost nothing). */
+  #nameOf(row: number): string {
+    for (const [name, r] of this.#series) if (r === row) return name;
+    return `#${row}`;
+  }
+
+  #append(row: number, t: number, v: number): boolean {
+    if (typeof v !== 'number') {
+      const name = this.#nameOf(row);
+      throw new BifrostError('BIFROST_ANALYTICS_NOT_NUMERIC', `series ${name}: value ${String(v)} at ${t} is a ${typeof v}, not a number`, { address: name });
+    }
+    const open = this.#open;
+    const lastT = open.prevT[row] as number;
+    if (!(t > lastT)) {
+      if (t === lastT) this.#duplicate++;
+      else if (typeof t !== 'number' || Number.isNaN(t)) {
+        const name = this.#nameOf(row);
+        throw new BifrostError('BIFROST_INVALID_ARGUMENT', `series ${name}: timestamp ${String(t)} is not a number`, { address: name });
+      } else this.#outOfOrder++;
+      return false;
+    }
+    if (open.count[row] === this.#chunkPoints) this.#seal(row);
+    const capacity = open.cap[row] as number;
+    open.append(row, t, v);
+    const grown = (open.cap[row] as number) - capacity;
+    if (grown !== 0) {
+      this.#bytes += grown;
       this.#enforce();
     }
     if (t > this.#newest) {
@@ -271,28 +346,20 @@ export class TimeSeriesStore {
     return true;
   }
 
-  #createSeries(name: string): SeriesState | undefined {
-    const cost = SERIES_OVERHEAD_BYTES + FIRST_OPEN_BYTES;
-    this.#bytes += cost;
-    this.#enforce();
-    if (this.#bytes > this.#memoryBytes) {
-      this.#bytes -= cost;
-      this.#budgetRejected++;
-      return undefined;
+  /** Seals the open chunk: its bytes, trimmed, become a sealed chunk; the row keeps its buffer. */
+  #seal(row: number): void {
+    const open = this.#open;
+    const n = open.count[row] as number;
+    const bytes = open.finish(row);
+    const chunk: Chunk = { row, start: open.firstT(row), end: open.prevT[row] as number, count: n, bytes };
+    let sealed = this.#sealed[row];
+    if (sealed === undefined) {
+      sealed = { chunks: [], head: 0, points: 0 };
+      this.#sealed[row] = sealed;
     }
-    const s: SeriesState = { name, chunks: [], head: 0, open: new ChunkEncoder(FIRST_OPEN_BYTES), lastT: Number.NEGATIVE_INFINITY, lastV: Number.NaN, points: 0 };
-    this.#series.set(name, s);
-    return s;
-  }
-
-  /** Seals the open chunk: its bytes, trimmed, become a sealed chunk; the encoder keeps its buffer. */
-  #seal(s: SeriesState): void {
-    const open = s.open;
-    const n = open.count;
-    const bytes = open.finish();
-    const chunk: Chunk = { series: s, start: open.firstT, end: open.lastT, count: n, bytes };
-    s.chunks.push(chunk);
-    open.reset();
+    sealed.chunks.push(chunk);
+    sealed.points += n;
+    open.reset(row);
     this.#heap.push(chunk);
     this.#bytes += bytes.byteLength + CHUNK_OVERHEAD_BYTES;
     this.#compressedBytes += bytes.byteLength;
@@ -321,7 +388,7 @@ export class TimeSeriesStore {
   }
 
   #drop(c: Chunk): void {
-    const s = c.series;
+    const s = this.#sealed[c.row] as Sealed;
     // The heap pops the smallest end; within a series ends increase, so it is the series' first chunk.
     s.chunks[s.head] = undefined as unknown as Chunk;
     s.head++;
@@ -340,23 +407,40 @@ export class TimeSeriesStore {
     return this.#retentionMs === undefined ? Number.NEGATIVE_INFINITY : this.#newest - this.#retentionMs;
   }
 
+  /** The row of a series of the store (charged), or undefined. */
+  #rowOf(series: string): number | undefined {
+    const row = this.#series.get(series);
+    return row !== undefined && (this.#open.cap[row] as number) > 0 ? row : undefined;
+  }
+
+  #points(row: number): number {
+    return (this.#sealed[row]?.points ?? 0) + (this.#open.count[row] as number);
+  }
+
   /**
    * The newest point of a series, or undefined.
    * @example store.latest('press1.temperature') // { t: 1700000000000, v: 21.5 }
    */
   latest(series: string): Point | undefined {
-    const s = this.#series.get(series);
-    if (s === undefined || s.points === 0 || s.lastT < this.#cutoff()) return undefined;
-    return { t: s.lastT, v: s.lastV };
+    const row = this.#rowOf(series);
+    if (row === undefined || this.#points(row) === 0) return undefined;
+    const t = this.#open.prevT[row] as number;
+    if (t < this.#cutoff()) return undefined;
+    // The last value is the open chunk's XOR reference, kept as its two 32-bit halves.
+    lastBits[HI] = this.#open.ph[row] as number;
+    lastBits[LO] = this.#open.pl[row] as number;
+    return { t, v: lastValue[0] as number };
   }
 
-  /** The names of all series in the store. */
+  /** The names of all series in the store, in the order of their first point. */
   series(): string[] {
-    return [...this.#series.keys()];
+    const names: string[] = new Array(this.#rows);
+    for (const [name, row] of this.#series) names[row] = name;
+    return Array.from(this.#order.subarray(0, this.#live), (row) => names[row] as string);
   }
 
-  /** Index of the first chunk of `s` whose newest point is at or after `lo` (binary search). */
-  #firstChunk(s: SeriesState, lo: number): number {
+  /** Index of the first sealed chunk whose newest point is at or after `lo` (binary search). */
+  #firstChunk(s: Sealed, lo: number): number {
     let a = s.head;
     let b = s.chunks.length;
     while (a < b) {
@@ -369,20 +453,24 @@ export class TimeSeriesStore {
 
   /** Calls `visit(t, v)` for every stored point with from <= t <= to, in time order. */
   #scan(series: string, from: number, to: number, visit: (t: number, v: number) => void): void {
-    const s = this.#series.get(series);
-    if (s === undefined) return;
+    const row = this.#rowOf(series);
+    if (row === undefined) return;
     const lo = Math.max(from, this.#cutoff());
-    for (let i = this.#firstChunk(s, lo); i < s.chunks.length; i++) {
-      const c = s.chunks[i] as Chunk;
-      if (c.start > to) return;
-      const { timestamps, values } = decodeChunk(c.bytes);
-      for (let j = 0; j < c.count; j++) {
-        const t = timestamps[j] as number;
-        if (t >= lo && t <= to) visit(t, values[j] as number);
+    const s = this.#sealed[row];
+    if (s !== undefined)
+      for (let i = this.#firstChunk(s, lo); i < s.chunks.length; i++) {
+        const c = s.chunks[i] as Chunk;
+        if (c.start > to) return;
+        const { timestamps, values } = decodeChunk(c.bytes);
+        for (let j = 0; j < c.count; j++) {
+          const t = timestamps[j] as number;
+          if (t >= lo && t <= to) visit(t, values[j] as number);
+        }
       }
-    }
-    if (s.open.count === 0 || s.open.firstT > to) return;
-    const { timestamps, values } = decodeChunk(s.open.view());
+    const open = this.#open;
+    if (open.count[row] === 0 || open.firstT(row) > to) return;
+    // Decoded at once: the view is into a shared slab whose slots move when a chunk grows.
+    const { timestamps, values } = decodeChunk(open.view(row));
     for (let j = 0; j < timestamps.length; j++) {
       const t = timestamps[j] as number;
       if (t >= lo && t <= to) visit(t, values[j] as number);
@@ -394,12 +482,13 @@ export class TimeSeriesStore {
    * @example const { timestamps, values } = store.range('press1.temperature', from, to)
    */
   range(series: string, from: number, to: number): PointColumns {
-    const s = this.#series.get(series);
+    const row = this.#rowOf(series);
     // Size the result from the chunks that overlap the range, not from the whole series.
     let cap = 0;
-    if (s !== undefined) {
-      cap = s.open.count;
-      for (let i = this.#firstChunk(s, Math.max(from, this.#cutoff())); i < s.chunks.length && (s.chunks[i] as Chunk).start <= to; i++) cap += (s.chunks[i] as Chunk).count;
+    if (row !== undefined) {
+      cap = this.#open.count[row] as number;
+      const s = this.#sealed[row];
+      if (s !== undefined) for (let i = this.#firstChunk(s, Math.max(from, this.#cutoff())); i < s.chunks.length && (s.chunks[i] as Chunk).start <= to; i++) cap += (s.chunks[i] as Chunk).count;
     }
     const timestamps = new Float64Array(cap);
     const values = new Float64Array(cap);
@@ -476,14 +565,18 @@ export class TimeSeriesStore {
     let open = 0;
     let sealed = 0;
     let openBytes = 0;
-    for (const s of this.#series.values()) {
-      points += s.points;
-      openBytes += s.open.capacity;
-      if (s.open.count > 0) open++;
-      sealed += s.chunks.length - s.head;
+    const t = this.#open;
+    for (let row = 0; row < this.#rows; row++) {
+      const cap = t.cap[row] as number;
+      if (cap === 0) continue;
+      points += this.#points(row);
+      openBytes += cap;
+      if (t.count[row] !== 0) open++;
+      const s = this.#sealed[row];
+      if (s !== undefined) sealed += s.chunks.length - s.head;
     }
     return {
-      series: this.#series.size,
+      series: this.#live,
       points,
       sealedChunks: sealed,
       openChunks: open,
