@@ -3,7 +3,7 @@
 // Mosquitto, measured from outside: resident memory, CPU % of one core, scan overruns, values
 // produced vs delivered per second, queue depth, and how fast /metrics answers. Printed beside
 // the targets and the field's best published figures (EMQX Neuron, NG Gateway).
-//   npm run bench -- gateway-scale [--devices 10] [--tags 10000] [--sims 10] [--duration 300] [--protocol modbus|s7|opcua]
+//   npm run bench -- gateway-scale [--devices 10] [--tags 10000] [--sims 10] [--duration 300] [--protocol modbus|s7|eip|opcua]
 //     [--format per-tag|per-device] [--semi-space 2]
 // Scenario of the issue: 10 Modbus simulators serving HR0-HR9999, every tenth register a counter
 // (+1 per second), so 1,000 values per device change every second; one gateway reading 10,000
@@ -125,6 +125,17 @@ async function simulator(i) {
     writeFileSync(file, `updateMs: 1000\ndbs: { 1: ${tagsPer * 2} }\npoints:\n${points.join('\n')}\n`);
     await start([process.execPath, BIN, 'simulate', 's7', '--port', String(port), '--config', file], (o) => o.includes('listening'));
     return { url: `s7://127.0.0.1:${port}?rack=0&slot=1`, tag: (k) => `DB1.DBW${k * 2}` };
+  }
+  if (protocol === 'eip') {
+    // A Logix controller with a DINT controller tag per gateway tag, every tenth a counter (+1 a second).
+    const file = join(dir, `sim${i}.yaml`);
+    const tags = [];
+    const signals = [];
+    for (let k = 0; k < tagsPer; k++) tags.push(`  - { name: T${k}, type: DINT, value: 0 }`);
+    for (let k = 0; k < tagsPer; k += 10) signals.push(`  - { tag: T${k}, kind: counter, periodMs: 1000 }`);
+    writeFileSync(file, `tags:\n${tags.join('\n')}\nsignals:\n${signals.join('\n')}\n`);
+    await start([process.execPath, BIN, 'simulate', 'eip', '--port', String(port), '--config', file], (o) => o.includes('listening'));
+    return { url: `eip://127.0.0.1:${port}`, tag: (k) => `T${k}` };
   }
   if (protocol === 'opcua') {
     const file = join(dir, `sim${i}.yaml`);
