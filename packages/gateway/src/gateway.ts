@@ -508,6 +508,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const listener: ColumnListener = {
       data: (_count, publishedAt) => {
         aliveAt = Date.now();
+        // A notification landing while the gateway stops must not reach sinks that are stopping.
+        if (this.#stopped) return;
         try {
           group.cols.copyFrom(raw);
           const bad = this.#onColumns(rt, group);
