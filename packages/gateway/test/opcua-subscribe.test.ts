@@ -179,6 +179,26 @@ it('a server restart: the subscribed tags go bad with the connection error, then
   }
 }, 90_000);
 
+it('deadAfter: a quiet plant whose server sends keep-alives is alive, not reset', async () => {
+  plant.stop();
+  const { config, source } = parseGatewayConfig(`dataDir: ${join(dir, 'data4')}\ndevices:\n${device('sub', 'subscribe', '    deadAfter: 1s\n')}`, 'gw.yaml');
+  const gw = new Gateway(config, { source, baseDir: dir });
+  const health: string[] = [];
+  gw.on('health', (e) => health.push(e.state));
+  await gw.start();
+  try {
+    await waitFor(() => gw.latestOf('sub', 'count')?.quality === 'good', 20_000);
+    const polls = gw.devices()[0]?.stats.polls;
+    // Four times deadAfter without a single change: only keep-alives (asked for every 500 ms) come.
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(gw.devices()[0]?.stats.polls).toBe(polls);
+    expect(health).not.toContain('disconnected');
+    expect(gw.latestOf('sub', 'count')?.quality).toBe('good');
+  } finally {
+    await gw.stop();
+  }
+}, 60_000);
+
 it('refuses acquisition: subscribe on a driver that cannot subscribe, naming the device and the line', async () => {
   const text = `devices:\n  - name: press1\n    url: modbus://127.0.0.1:5020\n    acquisition: subscribe\n    tags:\n      - { name: t, address: HR0 }\n`;
   const { config } = parseGatewayConfig(text, 'gw.yaml');
