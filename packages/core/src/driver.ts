@@ -86,7 +86,7 @@ export interface ColumnListener {
    * protocol does not say).
    */
   data(count: number, publishedAt: number): void;
-  /** The server reported that the subscription is alive with nothing new (a keep-alive). */
+  /** The server answered without new values: a keep-alive, or a step of making the subscription (the link is alive). */
   alive?(): void;
 }
 

@@ -1257,6 +1257,8 @@ export class OpcUaDevice extends BaseDevice {
           } catch (e) {
             if (stop.aborted) break;
             this.#columnsDown(sub, e);
+            // The server answered, if only to refuse: the link is alive (the gateway's deadAfter watches this).
+            if (this.isConnected) sub.listener.alive?.();
             // A refusal with the connection up (BadTooManySubscriptions…) is asked again at the pace of the interval, not of the tick.
             await sleep(Math.max(sub.intervalMs, 1000), stop).catch(() => {});
             continue;
@@ -1309,6 +1311,8 @@ export class OpcUaDevice extends BaseDevice {
     const slotOf = new Int32Array(good.length + 1).fill(-1);
     sub.slotOf = slotOf;
     sub.native = native;
+    // Creating many items takes a while on a big server: each answer proves the link (see `alive`).
+    sub.listener.alive?.();
     native.on('raw_notification', (m: NotificationMessage) => this.#onColumnNotification(sub, native, m));
     native.on('terminated', () => {
       if (sub.native !== native) return;
@@ -1327,6 +1331,7 @@ export class OpcUaDevice extends BaseDevice {
             ua.TimestampsToReturn.Both,
           ),
         );
+        sub.listener.alive?.();
         const items = group.monitoredItems;
         for (let k = 0; k < items.length; k++) {
           const m = items[k] as (typeof items)[number];
