@@ -155,14 +155,26 @@ try {
     yaml.push(`  - name: dev${i}`, `    url: ${s.url}`, '    pollMs: 1000', ...(acquisition === 'poll' ? [] : [`    acquisition: ${acquisition}`]), '    tags:');
     for (let k = 0; k < tagsPer; k++) yaml.push(`      - { name: t${k}, address: "${s.tag(k)}" }`);
   });
-  if (sink !== 'none') yaml.push('sinks:', '  - type: mqtt', `    url: mqtt://127.0.0.1:${mqttPort}`, '    qos: 1', ...(format ? [`    format: ${format}`] : []), ...(maxInflight ? [`    maxInflight: ${maxInflight}`] : []), '    buffer: { dir: ./queue }');
+  if (sink !== 'none')
+    yaml.push(
+      'sinks:',
+      '  - type: mqtt',
+      `    url: mqtt://127.0.0.1:${mqttPort}`,
+      '    qos: 1',
+      ...(format ? [`    format: ${format}`] : []),
+      ...(maxInflight ? [`    maxInflight: ${maxInflight}`] : []),
+      '    buffer: { dir: ./queue }',
+    );
   yaml.push('store: { memory: 64MB, retention: 10m }', `metrics: { port: ${webPort} }`);
   writeFileSync(join(dir, 'gateway.yaml'), `${yaml.join('\n')}\n`);
   const total = devices * tagsPer;
   // As a user runs it: bin/bifrost.js's shebang (`#!/usr/bin/env -S NAME=value … node --flag …`)
   // gives the environment and the V8 flags; --semi-space replaces its semi-space flag, and a
   // variable set in this process's environment wins over the shebang's (MALLOC_ARENA_MAX=8 …).
-  const shebang = readFileSync(BIFROST, 'utf8').split('\n')[0].replace(/^#!\/usr\/bin\/env -S /, '').split(' ');
+  const shebang = readFileSync(BIFROST, 'utf8')
+    .split('\n')[0]
+    .replace(/^#!\/usr\/bin\/env -S /, '')
+    .split(' ');
   const launcherEnv = Object.fromEntries(shebang.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => w.split('=')));
   const launcherFlags = shebang.slice(shebang.indexOf('node') + 1).filter((f) => !(semiSpace && f.startsWith('--max-semi-space-size=')));
   const flags = [...launcherFlags, ...(semiSpace ? [`--max-semi-space-size=${semiSpace}`] : []), ...v8Flags, ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'test-artifacts')}`] : [])];
@@ -170,7 +182,12 @@ try {
   for (const [k, v] of Object.entries(launcherEnv)) gwEnv[k] = process.env[k] ?? v;
   const gw = await start([process.execPath, ...flags, BIFROST, 'run', join(dir, 'gateway.yaml')], (o) => o.includes('health and metrics on'), gwEnv);
   console.log(
-    `gateway-scale: ${devices} ${protocol} device(s) × ${tagsPer.toLocaleString()} tags = ${total.toLocaleString()} tags at 1 s (${acquisition}), MQTT QoS 1 (${format ?? 'default format'}), ${durationS} s, ${[...Object.entries(gwEnv).filter(([k]) => k !== 'BIFROST_LOG_LEVEL').map(([k, v]) => `${k}=${v}`), ...flags].join(' ')}`,
+    `gateway-scale: ${devices} ${protocol} device(s) × ${tagsPer.toLocaleString()} tags = ${total.toLocaleString()} tags at 1 s (${acquisition}), MQTT QoS 1 (${format ?? 'default format'}), ${durationS} s, ${[
+      ...Object.entries(gwEnv)
+        .filter(([k]) => k !== 'BIFROST_LOG_LEVEL')
+        .map(([k, v]) => `${k}=${v}`),
+      ...flags,
+    ].join(' ')}`,
   );
   const url = `http://127.0.0.1:${webPort}/metrics`;
   const samples = [];
