@@ -1308,8 +1308,7 @@ export class OpcUaDevice extends BaseDevice {
     // created, before each request goes out; the map is made from that order so that a
     // notification arriving with the CreateMonitoredItems response finds its slots, and checked
     // against the handles node-opcua reports once the response is in.
-    const slotOf = new Int32Array(good.length + 1).fill(-1);
-    sub.slotOf = slotOf;
+    sub.slotOf = new Int32Array(good.length + 1).fill(-1);
     sub.native = native;
     // Creating many items takes a while on a big server: each answer proves the link (see `alive`).
     sub.listener.alive?.();
@@ -1323,7 +1322,8 @@ export class OpcUaDevice extends BaseDevice {
       const chunk = this.#limits.maxMonitoredItemsPerCall || 5000;
       for (let start = 0; start < good.length; start += chunk) {
         const part = good.slice(start, start + chunk);
-        for (let k = 0; k < part.length; k++) slotOf[start + k + 1] = part[k] as number;
+        // sub.slotOf, not a local: a handle out of the predicted range grows (replaces) the array.
+        for (let k = 0; k < part.length; k++) sub.slotOf[start + k + 1] = part[k] as number;
         const group = await this.#call('create monitored items', () =>
           native.monitorItems(
             part.map((i) => ({ nodeId: (entries[i] as NodeEntry).nodeId, attributeId: 13 })),
@@ -1338,13 +1338,13 @@ export class OpcUaDevice extends BaseDevice {
           const slot = part[k] as number;
           const h = m.monitoringParameters.clientHandle;
           if (h !== start + k + 1) {
-            if (slotOf[start + k + 1] === slot) slotOf[start + k + 1] = -1;
+            if (sub.slotOf[start + k + 1] === slot) sub.slotOf[start + k + 1] = -1;
             if (h >= sub.slotOf.length) {
               const grown = new Int32Array(h + 1).fill(-1);
               grown.set(sub.slotOf);
               sub.slotOf = grown;
             }
-            (sub.slotOf as Int32Array)[h] = slot;
+            sub.slotOf[h] = slot;
           }
           const code = m.statusCode;
           if (qualityOf(code.value) === 'bad') this.#columnBad(sub, slot, statusError(code.value, code.name, { device: this.name, address: sub.addresses[slot] as string, operation: 'monitor' }));
