@@ -4,7 +4,9 @@
 // produced vs delivered per second, queue depth, and how fast /metrics answers. Printed beside
 // the targets and the field's best published figures (EMQX Neuron, NG Gateway).
 //   npm run bench -- gateway-scale [--devices 10] [--tags 10000] [--sims 10] [--duration 300] [--protocol modbus|s7|eip|opcua]
-//     [--format per-tag|per-device] [--semi-space 2]
+//     [--format per-tag|per-device] [--semi-space 2] [--acquisition poll|subscribe]
+// --acquisition subscribe (OPC UA only): the gateway subscribes (monitored items, publishing
+// interval 1 s) instead of reading every tag every second.
 // Scenario of the issue: 10 Modbus simulators serving HR0-HR9999, every tenth register a counter
 // (+1 per second), so 1,000 values per device change every second; one gateway reading 10,000
 // single-register tags from each at pollMs 1000; one MQTT sink.
@@ -30,6 +32,7 @@ const simCount = Number(opt('sims', 10));
 // --max-inflight N sets the MQTT sink's maxInflight (values in flight before the cursor moves).
 const maxInflight = opt('max-inflight', undefined);
 const protocol = opt('protocol', 'modbus');
+const acquisition = opt('acquisition', 'poll');
 const format = opt('format', undefined);
 const semiSpace = opt('semi-space', undefined);
 // --sink none measures the gateway without forwarding (the poll, store and live path alone).
@@ -139,7 +142,8 @@ async function simulator(i) {
   }
   if (protocol === 'opcua') {
     const file = join(dir, `sim${i}.yaml`);
-    writeFileSync(file, `bulkTags: ${tagsPer}\nupdateMs: 1000\npkiDir: ${join(dir, `sim${i}-pki`)}\n`);
+    // Every tenth variable changes each second, as the Modbus and S7 scenarios: 1,000 of 10,000.
+    writeFileSync(file, `bulkTags: ${tagsPer}\nbulkEvery: 10\nupdateMs: 1000\npkiDir: ${join(dir, `sim${i}-pki`)}\n`);
     await start([process.execPath, BIN, 'simulate', 'opcua', '--port', String(port), '--config', file], (o) => o.includes('listening'));
     return { url: `opc.tcp://127.0.0.1:${port}?pki=${encodeURIComponent(join(dir, 'client-pki'))}`, tag: (k) => `ns=1;s=Bulk.Tag${k}` };
   }
@@ -159,17 +163,29 @@ try {
   const webPort = await freePort();
   const yaml = [`devices:`];
   sims.forEach((s, i) => {
-    yaml.push(`  - name: dev${i}`, `    url: ${s.url}`, '    pollMs: 1000', '    tags:');
+    yaml.push(`  - name: dev${i}`, `    url: ${s.url}`, '    pollMs: 1000', ...(acquisition === 'poll' ? [] : [`    acquisition: ${acquisition}`]), '    tags:');
     for (let k = 0; k < tagsPer; k++) yaml.push(`      - { name: t${k}, address: "${s.tag(k)}" }`);
   });
-  if (sink !== 'none') yaml.push('sinks:', '  - type: mqtt', `    url: mqtt://127.0.0.1:${mqttPort}`, '    qos: 1', ...(format ? [`    format: ${format}`] : []), ...(maxInflight ? [`    maxInflight: ${maxInflight}`] : []), '    buffer: { dir: ./queue }');
+  if (sink !== 'none')
+    yaml.push(
+      'sinks:',
+      '  - type: mqtt',
+      `    url: mqtt://127.0.0.1:${mqttPort}`,
+      '    qos: 1',
+      ...(format ? [`    format: ${format}`] : []),
+      ...(maxInflight ? [`    maxInflight: ${maxInflight}`] : []),
+      '    buffer: { dir: ./queue }',
+    );
   yaml.push('store: { memory: 64MB, retention: 10m }', `metrics: { port: ${webPort} }`);
   writeFileSync(join(dir, 'gateway.yaml'), `${yaml.join('\n')}\n`);
   const total = devices * tagsPer;
   // As a user runs it: bin/bifrost.js's shebang (`#!/usr/bin/env -S NAME=value … node --flag …`)
   // gives the environment and the V8 flags; --semi-space replaces its semi-space flag, and a
   // variable set in this process's environment wins over the shebang's (MALLOC_ARENA_MAX=8 …).
-  const shebang = readFileSync(BIFROST, 'utf8').split('\n')[0].replace(/^#!\/usr\/bin\/env -S /, '').split(' ');
+  const shebang = readFileSync(BIFROST, 'utf8')
+    .split('\n')[0]
+    .replace(/^#!\/usr\/bin\/env -S /, '')
+    .split(' ');
   const launcherEnv = Object.fromEntries(shebang.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => w.split('=')));
   const launcherFlags = shebang.slice(shebang.indexOf('node') + 1).filter((f) => !(semiSpace && f.startsWith('--max-semi-space-size=')));
   const flags = [...launcherFlags, ...(semiSpace ? [`--max-semi-space-size=${semiSpace}`] : []), ...v8Flags, ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(root, 'test-artifacts')}`] : [])];
@@ -177,7 +193,12 @@ try {
   for (const [k, v] of Object.entries(launcherEnv)) gwEnv[k] = process.env[k] ?? v;
   const gw = await start([process.execPath, ...flags, BIFROST, 'run', join(dir, 'gateway.yaml')], (o) => o.includes('health and metrics on'), gwEnv);
   console.log(
-    `gateway-scale: ${devices} ${protocol} device(s) × ${tagsPer.toLocaleString()} tags = ${total.toLocaleString()} tags at 1 s, MQTT QoS 1 (${format ?? 'default format'}), ${durationS} s, ${[...Object.entries(gwEnv).filter(([k]) => k !== 'BIFROST_LOG_LEVEL').map(([k, v]) => `${k}=${v}`), ...flags].join(' ')}`,
+    `gateway-scale: ${devices} ${protocol} device(s) × ${tagsPer.toLocaleString()} tags = ${total.toLocaleString()} tags at 1 s (${acquisition}), MQTT QoS 1 (${format ?? 'default format'}), ${durationS} s, ${[
+      ...Object.entries(gwEnv)
+        .filter(([k]) => k !== 'BIFROST_LOG_LEVEL')
+        .map(([k, v]) => `${k}=${v}`),
+      ...flags,
+    ].join(' ')}`,
   );
   const url = `http://127.0.0.1:${webPort}/metrics`;
   const samples = [];

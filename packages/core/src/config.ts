@@ -52,6 +52,12 @@ export const deviceSchema = z
     timeoutMs: duration.optional(),
     /** No good value for this long (every tag bad in every poll, at least two polls): reset the connection. Default 5 s; 0 = never. */
     deadAfter: duration.optional(),
+    /**
+     * How the tags are acquired: `poll` reads them every `pollMs` (the default); `subscribe` has
+     * the server publish their changes every `pollMs` (OPC UA subscriptions; refused for drivers
+     * that cannot subscribe).
+     */
+    acquisition: z.enum(['poll', 'subscribe']).optional(),
     enabled: z.boolean().default(true),
     options: z.record(z.string(), z.unknown()).optional(),
     tags: z.array(tagSchema).min(1, 'at least one tag'),

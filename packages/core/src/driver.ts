@@ -61,6 +61,41 @@ export interface SubscribeOptions extends OperationOptions {
   deadband?: number;
 }
 
+/** Options of {@link Device.subscribeInto}. */
+export interface SubscribeIntoOptions {
+  /** How often the server samples the tags and publishes their changes, in ms. */
+  intervalMs: number;
+  /**
+   * The server sends something (changes or a keep-alive) at least this often, in ms, so that a
+   * silent subscription can be told from a quiet plant (default 10 × `intervalMs`).
+   */
+  keepAliveMs?: number;
+  /** Ends the subscription (as its `close()` does). */
+  signal?: AbortSignal;
+}
+
+/**
+ * What {@link Device.subscribeInto} reports, synchronously: the columns are the caller's to read
+ * until the callback returns, and are written again by the next notification.
+ */
+export interface ColumnListener {
+  /**
+   * `count` slots of the columns were written (new values, bad slots, or every slot on a lost
+   * connection). The first call after each (re)subscription carries every slot. `publishedAt`
+   * is when the server published them (ms since the Unix epoch; the receive time where the
+   * protocol does not say).
+   */
+  data(count: number, publishedAt: number): void;
+  /** The server answered without new values: a keep-alive, or a step of making the subscription (the link is alive). */
+  alive?(): void;
+}
+
+/** A running {@link Device.subscribeInto}. */
+export interface ColumnSubscription {
+  /** Ends the subscription on the server and stops the callbacks; calling it again does nothing. */
+  close(): Promise<void>;
+}
+
 /** Options of `connect`. */
 export interface ConnectOptions extends OperationOptions {
   /** Return at once and connect in the background (the gateway's way); default false. */
@@ -101,6 +136,15 @@ export interface Device extends AsyncDisposable {
    * the reads once for it. Failed tags are bad slots, never a rejection.
    */
   readInto?(addresses: readonly string[], out: ValueColumns, options?: OperationOptions): Promise<void>;
+  /**
+   * Subscribes on the server (OPC UA monitored items) and writes every notification into reused
+   * columns, slot `i` for `addresses[i]`, with no object per value: the gateway's way of
+   * acquiring without polling. Slots not notified keep what they held; a refused address is a
+   * bad slot with its status; a lost connection makes every slot bad with its error until the
+   * subscription is made again on the new connection, which the device does itself. Only
+   * drivers whose {@link Driver.subscribesInto} is true have it.
+   */
+  subscribeInto?(addresses: readonly string[], out: ValueColumns, options: SubscribeIntoOptions, listener: ColumnListener): ColumnSubscription;
   /** Writes one tag. */
   write(address: string, value: Value, options?: OperationOptions): Promise<void>;
   /** Yields batches of changed values: the first batch has every tag, later ones only those that changed beyond the deadband. */
@@ -126,6 +170,8 @@ export interface Driver {
   connect(url: URL, options?: ConnectOptions): Promise<Device>;
   /** The URL query options the driver reads; `connect()` refuses any other with a did-you-mean error. */
   readonly urlOptions?: readonly string[];
+  /** Its devices have {@link Device.subscribeInto}: the gateway accepts `acquisition: subscribe` for them. */
+  readonly subscribesInto?: boolean;
   /** Parses an address for this protocol without a device, throwing BIFROST_INVALID_ADDRESS; for config validation. */
   validateAddress?(address: string): void;
 }

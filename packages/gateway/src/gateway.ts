@@ -12,6 +12,7 @@ import {
   applyScale,
   BAD,
   BifrostError,
+  type ColumnListener,
   type ConfigSource,
   changedBeyond,
   checkUrlOptions,
@@ -290,6 +291,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       } catch (e) {
         throw at(['devices', i, 'url'], `a URL with ${driver.name} options only (${toBifrostError(e).message})`, d.url);
       }
+      if (d.acquisition === 'subscribe' && driver.subscribesInto !== true)
+        throw at(
+          ['devices', i, 'acquisition'],
+          `poll: device ${d.name} uses the ${driver.name} driver, which cannot subscribe (acquisition: subscribe needs a driver with server-side subscriptions: opc.tcp://)`,
+          d.acquisition,
+        );
       for (const [j, t] of d.tags.entries()) {
         try {
           driver.validateAddress?.(t.address);
@@ -409,7 +416,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     for (const [period, tags] of byPeriod) {
       const group = this.#scanGroup(`${config.name}@${period}`, rt, tags);
       rt.scanGroups.push(group);
-      this.#scheduler.add({ name: group.name, device: config.name, periodMs: period, phaseMs: phase, scan: (signal) => this.#poll(rt, group, signal) });
+      const scan = config.acquisition === 'subscribe' ? this.#subscribeGroup(rt, group, period) : (signal: AbortSignal) => this.#poll(rt, group, signal);
+      this.#scheduler.add({ name: group.name, device: config.name, periodMs: period, phaseMs: phase, scan });
       rt.groups.push(group.name);
     }
   }
@@ -476,6 +484,71 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     if (bad === group.tags.length) s.errors++;
     // A device that answers, even if only with refusals (a Modbus exception, a CIP status), is alive.
     this.#afterPoll(rt, bad === group.tags.length && !answeredAny(cols));
+  }
+
+  /**
+   * A scan group fed by a server-side subscription (`acquisition: subscribe`) instead of polls:
+   * publishing and sampling interval = the group's period. The device writes each notification
+   * into columns of its own (raw, unscaled, every slot holding its latest), which are copied
+   * into the group's columns before {@link Gateway.#onColumns}: the store, pipelines, live batch
+   * and sinks see what a poll would have read, and unchanged tags are no change. `polls` counts
+   * notifications; the latency is their age, from the server's PublishTime to the end of the
+   * gateway's work. Returns the group's scan, which only watches the subscription: connected and
+   * silent — no notification, not even a keep-alive — for `deadAfter` (at least two periods),
+   * the connection is reset, as a poll's dead link would be.
+   */
+  #subscribeGroup(rt: DeviceRuntime, group: ScanGroup, periodMs: number): (signal: AbortSignal) => Promise<void> {
+    const device = rt.device;
+    if (!device.subscribeInto) throw new BifrostError('BIFROST_CONFIG_INVALID', `device ${rt.config.name} cannot subscribe: use acquisition: poll`, { device: rt.config.name });
+    const raw = new ValueColumns(group.addresses.length);
+    const after = rt.config.deadAfter ?? DEAD_AFTER_MS;
+    const silentFor = Math.max(after, 2 * periodMs);
+    const s = rt.stats;
+    let aliveAt = Date.now();
+    const listener: ColumnListener = {
+      data: (_count, publishedAt) => {
+        aliveAt = Date.now();
+        // A notification landing while the gateway stops must not reach sinks that are stopping.
+        if (this.#stopped) return;
+        try {
+          group.cols.copyFrom(raw);
+          const bad = this.#onColumns(rt, group);
+          const ms = Math.max(0, Date.now() - publishedAt);
+          s.polls++;
+          s.lastPollAt = Date.now();
+          s.lastLatencyMs = ms;
+          if (ms > s.maxLatencyMs) s.maxLatencyMs = ms;
+          rt.latencySum += ms;
+          s.avgLatencyMs = rt.latencySum / s.polls;
+          s.badValues += bad;
+          if (bad === group.tags.length) s.errors++;
+        } catch (error) {
+          this.emit('warning', { where: `subscription of ${group.name}`, error: toBifrostError(error) });
+        }
+      },
+      alive: () => {
+        aliveAt = Date.now();
+      },
+    };
+    // The server must say something at least twice per deadAfter: keep-alives then tell a quiet plant from a dead link.
+    device.subscribeInto(group.addresses, raw, { intervalMs: periodMs, keepAliveMs: after > 0 ? after / 2 : periodMs * 10 }, listener);
+    return async () => {
+      const health = device.health;
+      const now = Date.now();
+      if (after <= 0 || !device.reset || (health !== 'connected' && health !== 'degraded')) {
+        aliveAt = now;
+        return;
+      }
+      const silent = now - aliveAt;
+      if (silent < silentFor) return;
+      aliveAt = now;
+      const error = new BifrostError(
+        'BIFROST_CONNECTION_LOST',
+        `${rt.config.name}: the subscription of ${group.name} delivered nothing, not even a keep-alive, for ${silent} ms (deadAfter ${after} ms); resetting the connection`,
+        { device: rt.config.name },
+      );
+      void device.reset(error).catch((e: unknown) => this.emit('warning', { where: `reset of ${rt.config.name}`, error: toBifrostError(e) }));
+    };
   }
 
   /**

@@ -11,10 +11,13 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  BAD,
   BaseDevice,
   BifrostError,
   type BrowseNode,
   type BrowseOptions,
+  type ColumnListener,
+  type ColumnSubscription,
   channel,
   connectError,
   connectErrorCode,
@@ -22,13 +25,16 @@ import {
   type Driver,
   type OperationOptions,
   openDevice,
+  type SubscribeIntoOptions,
   type SubscribeOptions,
   sleep,
   type TagValue,
   toBifrostError,
+  UNCERTAIN,
   type Value,
+  type ValueColumns,
 } from '@bifrost/core';
-import type { ClientSession, ClientSubscription, DataValue, NodeId, OPCUAClient, ReferenceDescription, UserIdentityInfo } from 'node-opcua';
+import type { ClientSession, ClientSubscription, DataValue, MonitoredItemNotification, NodeId, NotificationMessage, OPCUAClient, ReferenceDescription, UserIdentityInfo } from 'node-opcua';
 import { type OpcUaAddress, parseAddress, validateAddress } from './address.js';
 import { loadNodeOpcua, type NodeOpcua } from './load.js';
 import { type ClientSettings, type OpcUaConnectOptions, resolveSettings, type SecurityModeName, type SecurityPolicyName } from './options.js';
@@ -76,6 +82,37 @@ interface LiveSubscription {
   wake: (() => void) | undefined;
   native: ClientSubscription | undefined;
   error: BifrostError | undefined;
+}
+
+/**
+ * A {@link OpcUaDevice.subscribeInto}: one OPC UA subscription whose notifications are written
+ * into `out`. Everything per item is resolved when the subscription is made: `slotOf` maps a
+ * monitored item's clientHandle (node-opcua numbers them 1, 2, … per subscription) to its slot.
+ */
+interface ColumnSub {
+  addresses: readonly string[];
+  out: ValueColumns;
+  intervalMs: number;
+  keepAliveMs: number;
+  listener: ColumnListener;
+  stop: AbortSignal;
+  native: ClientSubscription | undefined;
+  /** The PublishTime of the last notification written. */
+  publishedAt: number;
+  /** When to report even if some item never sent its first sample (0: not armed). */
+  gateAt: number;
+  slotOf: Int32Array;
+  /** Until every slot has a value after a (re)subscription, nothing is reported (the first report carries every slot). */
+  seen: Uint8Array;
+  unseen: number;
+  /** Slots written since the last report (held while `unseen` > 0). */
+  written: number;
+  /** Bad slots now, and the error of the last one, for the device's health. */
+  bad: number;
+  lastError: BifrostError | undefined;
+  /** The slots hold the connection's error (nothing to mark again until a subscription is made). */
+  down: boolean;
+  loop: Promise<void> | undefined;
 }
 
 const requests = channel('opcua', 'request');
@@ -144,6 +181,7 @@ export class OpcUaDevice extends BaseDevice {
   readonly #nodes = new Map<string, NodeEntry | BifrostError>();
   readonly #children = new Map<string, ReferenceDescription[]>();
   readonly #subscriptions = new Set<LiveSubscription>();
+  readonly #columnSubs = new Set<ColumnSub>();
   #negotiated: { securityPolicy: string; securityMode: SecurityModeName } | undefined;
   #pki: PkiInitResult | undefined;
   #preparing: Promise<void> | undefined;
@@ -497,6 +535,7 @@ export class OpcUaDevice extends BaseDevice {
     this.#client = undefined;
     this.#session = undefined;
     for (const sub of this.#subscriptions) sub.native = undefined;
+    for (const sub of this.#columnSubs) sub.native = undefined;
     if (session) await withDeadline(session.close(true), 1000).catch(() => {});
     if (client) await withDeadline(client.disconnect(), 2000).catch(() => {});
   }
@@ -1037,6 +1076,16 @@ export class OpcUaDevice extends BaseDevice {
       sub.native = undefined;
       this.#pushBad(sub, err);
     }
+    for (const sub of this.#columnSubs) this.#columnsDown(sub, err);
+  }
+
+  /** A reset drops the session too: the subscribed columns go bad with its reason, as after a lost connection. */
+  override async reset(reason?: string | BifrostError): Promise<void> {
+    if (this.isConnected) {
+      const err = reason instanceof BifrostError ? reason : new BifrostError('BIFROST_CONNECTION_LOST', `connection to ${this.name} reset${reason ? `: ${reason}` : ''}`, { device: this.name });
+      for (const sub of this.#columnSubs) this.#columnsDown(sub, err);
+    }
+    await super.reset(reason);
   }
 
   #pushBad(sub: LiveSubscription, e: unknown): void {
@@ -1124,6 +1173,292 @@ export class OpcUaDevice extends BaseDevice {
     }
     sub.wake?.();
   }
+
+  // ── subscribeInto (the gateway's columnar subscription) ─────────────────────────────────────
+
+  /**
+   * Subscribes with one OPC UA subscription (publishing interval and sampling interval
+   * `intervalMs`, queue size 1, no filter: OPC 10000-4 §5.12, §5.13) and writes each
+   * NotificationMessage into `out`: a monitored item's clientHandle finds its slot in a typed
+   * array made when the items are created, so a notification makes no object, string or lookup
+   * per value beyond node-opcua's own DataValues. `listener.data` is called once per message,
+   * after the slots are written; the first call after each (re)subscription carries every slot
+   * (the server reports each item's first sample, §5.12.1.2). A keep-alive calls `listener.alive`.
+   * The subscription keeps itself made: it connects (with the device's reconnect backoff), and
+   * after a lost connection or a reset every slot is bad with the connection's error and the
+   * subscription is created again on the new session. An address the server refuses is a bad
+   * slot with its status (BadNodeIdUnknown…). `subscribe()` is unchanged for library users.
+   * @example
+   * const cols = new ValueColumns(addresses.length);
+   * const sub = device.subscribeInto(addresses, cols, { intervalMs: 1000 }, { data: (n) => use(cols) });
+   * await sub.close();
+   */
+  subscribeInto(addresses: readonly string[], out: ValueColumns, options: SubscribeIntoOptions, listener: ColumnListener): ColumnSubscription {
+    const interval = options.intervalMs;
+    if (!(interval > 0)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `subscribeInto intervalMs must be > 0, got ${interval}`);
+    if (out.size < addresses.length) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `subscribeInto needs columns of ${addresses.length} slots, got ${out.size}`);
+    const closed = new AbortController();
+    const signals = [closed.signal, this.lifetimeSignal];
+    if (options.signal) signals.push(options.signal);
+    const n = addresses.length;
+    const sub: ColumnSub = {
+      addresses: [...addresses],
+      out,
+      intervalMs: interval,
+      keepAliveMs: options.keepAliveMs ?? interval * 10,
+      listener,
+      stop: AbortSignal.any(signals),
+      native: undefined,
+      slotOf: new Int32Array(0),
+      seen: new Uint8Array(n),
+      unseen: n,
+      written: 0,
+      publishedAt: 0,
+      gateAt: 0,
+      bad: n,
+      lastError: undefined,
+      down: false,
+      loop: undefined,
+    };
+    // Until the first notification, every slot is bad: nothing was received yet.
+    out.fillBad(new BifrostError('BIFROST_NOT_CONNECTED', `no value from the subscription on ${this.name} yet`, { device: this.name }));
+    this.#columnSubs.add(sub);
+    sub.loop = this.#runColumns(sub);
+    let closing: Promise<void> | undefined;
+    return {
+      close: () =>
+        (closing ??= (async () => {
+          closed.abort();
+          await sub.loop;
+        })()),
+    };
+  }
+
+  /** Keeps a column subscription made: connects, subscribes, and does both again after a loss. */
+  async #runColumns(sub: ColumnSub): Promise<void> {
+    const { stop } = sub;
+    // Connection and subscription state is looked at this often; notifications do not wait for it.
+    const tick = Math.min(sub.intervalMs, 250);
+    try {
+      while (!stop.aborted) {
+        if (!this.isConnected) {
+          try {
+            await this.ensureConnected({ signal: stop });
+          } catch (e) {
+            if (stop.aborted) break;
+            this.#columnsDown(sub, e);
+            await sleep(tick, stop).catch(() => {});
+            continue;
+          }
+        }
+        if (sub.native === undefined && this.isConnected) {
+          try {
+            await this.#startColumns(sub);
+          } catch (e) {
+            if (stop.aborted) break;
+            this.#columnsDown(sub, e);
+            // The server answered, if only to refuse: the link is alive (the gateway's deadAfter watches this).
+            if (this.isConnected) sub.listener.alive?.();
+            // A refusal with the connection up (BadTooManySubscriptions…) is asked again at the pace of the interval, not of the tick.
+            await sleep(Math.max(sub.intervalMs, 1000), stop).catch(() => {});
+            continue;
+          }
+        }
+        // A server that never reports some item's first sample must not hold the others back for ever.
+        if (sub.native !== undefined && sub.unseen > 0 && sub.gateAt > 0 && Date.now() > sub.gateAt) this.#report(sub);
+        await sleep(tick, stop).catch(() => {});
+      }
+    } finally {
+      this.#columnSubs.delete(sub);
+      const native = sub.native;
+      sub.native = undefined;
+      if (native) await withDeadline(native.terminate(), 1000).catch(() => {});
+    }
+  }
+
+  /** Creates the subscription and its monitored items (chunked by MaxMonitoredItemsPerCall, OPC 10000-5 §6.3.11). */
+  async #startColumns(sub: ColumnSub): Promise<void> {
+    const ua = this.#ua as NodeOpcua;
+    const n = sub.addresses.length;
+    sub.seen.fill(0);
+    sub.unseen = n;
+    sub.written = 0;
+    sub.gateAt = 0;
+    const entries = await this.#resolve(sub.addresses);
+    const good: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const e = entries[i] as NodeEntry | BifrostError;
+      if (e instanceof BifrostError) this.#columnBad(sub, i, e);
+      else good.push(i);
+    }
+    // The server sends a keep-alive after MaxKeepAliveCount empty publishing intervals, and keeps
+    // a subscription without Publish requests for LifetimeCount intervals, at least three keep-alives (OPC 10000-4 §5.13.2).
+    const keepAlive = Math.max(1, Math.floor(sub.keepAliveMs / sub.intervalMs));
+    const native = await this.#call('create subscription', (session) =>
+      session.createSubscription2({
+        requestedPublishingInterval: sub.intervalMs,
+        requestedLifetimeCount: Math.max(60, keepAlive * 3),
+        requestedMaxKeepAliveCount: keepAlive,
+        maxNotificationsPerPublish: 0,
+        publishingEnabled: true,
+        priority: 10,
+      }),
+    );
+    // node-opcua numbers the monitored items of a subscription 1, 2, … in the order they are
+    // created, before each request goes out; the map is made from that order so that a
+    // notification arriving with the CreateMonitoredItems response finds its slots, and checked
+    // against the handles node-opcua reports once the response is in.
+    sub.slotOf = new Int32Array(good.length + 1).fill(-1);
+    sub.native = native;
+    // Creating many items takes a while on a big server: each answer proves the link (see `alive`).
+    sub.listener.alive?.();
+    native.on('raw_notification', (m: NotificationMessage) => this.#onColumnNotification(sub, native, m));
+    native.on('terminated', () => {
+      if (sub.native !== native) return;
+      sub.native = undefined;
+      this.#columnsDown(sub, new BifrostError('BIFROST_CONNECTION_LOST', `the subscription on ${this.name} ended`, { device: this.name }));
+    });
+    try {
+      const chunk = this.#limits.maxMonitoredItemsPerCall || 5000;
+      for (let start = 0; start < good.length; start += chunk) {
+        const part = good.slice(start, start + chunk);
+        // sub.slotOf, not a local: a handle out of the predicted range grows (replaces) the array.
+        for (let k = 0; k < part.length; k++) sub.slotOf[start + k + 1] = part[k] as number;
+        const group = await this.#call('create monitored items', () =>
+          native.monitorItems(
+            part.map((i) => ({ nodeId: (entries[i] as NodeEntry).nodeId, attributeId: 13 })),
+            { samplingInterval: sub.intervalMs, discardOldest: true, queueSize: 1 },
+            ua.TimestampsToReturn.Both,
+          ),
+        );
+        sub.listener.alive?.();
+        const items = group.monitoredItems;
+        for (let k = 0; k < items.length; k++) {
+          const m = items[k] as (typeof items)[number];
+          const slot = part[k] as number;
+          const h = m.monitoringParameters.clientHandle;
+          if (h !== start + k + 1) {
+            if (sub.slotOf[start + k + 1] === slot) sub.slotOf[start + k + 1] = -1;
+            if (h >= sub.slotOf.length) {
+              const grown = new Int32Array(h + 1).fill(-1);
+              grown.set(sub.slotOf);
+              sub.slotOf = grown;
+            }
+            sub.slotOf[h] = slot;
+          }
+          const code = m.statusCode;
+          if (qualityOf(code.value) === 'bad') this.#columnBad(sub, slot, statusError(code.value, code.name, { device: this.name, address: sub.addresses[slot] as string, operation: 'monitor' }));
+        }
+      }
+    } catch (e) {
+      if (sub.native === native) sub.native = undefined;
+      await withDeadline(native.terminate(), 1000).catch(() => {});
+      throw e;
+    }
+    sub.gateAt = Date.now() + 2 * sub.intervalMs + this.requestTimeoutMs;
+    if (sub.unseen === 0) this.#report(sub);
+  }
+
+  /** One NotificationMessage (OPC 10000-4 §7.25): its DataChangeNotifications into the slots, then one report. */
+  #onColumnNotification(sub: ColumnSub, native: ClientSubscription, m: NotificationMessage): void {
+    if (sub.native !== native || sub.stop.aborted) return;
+    const data = m.notificationData;
+    let count = 0;
+    if (data) {
+      for (let d = 0; d < data.length; d++) {
+        const items = (data[d] as { monitoredItems?: MonitoredItemNotification[] | null } | null)?.monitoredItems;
+        if (!items) continue;
+        const slotOf = sub.slotOf;
+        for (let k = 0; k < items.length; k++) {
+          const item = items[k] as MonitoredItemNotification;
+          const h = item.clientHandle;
+          const slot = h < slotOf.length ? (slotOf[h] as number) : -1;
+          if (slot < 0) continue;
+          this.#columnValue(sub, slot, item.value);
+          count++;
+        }
+      }
+    }
+    // An empty message is a keep-alive (§5.13.1.1); a StatusChangeNotification alone says nothing of values either.
+    if (count === 0) {
+      sub.listener.alive?.();
+      return;
+    }
+    const now = Date.now();
+    sub.out.timestamp = now;
+    sub.written += count;
+    const published = m.publishTime?.getTime();
+    sub.publishedAt = published !== undefined && !Number.isNaN(published) ? published : now;
+    if (sub.unseen === 0) this.#report(sub);
+  }
+
+  /** Hands the written slots to the listener, and says how the device is doing. */
+  #report(sub: ColumnSub): void {
+    const count = sub.written;
+    sub.written = 0;
+    sub.gateAt = 0;
+    sub.down = false;
+    if (sub.unseen > 0) {
+      sub.seen.fill(1);
+      sub.unseen = 0;
+    }
+    this.reportOutcome(sub.bad === 0, sub.bad === 0 ? undefined : sub.lastError);
+    sub.listener.data(count, sub.publishedAt || sub.out.timestamp);
+  }
+
+  /** A notified DataValue into its slot, as a Read's would be (see `#toTagValue`). */
+  #columnValue(sub: ColumnSub, slot: number, dv: DataValue): void {
+    const out = sub.out;
+    const wasBad = out.quality[slot] === BAD;
+    const code = dv.statusCode.value;
+    if (code === 0) out.set(slot, fromUaValue(dv.value.dataType, dv.value.value));
+    else {
+      const quality = qualityOf(code);
+      const error = statusError(code, dv.statusCode.name, { device: this.name, address: sub.addresses[slot] as string, operation: 'monitor' });
+      if (quality === 'bad') {
+        out.setBad(slot, error);
+        sub.lastError = error;
+      } else out.set(slot, fromUaValue(dv.value.dataType, dv.value.value), UNCERTAIN, error);
+    }
+    const src = dv.sourceTimestamp;
+    if (src) out.setSourceTimestamp(slot, src.getTime());
+    else if (out.sourceTimestamp !== undefined) out.setSourceTimestamp(slot, Number.NaN);
+    const isBad = out.quality[slot] === BAD;
+    if (wasBad !== isBad) sub.bad += isBad ? 1 : -1;
+    this.#columnSeen(sub, slot);
+  }
+
+  /** A slot that is bad for good on this subscription (an address that did not resolve, an item the server refused). */
+  #columnBad(sub: ColumnSub, slot: number, error: BifrostError): void {
+    if (sub.out.quality[slot] !== BAD) sub.bad++;
+    sub.out.setBad(slot, error);
+    sub.lastError = error;
+    sub.written++;
+    this.#columnSeen(sub, slot);
+  }
+
+  #columnSeen(sub: ColumnSub, slot: number): void {
+    if (sub.seen[slot] === 0) {
+      sub.seen[slot] = 1;
+      sub.unseen--;
+    }
+  }
+
+  /** The connection (or the subscription) is gone: every slot bad with its error, reported at once, once. */
+  #columnsDown(sub: ColumnSub, e: unknown): void {
+    sub.native = undefined;
+    if (sub.down || sub.stop.aborted) return;
+    sub.down = true;
+    const err = toBifrostError(e, 'BIFROST_NOT_CONNECTED', { device: this.name });
+    sub.out.fillBad(err);
+    sub.bad = sub.addresses.length;
+    sub.lastError = err;
+    sub.seen.fill(0);
+    sub.unseen = sub.addresses.length;
+    sub.written = 0;
+    sub.gateAt = 0;
+    sub.listener.data(sub.addresses.length, sub.out.timestamp);
+  }
 }
 
 /** A NodeId in its canonical text form: namespace 0 is left out (OPC 10000-6 §5.3.1.10), as users write it. */
@@ -1205,6 +1540,7 @@ function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
  */
 export const driver: Driver = {
   name: 'opcua',
+  subscribesInto: true,
   schemes: ['opc.tcp'],
   urlOptions: ['securityPolicy', 'securityMode', 'userCertificate', 'userPrivateKey', 'pki', 'acceptUnknownCertificate', 'timeout'],
   async connect(url, options = {}) {

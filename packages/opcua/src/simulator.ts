@@ -36,6 +36,8 @@ export const DEFAULT_PORT = 4840;
 export interface OpcUaSimulatorConfig {
   /** Number of `Bulk.Tag<n>` LREAL variables (default 0). */
   bulkTags?: number;
+  /** Every how many `Bulk` variables one changes at each update (default 1: all of them; 10: a tenth, as a plant where most values hold). */
+  bulkEvery?: number;
   /** How often the signals change, in ms (default 500). */
   updateMs?: number;
   /** PKI directory (default `<tmp>/bifrost-opcua-sim-pki`, so the certificate stays the same across runs). */
@@ -78,11 +80,13 @@ export class SimulatedPlant extends EventEmitter implements TagProvider {
   #timer: NodeJS.Timeout | undefined;
   #tick = 0;
   readonly #bulk: number;
+  readonly #bulkEvery: number;
 
   constructor(config: OpcUaSimulatorConfig = {}, seed = 1) {
     super();
     this.#random = seededRandom(seed);
     this.#bulk = config.bulkTags ?? 0;
+    this.#bulkEvery = Math.max(1, config.bulkEvery ?? 1);
     this.#devices = [
       {
         name: 'Line1',
@@ -124,7 +128,7 @@ export class SimulatedPlant extends EventEmitter implements TagProvider {
     this.#set('Line1', 'Speed', 1500 + Math.round(200 * Math.sin(t / 5)));
     this.#set('Line1', 'Running', t % 40 < 36);
     this.#set('Line1', 'Count', (Number(this.#values.get('Line1.Count')?.value ?? 0) + 1) >>> 0);
-    for (let i = 0; i < this.#bulk; i++) this.#set('Bulk', `Tag${i}`, t + i / 1000);
+    for (let i = 0; i < this.#bulk; i += t === 0 ? 1 : this.#bulkEvery) this.#set('Bulk', `Tag${i}`, t + i / 1000);
   }
 
   /** Starts moving the signals every `ms`. */
@@ -163,7 +167,7 @@ function anyFreePort(host: string): Promise<number> {
   });
 }
 
-/** A YAML simulator file (`bifrost simulate opcua --config plant.yaml`): bulkTags, updateMs, pkiDir, users, writeUsers. */
+/** A YAML simulator file (`bifrost simulate opcua --config plant.yaml`): bulkTags, bulkEvery, updateMs, pkiDir, users, writeUsers. */
 function readSimulatorConfig(file: string): OpcUaSimulatorConfig {
   let text: string;
   try {
@@ -174,10 +178,10 @@ function readSimulatorConfig(file: string): OpcUaSimulatorConfig {
   const source = new ConfigSource(file, text);
   const data = source.toJS();
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw source.errorAt([], 'a map with bulkTags, updateMs, pkiDir, users or writeUsers');
-  const known = ['bulkTags', 'updateMs', 'pkiDir', 'users', 'writeUsers', 'acceptUnknownCertificates', 'server'];
+  const known = ['bulkTags', 'bulkEvery', 'updateMs', 'pkiDir', 'users', 'writeUsers', 'acceptUnknownCertificates', 'server'];
   for (const [k, v] of Object.entries(data)) {
     if (!known.includes(k)) throw source.errorAt([k], `one of ${known.join(', ')}`, undefined, true);
-    if ((k === 'bulkTags' || k === 'updateMs') && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) throw source.errorAt([k], 'a whole number', v);
+    if ((k === 'bulkTags' || k === 'bulkEvery' || k === 'updateMs') && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) throw source.errorAt([k], 'a whole number', v);
   }
   return data as OpcUaSimulatorConfig;
 }
