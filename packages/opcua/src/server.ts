@@ -27,7 +27,7 @@ import {
   type Value,
 } from '@bifrost/core';
 import type { DataValue, OPCUAServer, UAVariable } from 'node-opcua';
-import { type FastReadStats, installFastRead } from './fast-read.js';
+import { type FastReadStats, installFastRead, installFastSampling } from './fast-read.js';
 import { loadNodeOpcua, type NodeOpcua } from './load.js';
 import { SECURITY_MODES, SECURITY_POLICIES, type SecurityModeName, type SecurityPolicyName } from './options.js';
 import { DEFAULT_PKI_DIR, pkiInit } from './pki.js';
@@ -449,6 +449,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
         };
         node.variable = variable as unknown as UAVariable;
         synchronousRead(node.variable);
+        if (this.#options.fastRead !== false) installFastSampling(ua, node.variable);
         if (historizing) installHistory(ua, variable as unknown as UAVariable, (range) => o.provider.history?.(device.name, tag.name, range));
         this.#tags.set(key, node);
         const first = o.provider.latest(device.name, tag.name);
@@ -532,6 +533,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
     } as never);
     node.variable = variable as unknown as UAVariable;
     synchronousRead(node.variable);
+    if (this.#options.fastRead !== false) installFastSampling(ua, node.variable);
     if (historizing && tag.history) installHistory(ua, node.variable, tag.history);
     this.#tags.set(key, node);
     return node as unknown as TagHandle;

@@ -213,6 +213,36 @@ it('Reads in flight together read the same 1,000 values from both', async () => 
   expect(a.flat().map((d) => plain(d, START))).toEqual(b.flat().map((d) => plain(d, START)));
 });
 
+it('monitored items sample the same values, qualities and timestamps from both', async () => {
+  const tags = ['temp', 'label', 'shaky', 'broken', 'never', '$Health'];
+  const watch = async (s: Served) => {
+    const sub = await s.session.createSubscription2({ requestedPublishingInterval: 50, requestedMaxKeepAliveCount: 10, requestedLifetimeCount: 100, publishingEnabled: true });
+    const seen = new Map<string, DataValue[]>(tags.map((t) => [t, []]));
+    for (const t of tags) {
+      const item = await sub.monitor({ nodeId: id(t), attributeId: VALUE }, { samplingInterval: 50, queueSize: 10, discardOldest: true }, ua.TimestampsToReturn.Both);
+      item.on('changed', (dv: DataValue) => seen.get(t)?.push(dv));
+    }
+    return { sub, seen };
+  };
+  const [a, b] = await Promise.all([watch(fast), watch(normal)]);
+  const settled = async (w: typeof a, n: number) => {
+    for (let i = 0; i < 100 && [...w.seen.values()].some((v) => v.length < n); i++) await new Promise((r) => setTimeout(r, 50));
+  };
+  await Promise.all([settled(a, 1), settled(b, 1)]);
+  const later = T0 + 120_000;
+  for (const s of [fast, normal]) {
+    s.events.emit('value', 'plc', 'temp', { address: 'HR0', value: 23.75, quality: 'good', timestamp: later, sourceTimestamp: later - 7 });
+    s.events.emit('value', 'plc', 'never', { address: 'HR70', value: 3, quality: 'uncertain', timestamp: later });
+  }
+  const last = (w: typeof a) => Object.fromEntries(tags.map((t) => [t, w.seen.get(t)?.map((d) => plain(d, START))]));
+  const updated = (w: typeof a) => w.seen.get('temp')?.at(-1)?.value.value === 23.75 && w.seen.get('never')?.at(-1)?.statusCode.name === 'Uncertain';
+  for (let i = 0; i < 100 && !(updated(a) && updated(b)); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(last(a)).toEqual(last(b));
+  expect(a.seen.get('temp')?.at(-1)?.value.value).toBe(23.75);
+  expect(a.seen.get('never')?.at(-1)?.statusCode.name).toBe('Uncertain');
+  await Promise.all([a.sub.terminate(), b.sub.terminate()]);
+});
+
 it('refuses a Read of more nodes than MaxNodesPerRead with BadTooManyOperations, and keeps serving', async () => {
   const nodes = Array.from({ length: 51 }, () => ({ nodeId: id('temp'), attributeId: VALUE }));
   for (const s of [fast, normal]) {
