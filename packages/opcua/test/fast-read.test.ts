@@ -52,6 +52,8 @@ interface Served {
   events: EventEmitter;
   client: OPCUAClient;
   session: ClientSession;
+  /** The last Read's diagnostics (operation-level DiagnosticInfos and the service-level one), as JSON. */
+  diagnostics?: string;
 }
 const fast = {} as Served;
 const normal = {} as Served;
@@ -120,11 +122,14 @@ async function read(s: Served, nodesToRead: ReadValueIdOptions[], maxAge: number
     const rv = request.nodesToRead?.[i];
     if (rv && n.attributeId === NO_SUCH_ATTRIBUTE) rv.attributeId = NO_SUCH_ATTRIBUTE;
   });
+  // Every diagnostic a client can ask for (OPC 10000-4 §7.32 RequestHeader returnDiagnostics).
+  request.requestHeader.returnDiagnostics = 0x3ff;
   const response = await new Promise<InstanceType<Ua['ReadResponse']>>((resolve, reject) =>
     (s.session as unknown as { performMessageTransaction(r: unknown, cb: (e: Error | null, r?: unknown) => void): void }).performMessageTransaction(request, (e, r) =>
       e ? reject(e) : resolve(r as InstanceType<Ua['ReadResponse']>),
     ),
   );
+  s.diagnostics = JSON.stringify([response.diagnosticInfos, response.responseHeader.serviceDiagnostics]);
   return response.results ?? [];
 }
 
