@@ -248,6 +248,23 @@ it('monitored items sample the same values, qualities and timestamps from both',
   await Promise.all([a.sub.terminate(), b.sub.terminate()]);
 });
 
+it('reads registered NodeIds (RegisterNodes, OPC 10000-4 §5.8.5) as the nodes they stand for', async () => {
+  const nodes = [id('temp'), id('label'), id('broken')];
+  const [a, b] = await Promise.all(
+    [fast, normal].map(async (s) => {
+      const registered = await s.session.registerNodes(nodes);
+      return read(
+        s,
+        registered.map((nodeId) => ({ nodeId, attributeId: VALUE })),
+        2 ** 31,
+        ua.TimestampsToReturn.Both,
+      );
+    }),
+  );
+  expect(a?.map((d) => plain(d, START))).toEqual(b?.map((d) => plain(d, START)));
+  expect(a?.map((d) => d.statusCode.name)).toEqual(['Good', 'Good', 'Good']);
+});
+
 it('refuses a Read of more nodes than MaxNodesPerRead with BadTooManyOperations, and keeps serving', async () => {
   const nodes = Array.from({ length: 51 }, () => ({ nodeId: id('temp'), attributeId: VALUE }));
   for (const s of [fast, normal]) {
