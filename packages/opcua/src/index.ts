@@ -6,6 +6,7 @@
 export * from './address.js';
 export { driver, OpcUaDevice, type OpcUaSubscribeOptions, type OperationLimits } from './client.js';
 export { describeServer, type ServerDescription } from './describe.js';
+export type { FastReadStats } from './fast-read.js';
 export { type HostileInputStats, hostileInputStats } from './harden.js';
 export * from './options.js';
 export * from './pki.js';

@@ -27,6 +27,7 @@ import {
   type Value,
 } from '@bifrost/core';
 import type { DataValue, OPCUAServer, UAVariable } from 'node-opcua';
+import { type FastReadStats, installFastRead, installFastSampling } from './fast-read.js';
 import { loadNodeOpcua, type NodeOpcua } from './load.js';
 import { SECURITY_MODES, SECURITY_POLICIES, type SecurityModeName, type SecurityPolicyName } from './options.js';
 import { DEFAULT_PKI_DIR, pkiInit } from './pki.js';
@@ -142,6 +143,11 @@ export interface OpcUaServerOptions {
    * but not one that stops after HEL/ACK or after opening its channel.
    */
   idleTimeoutMs?: number;
+  /**
+   * Answer plain Value reads of the served variables on the fast Read path (default true): the same
+   * answers as node-opcua's own path, several times cheaper per value (see `fast-read.ts`).
+   */
+  fastRead?: boolean;
 }
 
 /** Events of {@link OpcUaServer}. */
@@ -233,6 +239,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
   readonly #alarms = new Map<string, unknown>();
   readonly #notifiers = new Set<string>();
   #idle: ConnectionGuard | undefined;
+  #fastRead: FastReadStats | undefined;
 
   constructor(options: OpcUaServerOptions) {
     super();
@@ -254,6 +261,11 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
   /** The PKI directory: its `rejected/` folder is where an untrusted client's certificate lands. */
   get pkiDir(): string {
     return this.#pkiDir;
+  }
+
+  /** Values read on the fast Read path and ReadValueIds left to node-opcua's, since start (undefined with `fastRead: false`). */
+  get fastReadStats(): FastReadStats | undefined {
+    return this.#fastRead ? { ...this.#fastRead } : undefined;
   }
 
   /** Number of open sessions. */
@@ -352,6 +364,12 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
       await server.initialize();
       this.#building = server;
       this.#build(ua, server);
+      if (o.fastRead !== false) {
+        const own = server.engine.addressSpace?.getOwnNamespace().index;
+        const STRING = ua.NodeIdType.STRING;
+        // A served variable's NodeId is ns=<own>;s=<key of #tags>.
+        this.#fastRead = installFastRead(ua, server, (id) => (id.namespace === own && id.identifierType === STRING ? this.#tags.get(id.value as string) : undefined));
+      }
       await server.start();
       this.#guardConnections(server, o.maxConnections ?? 100, o.idleTimeoutMs ?? 0);
     } catch (e) {
@@ -431,6 +449,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
         };
         node.variable = variable as unknown as UAVariable;
         synchronousRead(node.variable);
+        if (this.#options.fastRead !== false) installFastSampling(ua, node.variable);
         if (historizing) installHistory(ua, variable as unknown as UAVariable, (range) => o.provider.history?.(device.name, tag.name, range));
         this.#tags.set(key, node);
         const first = o.provider.latest(device.name, tag.name);
@@ -514,6 +533,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
     } as never);
     node.variable = variable as unknown as UAVariable;
     synchronousRead(node.variable);
+    if (this.#options.fastRead !== false) installFastSampling(ua, node.variable);
     if (historizing && tag.history) installHistory(ua, node.variable, tag.history);
     this.#tags.set(key, node);
     return node as unknown as TagHandle;
