@@ -253,7 +253,8 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
         throw new BifrostError('BIFROST_NOT_CONNECTED', `${this.name} is not connected; next attempt in ${wait} ms`, { device: this.name, cause: this.#health.lastError });
       }
       this.#health.set('connecting');
-      const attempt = withTimeout((signal) => this.doConnect(AbortSignal.any([signal, this.#lifetime.signal])), {
+      const attempt = withTimeout((signal) => this.doConnect(signal), {
+        also: this.#lifetime.signal,
         timeoutMs: Math.max(this.requestTimeoutMs, 1000) * 2,
         what: `connect to ${this.name}`,
       });
@@ -338,8 +339,13 @@ export abstract class BaseDevice extends EventEmitter<DeviceEvents> implements D
 
   async #op<T>(what: string, options: OperationOptions, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     await this.ensureConnected(options);
-    const signal = options.signal ? AbortSignal.any([options.signal, this.#lifetime.signal]) : this.#lifetime.signal;
-    return withTimeout(fn, { signal, timeoutMs: options.timeoutMs ?? this.requestTimeoutMs * 4, what: `${what} on ${this.name}` });
+    // Not AbortSignal.any: see withTimeout's `also` (a leak on Node 20 at one call per poll).
+    return withTimeout(fn, {
+      signal: options.signal ?? this.#lifetime.signal,
+      also: options.signal ? this.#lifetime.signal : undefined,
+      timeoutMs: options.timeoutMs ?? this.requestTimeoutMs * 4,
+      what: `${what} on ${this.name}`,
+    });
   }
 
   async readMany(addresses: readonly string[], options: OperationOptions = {}): Promise<TagValue[]> {

@@ -112,12 +112,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /**
  * Races `work` against a timeout and an abort signal. `work` receives a signal that aborts when
- * either fires, so it can release what it holds.
+ * either fires, so it can release what it holds. `also` is a second signal that aborts it (a
+ * device's lifetime beside the caller's signal): `AbortSignal.any` would combine them, but on
+ * Node 20 every call leaves about 40 bytes in the longer-lived signal for good (measured: 39 MB
+ * more heap after a million calls), a leak at one call per poll for months.
  * @example await withTimeout((signal) => socketRequest(frame, signal), { timeoutMs: 1000, signal })
  */
-export function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, options: OperationOptions & { what?: string } = {}): Promise<T> {
-  const { signal, timeoutMs, what = 'operation' } = options;
+export function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, options: OperationOptions & { what?: string; also?: AbortSignal | undefined } = {}): Promise<T> {
+  const { signal, also, timeoutMs, what = 'operation' } = options;
   if (signal?.aborted) return Promise.reject(abortError(signal));
+  if (also?.aborted) return Promise.reject(abortError(also));
   const inner = new AbortController();
   // The work may listen once per request it has in flight (an S7 poll of 10,000 variables runs
   // dozens of jobs): not a leak, and Node's warning past 10 would print to stderr.
@@ -127,10 +131,11 @@ export function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, option
     const cleanup = () => {
       if (timer) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
+      also?.removeEventListener('abort', onAbort);
     };
-    const onAbort = () => {
+    const onAbort = (ev: Event) => {
       cleanup();
-      const err = abortError(signal as AbortSignal);
+      const err = abortError(ev.target as AbortSignal);
       inner.abort(err);
       reject(err);
     };
@@ -143,6 +148,7 @@ export function withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, option
       }, timeoutMs);
     }
     signal?.addEventListener('abort', onAbort, { once: true });
+    also?.addEventListener('abort', onAbort, { once: true });
     work(inner.signal).then(
       (v) => {
         cleanup();
