@@ -253,9 +253,18 @@ export class ModbusDevice extends BaseDevice {
     const client = this.#connected();
     const plan = this.#plan(addresses);
     if (plan.errors) for (const [i, e] of plan.errors) out.setBad(i, e);
-    const ranges = plan.ranges;
-    const jobs: Promise<void>[] = new Array(ranges.length);
-    for (let r = 0; r < ranges.length; r++) jobs[r] = this.#readRange(client, plan, ranges[r] as PlannedRange, addresses, out, signal);
+    // The ranges are requested a few at a time — as many as the client sends at once, plus one
+    // waiting so the link never idles — not all at once: a request's objects then live one round
+    // trip instead of the whole poll and die young. The 80 requests of a 10,000-register poll,
+    // queued together, were the largest source of promoted garbage at 100,000 tags. A snapshot of
+    // the ranges, since a refused one is split in place.
+    const ranges = plan.ranges.slice();
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < ranges.length && !signal.aborted) await this.#readRange(client, plan, ranges[next++] as PlannedRange, addresses, out, signal);
+    };
+    const jobs: Promise<void>[] = [];
+    for (let l = Math.min(ranges.length, client.maxInFlight + 1); l > 0; l--) jobs.push(lane());
     const now = Date.now();
     for (const q of plan.quarantined) {
       if (now >= q.retryAt) jobs.push(this.#retry(client, plan, q, addresses, out, signal));
