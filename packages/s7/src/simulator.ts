@@ -6,7 +6,7 @@
  * plant (see DEFAULT_PLANT and the package README).
  */
 import { readFile } from 'node:fs/promises';
-import { BifrostError, type RunningSimulator, type SimulatorOptions, type StartSimulator, seededRandom } from '@bifrost/core';
+import { BifrostError, didYouMean, type RunningSimulator, type SimulatorOptions, type StartSimulator, seededRandom } from '@bifrost/core';
 import { parseS7Address, type S7Address } from './address.js';
 import { type S7Identity, type S7Memory, S7Server } from './server.js';
 import { decodeS7Value, encodeS7Value } from './values.js';
@@ -111,6 +111,19 @@ async function loadConfig(config: SimulatorOptions['config']): Promise<{ cfg: S7
   }
 }
 
+const CONFIG_KEYS = ['pduLength', 'putGet', 'maxAmq', 'rack', 'slot', 'identity', 'cpuStatus', 'areas', 'dbs', 'tags', 'tickMs'];
+const TAG_KEYS = ['address', 'value', 'signal', 'min', 'max', 'periodS', 'step'];
+
+/** A key the simulator does not know is refused, with the closest one it does: ignored, it would simulate something else than asked. */
+function checkKeys(obj: unknown, known: readonly string[], prefix: string, where: string): void {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw configError(where, `${prefix || 'the config'} must be a mapping`);
+  for (const k of Object.keys(obj)) {
+    if (known.includes(k)) continue;
+    const guess = didYouMean(k, known);
+    throw configError(where, `unknown field ${prefix}${k}${guess ? ` (did you mean ${prefix}${guess}?)` : ''}; known: ${known.join(', ')}`);
+  }
+}
+
 const size = (v: unknown, dflt: number, what: string, where: string) => {
   const n = v ?? dflt;
   if (!Number.isInteger(n) || (n as number) < 0 || (n as number) > 65536) throw configError(where, `${what} must be a size in bytes 0…65536, got ${JSON.stringify(v)}`);
@@ -125,6 +138,8 @@ const size = (v: unknown, dflt: number, what: string, where: string) => {
  */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<S7Simulator> {
   const { cfg, where } = await loadConfig(options.config);
+  checkKeys(cfg, CONFIG_KEYS, '', where);
+  for (const [i, t] of (cfg.tags ?? []).entries()) checkKeys(t, TAG_KEYS, `tags[${i}].`, where);
   const memory: S7Memory = {
     dbs: new Map(),
     M: new Uint8Array(size(cfg.areas?.M, 256, 'areas.M', where)),

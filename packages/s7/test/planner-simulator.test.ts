@@ -120,6 +120,24 @@ describe('simulator configuration', () => {
     await expect(startSimulator({ port: 0, config: '/nonexistent/plant.yaml' })).rejects.toMatchObject({ code: 'BIFROST_CONFIG_NOT_FOUND' });
   });
 
+  it('refuses a field it does not know instead of simulating something else (points, updateMs were ignored: nothing changed)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 's7-sim-keys-'));
+    try {
+      const file = join(dir, 'plant.yaml');
+      await writeFile(file, 'updateMs: 1000\ndbs: { 1: 20 }\ntags:\n  - { address: "DB1.DBW0:INT", signal: counter }\n');
+      await expect(startSimulator({ port: 0, config: file })).rejects.toMatchObject({
+        code: 'BIFROST_CONFIG_INVALID',
+        message: expect.stringMatching(/plant\.yaml: unknown field updateMs; known: .*tickMs/),
+      });
+      await expect(startSimulator({ port: 0, config: { dbs: { 1: 20 }, points: [] } as never })).rejects.toMatchObject({ message: expect.stringContaining('unknown field points') });
+      await expect(startSimulator({ port: 0, config: { dbs: { 1: 20 }, tags: [{ address: 'DB1.DBW0:INT', singal: 'counter' }] } as never })).rejects.toMatchObject({
+        message: expect.stringContaining('unknown field tags[0].singal (did you mean tags[0].signal?)'),
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('serves the default plant with changing signals', async () => {
     await using sim = await startSimulator({ port: 0 });
     await using plc = await connect(sim.url);
