@@ -50,12 +50,55 @@ export interface ModbusConnectOptions extends ConnectOptions {
   refusedRetryMs?: number;
 }
 
+/**
+ * A range of plain 16-bit registers (UINT, one register, no bit), most of a plant's tags, as a plan
+ * keeps it between polls: each tag's index and register offset in typed arrays. A parsed address
+ * and a planned item per tag were 114 bytes at 100,000 tags, kept for the life of the plan; the
+ * tags of a compact range are parsed again only when the device refuses it and it is bisected.
+ */
+interface CompactRange {
+  area: PlannedRange['area'];
+  start: number;
+  quantity: number;
+  index: Uint32Array;
+  /** Each tag's register, from `start`. */
+  offset: Uint16Array;
+  items?: undefined;
+}
+
+type DeviceRange = PlannedRange | CompactRange;
+
+function isPlainRegister(a: ModbusAddress): boolean {
+  return a.type === 'UINT' && a.arrayLength === undefined && a.bit === undefined && (a.order === 'ABCD' || a.order === 'CDAB') && isRegisterArea(a.area);
+}
+
+/** The range compact when every tag in it is a plain register. */
+function compact(r: PlannedRange): DeviceRange {
+  if (!r.items.every((it) => isPlainRegister(it.address))) return r;
+  const n = r.items.length;
+  const index = new Uint32Array(n);
+  const offset = new Uint16Array(n);
+  for (let k = 0; k < n; k++) {
+    const it = r.items[k] as PlannedRange['items'][number];
+    index[k] = it.index;
+    offset[k] = it.address.address - r.start;
+  }
+  return { area: r.area, start: r.start, quantity: r.quantity, index, offset };
+}
+
+function firstIndex(r: DeviceRange): number {
+  return r.items ? (r.items[0] as PlannedRange['items'][number]).index : (r.index[0] as number);
+}
+
+function rangeSize(r: DeviceRange): number {
+  return r.items ? r.items.length : r.index.length;
+}
+
 interface CachedPlan {
   addresses: readonly string[];
-  parsed: (ModbusAddress | undefined)[];
   /** The addresses that do not parse, by index (absent when all do: no array of nothing per plan). */
   errors: Map<number, BifrostError> | undefined;
-  ranges: PlannedRange[];
+  ranges: DeviceRange[];
   /** Ranges the device refused for good (an exception 01/02/03 down to single tags), merged into blocks and retried on a slow schedule. */
   quarantined: Quarantined[];
   /** Single tags refused in this poll, to merge into blocks at its end. */
@@ -210,6 +253,21 @@ export class ModbusDevice extends BaseDevice {
     }
   }
 
+  /** The plan's tags parsed again (for planning again), leaving out `skip` and those that do not parse. */
+  #parsedOf(plan: CachedPlan, keep: (i: number) => boolean): (ModbusAddress | undefined)[] {
+    return plan.addresses.map((text, i) => {
+      if (!keep(i) || plan.errors?.has(i)) return undefined;
+      const a = this.#parseNow(text);
+      return a instanceof BifrostError ? undefined : a;
+    });
+  }
+
+  /** A compact range as the planner's items, its tags parsed again (to bisect it). */
+  #expand(plan: CachedPlan, r: CompactRange): PlannedRange {
+    const items = Array.from(r.index, (i) => ({ index: i, address: parseModbusAddress(plan.addresses[i] as string) }));
+    return { area: r.area, start: r.start, quantity: r.quantity, items };
+  }
+
   #plan(addresses: readonly string[]): CachedPlan {
     // A poller passes the same array every time: find its plan by identity, checking that the
     // array still holds the same addresses, before falling back to a key of the addresses.
@@ -223,13 +281,14 @@ export class ModbusDevice extends BaseDevice {
     }
     const parsed: (ModbusAddress | undefined)[] = new Array(addresses.length);
     let errors: Map<number, BifrostError> | undefined;
-    // A plan keeps its parsed addresses itself: the per-address cache is for single reads and writes.
+    // Parsed for planning only (the per-address cache is for single reads and writes): a plan keeps
+    // plain registers compact, and parses again in the rare case it must plan again.
     for (let i = 0; i < addresses.length; i++) {
       const a = this.#parseNow(addresses[i] as string);
       if (a instanceof BifrostError) (errors ??= new Map()).set(i, a);
       else parsed[i] = a;
     }
-    plan = { addresses: addresses.slice(), parsed, errors, ranges: planReads(parsed, this.#limits), quarantined: [], refused: new Map(), dirty: false };
+    plan = { addresses: addresses.slice(), errors, ranges: planReads(parsed, this.#limits).map(compact), quarantined: [], refused: new Map(), dirty: false };
     this.#plansByList.set(addresses, plan);
     if (this.#plans.size >= 32) this.#plans.delete(this.#plans.keys().next().value as string);
     this.#plans.set(key, plan);
@@ -261,7 +320,7 @@ export class ModbusDevice extends BaseDevice {
     const ranges = plan.ranges.slice();
     let next = 0;
     const lane = async (): Promise<void> => {
-      while (next < ranges.length && !signal.aborted) await this.#readRange(client, plan, ranges[next++] as PlannedRange, addresses, out, signal);
+      while (next < ranges.length && !signal.aborted) await this.#readRange(client, plan, ranges[next++] as DeviceRange, addresses, out, signal);
     };
     const jobs: Promise<void>[] = [];
     for (let l = Math.min(ranges.length, client.maxInFlight + 1); l > 0; l--) jobs.push(lane());
@@ -277,7 +336,7 @@ export class ModbusDevice extends BaseDevice {
   }
 
   /** Requests one range; resolves with its data, or rejects with the device's error. */
-  async #request(client: ModbusClient, range: PlannedRange, signal: AbortSignal): Promise<Uint8Array> {
+  async #request(client: ModbusClient, range: DeviceRange, signal: AbortSignal): Promise<Uint8Array> {
     const registers = isRegisterArea(range.area);
     const max = registers ? this.#limits.maxRegisters : this.#limits.maxBits;
     const fc = FC_READ[range.area];
@@ -297,11 +356,19 @@ export class ModbusDevice extends BaseDevice {
     return data;
   }
 
-  #decodeInto(range: PlannedRange, data: Uint8Array, addresses: readonly string[], out: ValueColumns): void {
+  #decodeInto(range: DeviceRange, data: Uint8Array, addresses: readonly string[], out: ValueColumns): void {
+    if (!range.items) {
+      // Plain registers: one 16-bit number each, without a call per value.
+      const { index, offset } = range;
+      for (let k = 0; k < index.length; k++) {
+        const off = (offset[k] as number) * 2;
+        out.setNumber(index[k] as number, ((data[off] as number) << 8) | (data[off + 1] as number));
+      }
+      return;
+    }
     for (const item of range.items) {
       const a = item.address;
-      // The common case, one 16-bit register as a number, without a call per value.
-      if (a.type === 'UINT' && a.arrayLength === undefined && a.bit === undefined && (a.order === 'ABCD' || a.order === 'CDAB') && isRegisterArea(a.area)) {
+      if (isPlainRegister(a)) {
         const off = (a.address - range.start) * 2;
         out.setNumber(item.index, ((data[off] as number) << 8) | (data[off + 1] as number));
         continue;
@@ -314,35 +381,36 @@ export class ModbusDevice extends BaseDevice {
     }
   }
 
-  async #readRange(client: ModbusClient, plan: CachedPlan, range: PlannedRange, addresses: readonly string[], out: ValueColumns, signal: AbortSignal): Promise<void> {
+  async #readRange(client: ModbusClient, plan: CachedPlan, range: DeviceRange, addresses: readonly string[], out: ValueColumns, signal: AbortSignal): Promise<void> {
     let data: Uint8Array;
     try {
       data = await this.#request(client, range, signal);
     } catch (e) {
       const err = e instanceof BifrostError ? e : new BifrostError('BIFROST_MALFORMED_FRAME', String(e), { device: this.name, cause: e });
       if (refusesRange(err)) {
-        if (range.items.length > 1) {
+        if (rangeSize(range) > 1) {
           // The device refused the merged range (a hole in its map): bisect it, once, to find the
           // tags it refuses; the halves it answers stay merged.
-          const half = range.items.length >> 1;
-          const parts = [rangeOf(range.area, range.items.slice(0, half)), rangeOf(range.area, range.items.slice(half))];
+          const items = (range.items ? range : this.#expand(plan, range)).items;
+          const half = items.length >> 1;
+          const parts = [rangeOf(range.area, items.slice(0, half)), rangeOf(range.area, items.slice(half))];
           const at = plan.ranges.indexOf(range);
           if (at >= 0) plan.ranges.splice(at, 1, ...parts);
           await Promise.all(parts.map((p) => this.#readRange(client, plan, p, addresses, out, signal)));
           return;
         }
-        const item = range.items[0] as PlannedRange['items'][number];
-        const error = this.#tagError(err, addresses[item.index] as string);
+        const i = firstIndex(range);
+        const error = this.#tagError(err, addresses[i] as string);
         const at = plan.ranges.indexOf(range);
         if (at >= 0) plan.ranges.splice(at, 1);
-        plan.refused.set(item.index, error);
-        out.setBad(item.index, error);
+        plan.refused.set(i, error);
+        out.setBad(i, error);
         return;
       }
       // A transient failure (timeout, busy, lost connection): one error for the range, every poll retries it.
-      const first = range.items[0] as PlannedRange['items'][number];
-      const error = this.#tagError(err, range.items.length === 1 ? (addresses[first.index] as string) : `${AREA_PREFIX[range.area]}${range.start}+${range.quantity}`);
-      for (const item of range.items) out.setBad(item.index, error);
+      const error = this.#tagError(err, rangeSize(range) === 1 ? (addresses[firstIndex(range)] as string) : `${AREA_PREFIX[range.area]}${range.start}+${range.quantity}`);
+      if (range.items) for (const item of range.items) out.setBad(item.index, error);
+      else for (const i of range.index) out.setBad(i, error);
       return;
     }
     this.#decodeInto(range, data, addresses, out);
@@ -357,8 +425,7 @@ export class ModbusDevice extends BaseDevice {
       });
     }
     plan.refused.clear();
-    const parsed: (ModbusAddress | undefined)[] = new Array(plan.parsed.length);
-    for (const i of errors.keys()) parsed[i] = plan.parsed[i];
+    const parsed = this.#parsedOf(plan, (i) => errors.has(i));
     const previous = new Map<number, Quarantined>();
     for (const q of plan.quarantined) for (const it of q.range.items) previous.set(it.index, q);
     const now = Date.now();
@@ -381,7 +448,7 @@ export class ModbusDevice extends BaseDevice {
     plan.dirty = false;
     const out = new Set<number>();
     for (const q of plan.quarantined) for (const it of q.range.items) out.add(it.index);
-    const parsed = plan.parsed.map((a, i) => (out.has(i) ? undefined : a));
+    const parsed = this.#parsedOf(plan, (i) => !out.has(i));
     const blocks = plan.quarantined.map((q) => q.range);
     const crosses = (area: PlannedRange['area'], from: number, to: number) => blocks.some((b) => b.area === area && b.start < to && b.start + b.quantity > from);
     plan.ranges = planReads(parsed, this.#limits).flatMap((r) => {
@@ -393,7 +460,7 @@ export class ModbusDevice extends BaseDevice {
         else cur.push(it);
         end = Math.max(end, it.address.address + it.address.span);
       }
-      return parts.length === 1 ? [r] : parts.map((items) => rangeOf(r.area, items));
+      return (parts.length === 1 ? [r] : parts.map((items) => rangeOf(r.area, items))).map(compact);
     });
   }
 
