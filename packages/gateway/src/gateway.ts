@@ -472,16 +472,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     else cols.fill(await rt.device.readMany(group.addresses, { signal }));
     if (signal.aborted) return;
     const ms = performance.now() - started;
-    const s = rt.stats;
-    s.polls++;
-    s.lastPollAt = Date.now();
-    s.lastLatencyMs = ms;
-    if (ms > s.maxLatencyMs) s.maxLatencyMs = ms;
-    rt.latencySum += ms;
-    s.avgLatencyMs = rt.latencySum / s.polls;
     const bad = this.#onColumns(rt, group);
-    s.badValues += bad;
-    if (bad === group.tags.length) s.errors++;
+    countScan(rt, group, ms, bad);
     // A device that answers, even if only with refusals (a Modbus exception, a CIP status), is alive.
     this.#afterPoll(rt, bad === group.tags.length && !answeredAny(cols));
   }
@@ -503,7 +495,6 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     const raw = new ValueColumns(group.addresses.length);
     const after = rt.config.deadAfter ?? DEAD_AFTER_MS;
     const silentFor = Math.max(after, 2 * periodMs);
-    const s = rt.stats;
     let aliveAt = Date.now();
     const listener: ColumnListener = {
       data: (_count, publishedAt) => {
@@ -513,15 +504,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         try {
           group.cols.copyFrom(raw);
           const bad = this.#onColumns(rt, group);
-          const ms = Math.max(0, Date.now() - publishedAt);
-          s.polls++;
-          s.lastPollAt = Date.now();
-          s.lastLatencyMs = ms;
-          if (ms > s.maxLatencyMs) s.maxLatencyMs = ms;
-          rt.latencySum += ms;
-          s.avgLatencyMs = rt.latencySum / s.polls;
-          s.badValues += bad;
-          if (bad === group.tags.length) s.errors++;
+          countScan(rt, group, Math.max(0, Date.now() - publishedAt), bad);
         } catch (error) {
           this.emit('warning', { where: `subscription of ${group.name}`, error: toBifrostError(error) });
         }
@@ -999,6 +982,18 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 }
 
+/** A scan's place in the device's stats: a poll, or a notification of a subscribed group. */
+function countScan(rt: DeviceRuntime, group: ScanGroup, ms: number, bad: number): void {
+  const s = rt.stats;
+  s.polls++;
+  s.lastPollAt = Date.now();
+  s.lastLatencyMs = ms;
+  if (ms > s.maxLatencyMs) s.maxLatencyMs = ms;
+  rt.latencySum += ms;
+  s.avgLatencyMs = rt.latencySum / s.polls;
+  s.badValues += bad;
+  if (bad === group.tags.length) s.errors++;
+}
 /** True when some value of the poll came with the device's own answer (a good value, or an error carrying the protocol's status). */
 function answeredAny(cols: ValueColumns): boolean {
   for (let i = 0; i < cols.size; i++) if (cols.quality[i] !== BAD || cols.errorAt(i)?.status !== undefined) return true;
