@@ -51,9 +51,6 @@ export const CHUNK_OVERHEAD_BYTES = 160;
  * entry, its chunk list). An upper bound: bench/analytics.mjs measures about 130 at 100,000 series.
  */
 export const SERIES_OVERHEAD_BYTES = 256;
-/** The most bytes one more point can add to a chunk: 6+64 timestamp bits and 2+5+6+64 value bits, and a partly written byte. */
-const MAX_POINT_BYTES = Math.ceil(147 / 8) + 1;
-
 /**
  * The most bytes a chunk of `points` can take: a 4-byte count, the first point raw (16 bytes), and
  * per further point at most 6+64 timestamp bits and 2+5+6+64 value bits.
@@ -202,16 +199,6 @@ export class TimeSeriesStore {
   /** The rows of the series, in the order they were charged (what `series()` lists). */
   #order = new Int32Array(16);
   #live = 0;
-  /** The open buffer that holds a whole chunk of `chunkPoints` points (a size class). */
-  readonly #fullOpen: number;
-  /**
-   * How far an open chunk grows before it is sealed early (a size class, at least
-   * FIRST_OPEN_BYTES): the series' bookkeeping and open buffers stay within half the budget, so
-   * sealed chunks, which eviction and retention drop oldest first, can always make room. With
-   * whole chunks of `chunkPoints` only, 100,000 series polled each second filled their open chunks
-   * past a 64 MB budget, with nothing sealed for 17 minutes to evict or expire.
-   */
-  #openLimit: number;
   readonly #heap = new ChunkHeap();
   #bytes = 0;
   #compressedBytes = 0;
@@ -243,16 +230,6 @@ export class TimeSeriesStore {
     this.#memoryBytes = memoryBytes;
     this.#retentionMs = retentionMs;
     this.#chunkPoints = chunkPoints;
-    this.#fullOpen = openBuffer;
-    this.#openLimit = openBuffer;
-  }
-
-  /** {@link #openLimit} for the series there are now. */
-  #limitOpen(): void {
-    const room = this.#memoryBytes / 2 / Math.max(1, this.#live) - SERIES_OVERHEAD_BYTES;
-    let size = FIRST_OPEN_BYTES;
-    while (size * 2 <= room && size * 2 <= this.#fullOpen) size *= 2;
-    this.#openLimit = size;
   }
 
   /**
@@ -330,7 +307,6 @@ export class TimeSeriesStore {
       this.#order = order;
     }
     this.#order[this.#live++] = row;
-    this.#limitOpen();
     return true;
   }
 
@@ -355,8 +331,8 @@ export class TimeSeriesStore {
       } else this.#outOfOrder++;
       return false;
     }
+    if (open.count[row] === this.#chunkPoints) this.#seal(row);
     const capacity = open.cap[row] as number;
-    if (open.count[row] === this.#chunkPoints || (capacity >= this.#openLimit && open.used(row) + MAX_POINT_BYTES > capacity && open.count[row] !== 0)) this.#seal(row);
     open.append(row, t, v);
     const grown = (open.cap[row] as number) - capacity;
     if (grown !== 0) {
