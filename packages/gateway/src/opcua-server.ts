@@ -148,6 +148,16 @@ async function build(gateway: Gateway, cfg: OpcuaServerConfig) {
     productName: 'Bifrost gateway',
   });
   server.on('warning', (error) => gateway.emit('warning', { where: 'OPC UA server', error }));
+  // The server serves scalars: an array tag has no variable, and says so rather than go missing.
+  const arrays = config.devices.filter((d) => d.enabled).flatMap((d) => d.tags.filter((t) => !servedType(t, gateway.latestOf(d.name, t.name))).map((t) => `${d.name}.${t.name} (${t.address})`));
+  if (arrays.length > 0)
+    gateway.emit('warning', {
+      where: 'OPC UA server',
+      error: new BifrostError(
+        'BIFROST_NOT_SUPPORTED',
+        `${arrays.length} array tag(s) not served over OPC UA (the server serves scalars): ${arrays.slice(0, 5).join(', ')}${arrays.length > 5 ? ', …' : ''}`,
+      ),
+    });
   try {
     await server.start();
   } catch (e) {

@@ -49,6 +49,7 @@ devices:
       - { name: setpoint, address: HR10:FLOAT32, unit: degC, writable: true, min: 0, max: 120 }
       - { name: running, address: C0 }
       - { name: missing, address: HR200 }
+      - { name: profile, address: "HR20:INT16[4]" }
 ${extra}  - name: oven1
     url: ${s7.url}
     pollMs: 200
@@ -169,6 +170,9 @@ describe('SecurityPolicy None, anonymous', () => {
     expect(names).toEqual(expect.arrayContaining(['press1', 'oven1']));
     const press = await s.browse(id('press1'));
     expect((press.references ?? []).map((r) => r.browseName.name)).toEqual(expect.arrayContaining(['temperature', 'setpoint', 'running', '$Health']));
+    // An array tag is not served (scalars only), and the gateway says so instead of leaving it out silently.
+    expect((press.references ?? []).map((r) => r.browseName.name)).not.toContain('profile');
+    expect(child.output()).toMatch(/1 array tag\(s\) not served over OPC UA \(the server serves scalars\): press1\.profile \(HR20:INT16\[4\]\)/);
     await waitFor(async () => ((await s.browse('i=85')).references ?? []).some((r) => r.browseName.name === 'Pipelines'), 10_000);
     const pipelines = await s.browse(id('Pipelines.press-temp'));
     expect((pipelines.references ?? []).map((r) => r.browseName.name)).toContain('mean');
