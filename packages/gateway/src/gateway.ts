@@ -812,9 +812,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
             hint: 'set allowNonFinite: true on the tag to allow NaN and ±Infinity',
           },
         );
-      if (typeof value === 'number') {
-        if (t.config.min !== undefined && value < t.config.min) throw new BifrostError('BIFROST_VALUE_OUT_OF_RANGE', `${value} is below the tag's minimum ${t.config.min}`, { address });
-        if (t.config.max !== undefined && value > t.config.max) throw new BifrostError('BIFROST_VALUE_OUT_OF_RANGE', `${value} is above the tag's maximum ${t.config.max}`, { address });
+      // An array tag's limits hold for each element (an OPC UA client or the API may write a whole array).
+      for (const x of Array.isArray(value) ? value : [value]) {
+        if (typeof x !== 'number') continue;
+        if (t.config.min !== undefined && x < t.config.min) throw new BifrostError('BIFROST_VALUE_OUT_OF_RANGE', `${x} is below the tag's minimum ${t.config.min}`, { address });
+        if (t.config.max !== undefined && x > t.config.max) throw new BifrostError('BIFROST_VALUE_OUT_OF_RANGE', `${x} is above the tag's maximum ${t.config.max}`, { address });
       }
     } catch (e) {
       return fail(toBifrostError(e, 'BIFROST_TYPE_MISMATCH', { device: req.device, address }), 'denied', oldValue);

@@ -57,8 +57,8 @@ export function servedType(tag: TagConfig, first?: TagValue): DataType | undefin
     if (!m) continue;
     try {
       const t = parseDataType(m[1] as string);
-      // An array tag (`HR0:FLOAT32[10]`) is not served: the server exposes scalars.
-      if (m[2] !== undefined && t !== 'STRING' && t !== 'BYTES') return undefined;
+      // An array tag (`HR0:FLOAT32[10]`) is served as an array of numbers or booleans of its length.
+      if (m[2] !== undefined && t !== 'STRING' && t !== 'BYTES') return servedArrayLength(tag) !== undefined && ARRAY_ELEMENTS.has(t) ? t : undefined;
       return t;
     } catch {
       // a word order (CDAB) or an option, not a type
@@ -74,6 +74,21 @@ export function servedType(tag: TagConfig, first?: TagValue): DataType | undefin
   return 'LREAL';
 }
 
+/** Element types of an array tag the server serves: numbers and booleans (not 64-bit, text, bytes or dates). */
+const ARRAY_ELEMENTS = new Set<DataType>(['BOOL', 'SINT', 'INT', 'DINT', 'USINT', 'UINT', 'UDINT', 'REAL', 'LREAL']);
+
+/**
+ * The length of an array tag, from its address (`HR0:FLOAT32[10]` → 10); undefined for a scalar.
+ * @example servedArrayLength({ name: 't', address: 'HR0:INT[4]', writable: false }) // 4
+ */
+export function servedArrayLength(tag: TagConfig): number | undefined {
+  for (const p of tag.address.split(':').slice(1)) {
+    const m = /^[A-Za-z0-9_]+\[(\d+)\]$/.exec(p);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
 function servedDevices(gateway: Gateway, config: GatewayConfig): ServedDevice[] {
   return config.devices
     .filter((d) => d.enabled)
@@ -84,6 +99,8 @@ function servedDevices(gateway: Gateway, config: GatewayConfig): ServedDevice[] 
         const type = servedType(t, gateway.latestOf(d.name, t.name));
         if (!type) return [];
         const tag: ServedTag = { name: t.name, type, writable: t.writable };
+        const n = servedArrayLength(t);
+        if (n !== undefined) tag.arrayLength = n;
         if (t.unit !== undefined) tag.unit = t.unit;
         if (t.min !== undefined) tag.min = t.min;
         if (t.max !== undefined) tag.max = t.max;
@@ -148,14 +165,15 @@ async function build(gateway: Gateway, cfg: OpcuaServerConfig) {
     productName: 'Bifrost gateway',
   });
   server.on('warning', (error) => gateway.emit('warning', { where: 'OPC UA server', error }));
-  // The server serves scalars: an array tag has no variable, and says so rather than go missing.
+  // A tag the server cannot serve (an array of 64-bit integers, text or dates, or an untyped array)
+  // says so rather than go missing.
   const arrays = config.devices.filter((d) => d.enabled).flatMap((d) => d.tags.filter((t) => !servedType(t, gateway.latestOf(d.name, t.name))).map((t) => `${d.name}.${t.name} (${t.address})`));
   if (arrays.length > 0)
     gateway.emit('warning', {
       where: 'OPC UA server',
       error: new BifrostError(
         'BIFROST_NOT_SUPPORTED',
-        `${arrays.length} array tag(s) not served over OPC UA (the server serves scalars): ${arrays.slice(0, 5).join(', ')}${arrays.length > 5 ? ', …' : ''}`,
+        `${arrays.length} array tag(s) not served over OPC UA (arrays of numbers and booleans with a length in the address are): ${arrays.slice(0, 5).join(', ')}${arrays.length > 5 ? ', …' : ''}`,
       ),
     });
   try {

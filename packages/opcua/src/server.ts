@@ -47,6 +47,11 @@ export interface ServedTag {
   /** Clients may write it (default false: the variable is read-only, and a write gets BadNotWritable). */
   writable?: boolean;
   description?: string;
+  /**
+   * An array of this many elements of `type` (ValueRank 1, ArrayDimensions [n]); absent for a
+   * scalar. Numbers and booleans only: not LINT, ULINT, STRING, BYTES or DATETIME.
+   */
+  arrayLength?: number;
   /** Raw history for a variable added with {@link OpcUaServer.addVariable}. */
   history?: (range: { from: number; to: number }) => { t: number[]; v: number[] } | undefined;
 }
@@ -395,8 +400,11 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
         const key = `${device.name}.${tag.name}`;
         if (this.#tags.has(key)) throw new BifrostError('BIFROST_INVALID_ARGUMENT', `tag ${key} is defined twice`);
         const builtIn = builtInTypeOf(tag.type);
+        const n = tag.arrayLength;
+        if (n !== undefined && (!Number.isInteger(n) || n < 1 || !isArrayElementType(tag.type)))
+          throw new BifrostError('BIFROST_INVALID_ARGUMENT', `tag ${key}: an array of ${n} ${tag.type} cannot be served (numbers and booleans, at least one)`);
         const dataValue = new ua.DataValue({
-          value: new ua.Variant({ dataType: builtIn, arrayType: ua.VariantArrayType.Scalar, value: defaultOf(tag.type) as never }),
+          value: variantOf(ua, builtIn, tag, null),
           statusCode: ua.StatusCodes.BadWaitingForInitialData,
         });
         const node: TagNode = { device: device.name, tag, variable: undefined as unknown as UAVariable, dataValue };
@@ -404,7 +412,8 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
           timestamped_get: () => node.dataValue,
           timestamped_set: (dv: DataValue) => this.#write(ua, node, dv),
         };
-        const historizing = o.provider.history !== undefined && isNumericType(tag.type);
+        // The store keeps numbers, not arrays: an array has no history.
+        const historizing = o.provider.history !== undefined && isNumericType(tag.type) && n === undefined;
         const access = `CurrentRead${tag.writable ? ' | CurrentWrite' : ''}${historizing ? ' | HistoryRead' : ''}`;
         const common = {
           componentOf: folder,
@@ -414,6 +423,7 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
           accessLevel: access,
           userAccessLevel: access,
           minimumSamplingInterval: 10,
+          ...(n !== undefined ? { valueRank: 1, arrayDimensions: [n] } : {}),
           ...(historizing ? { historizing: true } : {}),
           ...(tag.description ? { description: tag.description } : {}),
           value: binding,
@@ -656,26 +666,26 @@ export class OpcUaServer extends EventEmitter<OpcUaServerEvents> implements Asyn
     const builtIn = builtInTypeOf(node.tag.type);
     let statusCode = ua.StatusCodes.Good;
     let v: Value | null | undefined = raw;
-    if (v !== null && !Array.isArray(v)) v = toServedType(node.tag.type, v);
-    if (tv.quality !== 'good' || v === undefined || Array.isArray(v)) {
+    const array = node.tag.arrayLength !== undefined;
+    // An array tag takes an array of its length, each element as its type; a scalar tag a scalar.
+    if (v !== null) v = array ? servedArray(node.tag, v) : Array.isArray(v) ? undefined : toServedType(node.tag.type, v);
+    if (tv.quality !== 'good' || v === undefined) {
       const name = tv.error?.statusName;
       const table = ua.StatusCodes as unknown as Record<string, typeof statusCode>;
       // OPC 10000-8 §6.3.2 (Bad_NotConnected, Bad_DeviceFailure, Bad_CommunicationError, …): the driver's error says which.
       const known = (name ? table[name] : undefined) ?? (tv.error ? table[badStatusFor(tv.error.code)] : undefined);
       statusCode =
-        v === undefined || Array.isArray(v)
+        v === undefined
           ? ua.StatusCodes.BadTypeMismatch
           : tv.quality === 'uncertain'
             ? known && (known.value & 0xc0000000) === 0x40000000
               ? known
               : ua.StatusCodes.Uncertain
             : (known ?? ua.StatusCodes.BadCommunicationError);
-      if (v === undefined || Array.isArray(v)) v = null;
+      if (v === undefined) v = null;
     }
-    const value =
-      v === null ? defaultOf(node.tag.type) : node.tag.type === 'LINT' || node.tag.type === 'ULINT' ? bigIntToWords(BigInt(v as bigint)) : node.tag.type === 'BYTES' ? Buffer.from(v as Uint8Array) : v;
     node.dataValue = new ua.DataValue({
-      value: new ua.Variant({ dataType: builtIn, arrayType: ua.VariantArrayType.Scalar, value: value as never }),
+      value: variantOf(ua, builtIn, node.tag, v),
       statusCode,
       sourceTimestamp: new Date(sourceTimestamp ?? timestamp),
       serverTimestamp: new Date(timestamp),
@@ -846,6 +856,33 @@ function badStatusFor(code: string): string {
 }
 
 /** A value in the served type, or undefined when it cannot be (the variable then reads BadTypeMismatch). */
+/** Element types an array variable may have: numbers and booleans. */
+function isArrayElementType(type: DataType): boolean {
+  return type === 'BOOL' || (isNumericType(type) && type !== 'LINT' && type !== 'ULINT');
+}
+
+/** A tag's value as its array: each element as the tag's type, or undefined when it does not fit. */
+function servedArray(tag: ServedTag, v: Value): Exclude<Value, unknown[]>[] | undefined {
+  if (!Array.isArray(v) || v.length !== tag.arrayLength) return undefined;
+  const out: Exclude<Value, unknown[]>[] = new Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const e = toServedType(tag.type, v[i] as Exclude<Value, unknown[]>);
+    if (e === undefined) return undefined;
+    out[i] = e;
+  }
+  return out;
+}
+
+/** The Variant of a served value (null: the type's default, for a value not read yet or bad). */
+function variantOf(ua: NodeOpcua, builtIn: number, tag: ServedTag, v: Value | null): InstanceType<NodeOpcua['Variant']> {
+  if (tag.arrayLength !== undefined) {
+    const value = v === null ? new Array(tag.arrayLength).fill(defaultOf(tag.type)) : v;
+    return new ua.Variant({ dataType: builtIn, arrayType: ua.VariantArrayType.Array, value: value as never });
+  }
+  const value = v === null ? defaultOf(tag.type) : tag.type === 'LINT' || tag.type === 'ULINT' ? bigIntToWords(BigInt(v as bigint)) : tag.type === 'BYTES' ? Buffer.from(v as Uint8Array) : v;
+  return new ua.Variant({ dataType: builtIn, arrayType: ua.VariantArrayType.Scalar, value: value as never });
+}
+
 function toServedType(type: DataType, v: Exclude<Value, unknown[]>): Exclude<Value, unknown[]> | undefined {
   switch (type) {
     case 'BOOL':

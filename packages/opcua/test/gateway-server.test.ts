@@ -49,7 +49,8 @@ devices:
       - { name: setpoint, address: HR10:FLOAT32, unit: degC, writable: true, min: 0, max: 120 }
       - { name: running, address: C0 }
       - { name: missing, address: HR200 }
-      - { name: profile, address: "HR20:INT16[4]" }
+      - { name: profile, address: "HR20:INT16[4]", writable: true, min: 0, max: 1000 }
+      - { name: wide, address: "HR30:LINT[2]" }
 ${extra}  - name: oven1
     url: ${s7.url}
     pollMs: 200
@@ -170,9 +171,10 @@ describe('SecurityPolicy None, anonymous', () => {
     expect(names).toEqual(expect.arrayContaining(['press1', 'oven1']));
     const press = await s.browse(id('press1'));
     expect((press.references ?? []).map((r) => r.browseName.name)).toEqual(expect.arrayContaining(['temperature', 'setpoint', 'running', '$Health']));
-    // An array tag is not served (scalars only), and the gateway says so instead of leaving it out silently.
-    expect((press.references ?? []).map((r) => r.browseName.name)).not.toContain('profile');
-    expect(child.output()).toMatch(/1 array tag\(s\) not served over OPC UA \(the server serves scalars\): press1\.profile \(HR20:INT16\[4\]\)/);
+    // An array of numbers is served; one the server cannot serve (64-bit integers) is named in a warning, not left out silently.
+    expect((press.references ?? []).map((r) => r.browseName.name)).toContain('profile');
+    expect((press.references ?? []).map((r) => r.browseName.name)).not.toContain('wide');
+    expect(child.output()).toMatch(/1 array tag\(s\) not served over OPC UA .*: press1\.wide \(HR30:LINT\[2\]\)/);
     await waitFor(async () => ((await s.browse('i=85')).references ?? []).some((r) => r.browseName.name === 'Pipelines'), 10_000);
     const pipelines = await s.browse(id('Pipelines.press-temp'));
     expect((pipelines.references ?? []).map((r) => r.browseName.name)).toContain('mean');
@@ -309,6 +311,38 @@ describe('SecurityPolicy None, anonymous', () => {
     expect(count.reduce((a, b) => a + b, 0)).toBe(values.filter((_, i) => (times[i] as number) < end.getTime()).length);
     expect(Math.max(...max)).toBe(Math.max(...values));
   }, 60_000);
+});
+
+describe('array tags', () => {
+  it('serves an array tag as an array variable (ValueRank 1, ArrayDimensions) and writes a whole array through the gateway, limits per element', async () => {
+    await using plc = await connect(modbus.url);
+    await plc.write('HR20:INT16[4]', [5, 6, 7, 8]);
+    const s = await session('none');
+    const A = ua.AttributeIds;
+    await waitFor(async () => {
+      const [v] = await s.read([{ nodeId: id('press1.profile'), attributeId: A.Value }]);
+      return v?.statusCode.name === 'Good' && Array.from(v.value.value as ArrayLike<number>).join() === '5,6,7,8';
+    }, 10_000);
+    const [value, rank, dims, dataType] = await s.read([
+      { nodeId: id('press1.profile'), attributeId: A.Value },
+      { nodeId: id('press1.profile'), attributeId: A.ValueRank },
+      { nodeId: id('press1.profile'), attributeId: A.ArrayDimensions },
+      { nodeId: id('press1.profile'), attributeId: A.DataType },
+    ]);
+    expect(value?.value.arrayType).toBe(ua.VariantArrayType.Array);
+    expect(rank?.value.value).toBe(1);
+    expect(Array.from(dims?.value.value as ArrayLike<number>)).toEqual([4]);
+    expect((dataType?.value.value as { value: number } | undefined)?.value).toBe(ua.DataType.Int16);
+    const w = await session('user');
+    const write = (values: number[]) =>
+      w.write({ nodeId: id('press1.profile'), attributeId: A.Value, value: { value: { dataType: ua.DataType.Int16, arrayType: ua.VariantArrayType.Array, value: new Int16Array(values) } } });
+    expect((await write([10, 20, 30, 40])).name).toBe('Good');
+    expect((await plc.read('HR20:INT16[4]')).value).toEqual([10, 20, 30, 40]);
+    expect(audit()).toContainEqual(expect.objectContaining({ user: 'operator', source: 'opcua', tag: 'profile', result: 'ok', newValue: [10, 20, 30, 40] }));
+    // One element above the tag's maximum refuses the whole write.
+    expect((await write([1, 2, 3, 4000])).name).toBe('BadOutOfRange');
+    expect((await plc.read('HR20:INT16[4]')).value).toEqual([10, 20, 30, 40]);
+  }, 30_000);
 });
 
 describe('Basic256Sha256 SignAndEncrypt', () => {
