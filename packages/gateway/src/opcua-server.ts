@@ -79,12 +79,19 @@ const ARRAY_ELEMENTS = new Set<DataType>(['BOOL', 'SINT', 'INT', 'DINT', 'USINT'
 
 /**
  * The length of an array tag, from its address (`HR0:FLOAT32[10]` → 10); undefined for a scalar.
- * @example servedArrayLength({ name: 't', address: 'HR0:INT[4]', writable: false }) // 4
+ * @example servedArrayLength({ name: 't', address: 'HR0:INT[4]', writable: false }) // 4 (and undefined for 'DB1.DBB0:STRING[20]')
  */
 export function servedArrayLength(tag: TagConfig): number | undefined {
   for (const p of tag.address.split(':').slice(1)) {
-    const m = /^[A-Za-z0-9_]+\[(\d+)\]$/.exec(p);
-    if (m) return Number(m[1]);
+    const m = /^([A-Za-z0-9_]+)\[(\d+)\]$/.exec(p);
+    if (!m) continue;
+    try {
+      // STRING[20] and BYTES[8] are one value of that many bytes, not an array.
+      const t = parseDataType(m[1] as string);
+      return t === 'STRING' || t === 'BYTES' ? undefined : Number(m[2]);
+    } catch {
+      // not a type
+    }
   }
   return undefined;
 }
