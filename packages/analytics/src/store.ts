@@ -8,8 +8,9 @@
  * Per series state is columnar, because a plant gateway holds 100,000 series and most of them only
  * ever have an open chunk: a series is a row number (its name maps to it in one Map), its open
  * chunk's encoder state a row of one {@link GorillaTable} (typed arrays, no object and no boxed
- * number per series) and its bytes a slot in the shared slabs of {@link ChunkSlabs}. A series gets an
- * object only when it seals its first chunk (the list of its sealed chunks).
+ * number per series) and its bytes a slot in the shared slabs of {@link ChunkSlabs}. Sealed chunks
+ * are ids in the columns of {@link SealedChunks}, their bytes in slabs of their own: no object per
+ * series or per chunk.
  *
  * A memory budget in bytes is enforced by evicting the oldest sealed chunks
  * first (smallest last timestamp across all series), and an optional retention drops chunks whose
@@ -26,6 +27,7 @@
 import { BifrostError } from '@bifrost/core';
 import { ChunkSlabs, FIRST_OPEN_BYTES } from './chunk-slabs.js';
 import { decodeChunk, GorillaTable } from './gorilla.js';
+import { SealedChunks } from './sealed-chunks.js';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const LO = LITTLE_ENDIAN ? 0 : 1;
@@ -44,13 +46,18 @@ export interface TimeSeriesStoreOptions {
   chunkPoints?: number;
 }
 
-/** Bytes the store accounts for each sealed chunk beyond its compressed bytes (object, typed-array header). */
-export const CHUNK_OVERHEAD_BYTES = 160;
+/**
+ * Bytes the store accounts for each sealed chunk beyond its compressed bytes: its row in the
+ * columns of {@link SealedChunks} and its heap slot (44 bytes), with room for the columns' doubling.
+ */
+export const CHUNK_OVERHEAD_BYTES = 96;
 /**
  * Bytes the store accounts for each series beyond its open chunk's buffer (its row, its name's map
  * entry, its chunk list). An upper bound: bench/analytics.mjs measures about 130 at 100,000 series.
  */
 export const SERIES_OVERHEAD_BYTES = 256;
+/** The most bytes one more point can add to a chunk: 6+64 timestamp bits and 2+5+6+64 value bits, and a partly written byte. */
+const MAX_POINT_BYTES = Math.ceil(147 / 8) + 1;
 /**
  * The most bytes a chunk of `points` can take: a 4-byte count, the first point raw (16 bytes), and
  * per further point at most 6+64 timestamp bits and 2+5+6+64 value bits.
@@ -112,70 +119,11 @@ export interface StoreStats {
   rejected: { outOfOrder: number; duplicate: number; budget: number };
 }
 
-interface Chunk {
-  /** The series' row. */
-  readonly row: number;
-  readonly start: number;
-  readonly end: number;
-  readonly count: number;
-  readonly bytes: Uint8Array;
-}
-
-/** A series' sealed chunks, oldest first from `head` (made when it seals its first chunk). */
-interface Sealed {
-  chunks: Chunk[];
-  head: number;
-  /** Points in the chunks from `head` on. */
-  points: number;
-}
-
 /**
  * A series resolved once, for {@link TimeSeriesStore.appendTo}: the series' row number in the
  * store, so holding one per tag costs nothing beyond the number. Valid only for the store that gave it.
  */
 export type SeriesHandle = number;
-
-/** A binary min-heap of sealed chunks ordered by their newest timestamp. */
-class ChunkHeap {
-  readonly items: Chunk[] = [];
-
-  push(c: Chunk): void {
-    const a = this.items;
-    a.push(c);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if ((a[p] as Chunk).end <= c.end) break;
-      a[i] = a[p] as Chunk;
-      i = p;
-    }
-    a[i] = c;
-  }
-
-  peek(): Chunk | undefined {
-    return this.items[0];
-  }
-
-  pop(): Chunk | undefined {
-    const a = this.items;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= a.length) break;
-        const r = l + 1;
-        const m = r < a.length && (a[r] as Chunk).end < (a[l] as Chunk).end ? r : l;
-        if ((a[m] as Chunk).end >= last.end) break;
-        a[i] = a[m] as Chunk;
-        i = m;
-      }
-      a[i] = last;
-    }
-    return top;
-  }
-}
 
 /**
  * A compressed in-memory time-series store with a memory budget.
@@ -193,13 +141,22 @@ export class TimeSeriesStore {
   readonly #slabs = new ChunkSlabs();
   /** The open chunks; `prevT` is also each series' last timestamp (-Infinity before its first point), `ph`/`pl` its last value's bits. */
   readonly #open = new GorillaTable(this.#slabs, 16);
-  /** Per row: its sealed chunks, once it has had one. */
-  readonly #sealed: (Sealed | undefined)[] = [];
+  /** The sealed chunks of all series. */
+  readonly #sealed: SealedChunks;
   #rows = 0;
   /** The rows of the series, in the order they were charged (what `series()` lists). */
   #order = new Int32Array(16);
   #live = 0;
-  readonly #heap = new ChunkHeap();
+  /** The open buffer that holds a whole chunk of `chunkPoints` points (a size class). */
+  readonly #fullOpen: number;
+  /**
+   * How far an open chunk grows before it is sealed early (a size class, at least
+   * FIRST_OPEN_BYTES): the series' bookkeeping and open buffers stay within half the budget, so
+   * sealed chunks, which eviction and retention drop oldest first, can always make room. With
+   * whole chunks of `chunkPoints` only, 100,000 series polled each second filled their open chunks
+   * past a 64 MB budget, with nothing sealed for 17 minutes to evict or expire.
+   */
+  #openLimit: number;
   #bytes = 0;
   #compressedBytes = 0;
   #compressedPoints = 0;
@@ -230,6 +187,17 @@ export class TimeSeriesStore {
     this.#memoryBytes = memoryBytes;
     this.#retentionMs = retentionMs;
     this.#chunkPoints = chunkPoints;
+    this.#sealed = new SealedChunks(memoryBytes);
+    this.#fullOpen = openBuffer;
+    this.#openLimit = openBuffer;
+  }
+
+  /** {@link #openLimit} for the series there are now. */
+  #limitOpen(): void {
+    const room = this.#memoryBytes / 2 / Math.max(1, this.#live) - SERIES_OVERHEAD_BYTES;
+    let size = FIRST_OPEN_BYTES;
+    while (size * 2 <= room && size * 2 <= this.#fullOpen) size *= 2;
+    this.#openLimit = size;
   }
 
   /**
@@ -276,7 +244,7 @@ export class TimeSeriesStore {
     const row = this.#rows++;
     this.#open.reserve(this.#rows);
     this.#open.prevT[row] = Number.NEGATIVE_INFINITY;
-    this.#sealed.push(undefined);
+    this.#sealed.reserveRows(this.#rows);
     this.#series.set(name, row);
     return row;
   }
@@ -284,7 +252,6 @@ export class TimeSeriesStore {
   /** Undoes {@link #newRow} of the last row, which was never charged. */
   #dropNewRow(name: string, row: number): void {
     this.#series.delete(name);
-    this.#sealed.pop();
     this.#open.prevT[row] = 0;
     this.#rows--;
   }
@@ -307,6 +274,7 @@ export class TimeSeriesStore {
       this.#order = order;
     }
     this.#order[this.#live++] = row;
+    this.#limitOpen();
     return true;
   }
 
@@ -331,8 +299,8 @@ export class TimeSeriesStore {
       } else this.#outOfOrder++;
       return false;
     }
-    if (open.count[row] === this.#chunkPoints) this.#seal(row);
     const capacity = open.cap[row] as number;
+    if (open.count[row] === this.#chunkPoints || (capacity >= this.#openLimit && open.used(row) + MAX_POINT_BYTES > capacity && open.count[row] !== 0)) this.#seal(row);
     open.append(row, t, v);
     const grown = (open.cap[row] as number) - capacity;
     if (grown !== 0) {
@@ -346,60 +314,48 @@ export class TimeSeriesStore {
     return true;
   }
 
-  /** Seals the open chunk: its bytes, trimmed, become a sealed chunk; the row keeps its buffer. */
+  /** Seals the open chunk: its bytes are copied to the sealed chunks' slabs; the row keeps its buffer. */
   #seal(row: number): void {
     const open = this.#open;
     const n = open.count[row] as number;
-    const bytes = open.finish(row);
-    const chunk: Chunk = { row, start: open.firstT(row), end: open.prevT[row] as number, count: n, bytes };
-    let sealed = this.#sealed[row];
-    if (sealed === undefined) {
-      sealed = { chunks: [], head: 0, points: 0 };
-      this.#sealed[row] = sealed;
-    }
-    sealed.chunks.push(chunk);
-    sealed.points += n;
+    const used = open.used(row);
+    this.#sealed.add(row, open.firstT(row), open.prevT[row] as number, n, open.slabs[open.slab[row] as number] as Uint8Array, open.base[row] as number, used);
     open.reset(row);
-    this.#heap.push(chunk);
-    this.#bytes += bytes.byteLength + CHUNK_OVERHEAD_BYTES;
-    this.#compressedBytes += bytes.byteLength;
+    this.#bytes += used + CHUNK_OVERHEAD_BYTES;
+    this.#compressedBytes += used;
     this.#compressedPoints += n;
     this.#enforce();
   }
 
   /** Evicts oldest sealed chunks until the accounted bytes fit the budget. */
   #enforce(): void {
+    const sealed = this.#sealed;
     while (this.#bytes > this.#memoryBytes) {
-      const c = this.#heap.pop();
-      if (c === undefined) return;
-      this.#drop(c);
+      const id = sealed.oldest();
+      if (id === -1) return;
       this.#evictedChunks++;
-      this.#evictedPoints += c.count;
+      this.#evictedPoints += sealed.count(id);
+      this.#dropOldest(id);
     }
   }
 
   #expire(): void {
+    const sealed = this.#sealed;
     const cutoff = this.#newest - (this.#retentionMs as number);
-    for (let c = this.#heap.peek(); c !== undefined && c.end < cutoff; c = this.#heap.peek()) {
-      this.#heap.pop();
-      this.#drop(c);
-      this.#expiredPoints += c.count;
+    for (let id = sealed.oldest(); id !== -1 && sealed.end(id) < cutoff; id = sealed.oldest()) {
+      this.#expiredPoints += sealed.count(id);
+      this.#dropOldest(id);
     }
   }
 
-  #drop(c: Chunk): void {
-    const s = this.#sealed[c.row] as Sealed;
-    // The heap pops the smallest end; within a series ends increase, so it is the series' first chunk.
-    s.chunks[s.head] = undefined as unknown as Chunk;
-    s.head++;
-    if (s.head > 64 && s.head * 2 > s.chunks.length) {
-      s.chunks = s.chunks.slice(s.head);
-      s.head = 0;
-    }
-    s.points -= c.count;
-    this.#bytes -= c.bytes.byteLength + CHUNK_OVERHEAD_BYTES;
-    this.#compressedBytes -= c.bytes.byteLength;
-    this.#compressedPoints -= c.count;
+  /** Drops `id`, the oldest sealed chunk. */
+  #dropOldest(id: number): void {
+    const sealed = this.#sealed;
+    const length = sealed.length(id);
+    this.#bytes -= length + CHUNK_OVERHEAD_BYTES;
+    this.#compressedBytes -= length;
+    this.#compressedPoints -= sealed.count(id);
+    sealed.dropOldest();
   }
 
   /** The earliest timestamp queries may return (retention cut-off). */
@@ -414,7 +370,7 @@ export class TimeSeriesStore {
   }
 
   #points(row: number): number {
-    return (this.#sealed[row]?.points ?? 0) + (this.#open.count[row] as number);
+    return this.#sealed.points(row) + (this.#open.count[row] as number);
   }
 
   /**
@@ -439,16 +395,12 @@ export class TimeSeriesStore {
     return Array.from(this.#order.subarray(0, this.#live), (row) => names[row] as string);
   }
 
-  /** Index of the first sealed chunk whose newest point is at or after `lo` (binary search). */
-  #firstChunk(s: Sealed, lo: number): number {
-    let a = s.head;
-    let b = s.chunks.length;
-    while (a < b) {
-      const m = (a + b) >>> 1;
-      if ((s.chunks[m] as Chunk).end < lo) a = m + 1;
-      else b = m;
-    }
-    return a;
+  /** The first sealed chunk of `row` whose newest point is at or after `lo`, or -1. */
+  #firstChunk(row: number, lo: number): number {
+    const sealed = this.#sealed;
+    let id = sealed.head(row);
+    while (id !== -1 && sealed.end(id) < lo) id = sealed.next(id);
+    return id;
   }
 
   /** Calls `visit(t, v)` for every stored point with from <= t <= to, in time order. */
@@ -456,17 +408,15 @@ export class TimeSeriesStore {
     const row = this.#rowOf(series);
     if (row === undefined) return;
     const lo = Math.max(from, this.#cutoff());
-    const s = this.#sealed[row];
-    if (s !== undefined)
-      for (let i = this.#firstChunk(s, lo); i < s.chunks.length; i++) {
-        const c = s.chunks[i] as Chunk;
-        if (c.start > to) return;
-        const { timestamps, values } = decodeChunk(c.bytes);
-        for (let j = 0; j < c.count; j++) {
-          const t = timestamps[j] as number;
-          if (t >= lo && t <= to) visit(t, values[j] as number);
-        }
+    const sealed = this.#sealed;
+    for (let id = this.#firstChunk(row, lo); id !== -1; id = sealed.next(id)) {
+      if (sealed.start(id) > to) return;
+      const { timestamps, values } = decodeChunk(sealed.bytes(id));
+      for (let j = 0; j < timestamps.length; j++) {
+        const t = timestamps[j] as number;
+        if (t >= lo && t <= to) visit(t, values[j] as number);
       }
+    }
     const open = this.#open;
     if (open.count[row] === 0 || open.firstT(row) > to) return;
     // Decoded at once: the view is into a shared slab whose slots move when a chunk grows.
@@ -487,8 +437,8 @@ export class TimeSeriesStore {
     let cap = 0;
     if (row !== undefined) {
       cap = this.#open.count[row] as number;
-      const s = this.#sealed[row];
-      if (s !== undefined) for (let i = this.#firstChunk(s, Math.max(from, this.#cutoff())); i < s.chunks.length && (s.chunks[i] as Chunk).start <= to; i++) cap += (s.chunks[i] as Chunk).count;
+      const sealed = this.#sealed;
+      for (let id = this.#firstChunk(row, Math.max(from, this.#cutoff())); id !== -1 && sealed.start(id) <= to; id = sealed.next(id)) cap += sealed.count(id);
     }
     const timestamps = new Float64Array(cap);
     const values = new Float64Array(cap);
@@ -563,7 +513,6 @@ export class TimeSeriesStore {
   stats(): StoreStats {
     let points = 0;
     let open = 0;
-    let sealed = 0;
     let openBytes = 0;
     const t = this.#open;
     for (let row = 0; row < this.#rows; row++) {
@@ -572,13 +521,11 @@ export class TimeSeriesStore {
       points += this.#points(row);
       openBytes += cap;
       if (t.count[row] !== 0) open++;
-      const s = this.#sealed[row];
-      if (s !== undefined) sealed += s.chunks.length - s.head;
     }
     return {
       series: this.#live,
       points,
-      sealedChunks: sealed,
+      sealedChunks: this.#sealed.size,
       openChunks: open,
       bytes: this.#bytes,
       memoryBytes: this.#memoryBytes,

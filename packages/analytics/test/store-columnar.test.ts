@@ -119,10 +119,27 @@ class RefStore {
   #duplicate = 0;
   #budgetRejected = 0;
 
+  readonly #fullOpen: number;
+
   constructor(memoryBytes: number, chunkPoints: number, retentionMs: number | undefined) {
     this.#memoryBytes = memoryBytes;
     this.#chunkPoints = chunkPoints;
     this.#retentionMs = retentionMs;
+    let full = 64;
+    while (full < maxChunkBytes(chunkPoints)) full *= 2;
+    this.#fullOpen = full;
+  }
+
+  /**
+   * The one rule added since: an open chunk is sealed early once its buffer has reached the size
+   * class that keeps bookkeeping and open buffers within half the budget and the next point might
+   * not fit it (at most 20 bytes).
+   */
+  #sealsEarly(s: RefSeries): boolean {
+    const room = this.#memoryBytes / 2 / Math.max(1, this.#series.size) - SERIES_OVERHEAD_BYTES;
+    let limit = 64;
+    while (limit * 2 <= room && limit * 2 <= this.#fullOpen) limit *= 2;
+    return s.open.count !== 0 && s.open.capacity >= limit && s.open.view().length + 20 > s.open.capacity;
   }
 
   append(name: string, t: number, v: number): boolean {
@@ -145,7 +162,7 @@ class RefStore {
       else this.#outOfOrder++;
       return false;
     }
-    if (s.open.count === this.#chunkPoints) this.#seal(s);
+    if (s.open.count === this.#chunkPoints || this.#sealsEarly(s)) this.#seal(s);
     const capacity = s.open.capacity;
     s.open.append(t, v);
     const w = wordsOf(v);
