@@ -10,8 +10,8 @@
  * Chunks are sealed in roughly the order of their last timestamp and evicted oldest first, so
  * slabs empty roughly in the order they were filled; a slab whose chunks are all gone is given
  * back. Where holes pile up anyway (series sealing at very different rates, retention), the
- * emptiest slabs' live chunks are copied to the end of the log while the holes pass a quarter of
- * the live bytes, which bounds the slabs at 1.25 times the live bytes plus three slabs (two of
+ * emptiest slabs' live chunks are copied to the end of the log while the holes pass an eighth of
+ * the live bytes, which bounds the slabs at 1.125 times the live bytes plus three slabs (two of
  * holes, the one being written).
  *
  * Per series there is a singly linked list, oldest first, from `head` to `tail`: eviction takes
@@ -55,11 +55,10 @@ export class SealedChunks {
   // Slabs: the log is appended at `#writeAt` in slab `#write`.
   readonly #slabs: Uint8Array[] = [];
   readonly #slabLive: number[] = [];
+  /** Slab indices given back, for reuse. */
   readonly #slabIds: number[] = [];
   #write = NONE;
   #writeAt = 0;
-  /** Slabs of `#slabBytes` emptied, kept for reuse (at most two). */
-  readonly #spare: Uint8Array[] = [];
   #allocated = 0;
   #live = 0;
 
@@ -121,14 +120,17 @@ export class SealedChunks {
     return this.#points[row] as number;
   }
 
+  /** The first timestamp of chunk `id`. */
   start(id: number): number {
     return this.#start[id] as number;
   }
 
+  /** The last timestamp of chunk `id`. */
   end(id: number): number {
     return this.#end[id] as number;
   }
 
+  /** Points in chunk `id`. */
   count(id: number): number {
     return this.#count[id] as number;
   }
@@ -212,7 +214,7 @@ export class SealedChunks {
       if (this.#write === NONE || this.#writeAt + length > this.#slabBytes) {
         // A slab emptied while it was being written is given back when the log moves on.
         if (this.#write !== NONE && this.#slabLive[this.#write] === 0) this.#freeSlab(this.#write);
-        this.#write = this.#newSlab(this.#spare.pop() ?? new Uint8Array(this.#slabBytes));
+        this.#write = this.#newSlab(new Uint8Array(this.#slabBytes));
         this.#writeAt = 0;
       }
       s = this.#write;
@@ -247,16 +249,15 @@ export class SealedChunks {
   #freeSlab(s: number): void {
     const bytes = this.#slabs[s] as Uint8Array;
     this.#allocated -= bytes.length;
-    if (bytes.length === this.#slabBytes && this.#spare.length < 2) this.#spare.push(bytes);
     this.#slabs[s] = EMPTY;
     this.#slabIds.push(s);
   }
 
-  /** Copies the live chunks of the emptiest slabs to the log's end while holes pass a quarter of the live bytes and two slabs. */
+  /** Copies the live chunks of the emptiest slabs to the log's end while holes pass an eighth of the live bytes and two slabs. */
   #compactIfHoley(): void {
     for (let tries = this.#slabs.length; tries > 0; tries--) {
       const holes = this.#allocated - this.#live - (this.#write === NONE ? 0 : this.#slabBytes - this.#writeAt);
-      if (holes <= Math.max(this.#live / 4, 2 * this.#slabBytes)) return;
+      if (holes <= Math.max(this.#live / 8, 2 * this.#slabBytes)) return;
       let victim = NONE;
       let least = this.#slabBytes;
       for (let s = 0; s < this.#slabs.length; s++) {
