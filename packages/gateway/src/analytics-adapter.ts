@@ -91,7 +91,7 @@ export function analyticsComponents(): Pick<GatewayComponents, 'createStore' | '
         appendTo: (h, t, v) => void store.appendTo(h as SeriesHandle, t, v),
         stats: () => {
           const st = store.stats();
-          return { bytes: st.bytes, points: st.points, series: st.series };
+          return { bytes: st.bytes, memoryBytes: st.memoryBytes, points: st.points, series: st.series, evictedPoints: st.evictedPoints, expiredPoints: st.expiredPoints };
         },
         series: () => store.series(),
         query(series, { from, to, maxPoints }) {

@@ -49,7 +49,8 @@ export interface StoreRuntime {
   handle?(series: string): unknown;
   /** Appends through a handle from {@link handle}. */
   appendTo?(handle: unknown, timestamp: number, value: number): void;
-  stats(): { bytes: number; points: number; series: number };
+  /** Bytes accounted against the budget (`memoryBytes`), points and series held, points evicted (budget) and expired (retention). */
+  stats(): { bytes: number; memoryBytes: number; points: number; series: number; evictedPoints: number; expiredPoints: number };
   /** Names of the series held. */
   series(): string[];
   /**

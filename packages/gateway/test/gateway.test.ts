@@ -163,6 +163,9 @@ describe('gateway runtime', () => {
     expect(m).toMatch(/^bifrost_device_up\{device="press1"\} 1$/m);
     expect(m).toMatch(/^bifrost_device_up\{device="dead1"\} 0$/m);
     expect(m).toMatch(/^bifrost_store_points \d+$/m);
+    expect(m).toMatch(/^bifrost_store_budget_bytes \d+$/m);
+    expect(m).toMatch(/^bifrost_store_evicted_points_total 0$/m);
+    expect(m).toMatch(/^bifrost_store_expired_points_total 0$/m);
   });
 });
 
