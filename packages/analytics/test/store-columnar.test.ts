@@ -132,11 +132,11 @@ class RefStore {
 
   /**
    * The one rule added since: an open chunk is sealed early once its buffer has reached the size
-   * class that keeps bookkeeping and open buffers within half the budget and the next point might
+   * class that keeps bookkeeping and open buffers within three quarters of the budget and the next point might
    * not fit it (at most 20 bytes).
    */
   #sealsEarly(s: RefSeries): boolean {
-    const room = this.#memoryBytes / 2 / Math.max(1, this.#series.size) - SERIES_OVERHEAD_BYTES;
+    const room = (this.#memoryBytes * 3) / 4 / Math.max(1, this.#series.size) - SERIES_OVERHEAD_BYTES;
     let limit = 64;
     while (limit * 2 <= room && limit * 2 <= this.#fullOpen) limit *= 2;
     return s.open.count !== 0 && s.open.capacity >= limit && s.open.view().length + 20 > s.open.capacity;

@@ -4,7 +4,7 @@
  * series per second, so for 17 minutes nothing was sealed: the open chunks grew past the 64 MB
  * budget (78 MB accounted after 280 s, in bench/gateway-scale.mjs) with nothing to evict, and
  * retention could not drop anything either. Open chunks are now sealed early once bookkeeping and
- * open buffers would pass half the budget.
+ * open buffers would pass three quarters of the budget.
  */
 import { describe, expect, it } from 'vitest';
 import { SERIES_OVERHEAD_BYTES, TimeSeriesStore } from '../../src/store.js';
