@@ -21,6 +21,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { BifrostError, channel, parseBytes } from '@bifrost/core';
 import { BLOCK_HEADER_BYTES, BLOCK_MAGIC, type BlockCodec, decodeRecords, encodeBlockHeader, encodeRecords, findNextBlock, parseBlockAt } from './block-codec.js';
+import { type Block, BlockLog } from './block-log.js';
 import { crc32c } from './crc32c.js';
 
 const deflateRaw = promisify(zlib.deflateRaw);
@@ -130,20 +131,14 @@ export interface QueueMetrics {
   segments: number;
 }
 
-interface BlockRef {
-  segment: Segment;
-  offset: number;
-  length: number;
-  firstSeq: number;
-  count: number;
-  appendedAt: number;
-}
+type BlockRef = Block<Segment>;
 
 interface Segment {
   base: number;
   path: string;
   size: number;
-  blocks: BlockRef[];
+  /** Blocks of this segment in the queue's {@link BlockLog} (a segment's blocks are contiguous there). */
+  blocks: number;
   reader?: FileHandle;
 }
 
@@ -219,7 +214,8 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
   readonly #onWarning: ((w: BifrostError) => void) | undefined;
 
   #segments: Segment[] = [];
-  #blocks: BlockRef[] = [];
+  /** Every block of every segment, oldest first. */
+  readonly #blocks = new BlockLog<Segment>();
   #active!: Segment;
   #writer: FileHandle | undefined;
   #nextSeq = 0;
@@ -306,15 +302,14 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
       const names = (await readdir(this.dir)).filter((n) => SEGMENT_RE.test(n)).sort();
       for (let i = 0; i < names.length; i++) {
         const name = names[i] as string;
-        const seg: Segment = { base: Number(SEGMENT_RE.exec(name)?.[1]), path: join(this.dir, name), size: 0, blocks: [] };
+        const seg: Segment = { base: Number(SEGMENT_RE.exec(name)?.[1]), path: join(this.dir, name), size: 0, blocks: 0 };
         await this.#scanSegment(seg, i === names.length - 1);
         this.#segments.push(seg);
-        this.#blocks.push(...seg.blocks);
         this.#bytes += seg.size;
       }
-      const last = this.#blocks.at(-1);
+      const blocks = this.#blocks;
       const lastSeg = this.#segments.at(-1);
-      this.#nextSeq = last ? last.firstSeq + last.count : (lastSeg?.base ?? 0);
+      this.#nextSeq = blocks.length > 0 ? blocks.endSeq(blocks.length - 1) : (lastSeg?.base ?? 0);
       if (lastSeg && lastSeg.base > this.#nextSeq) this.#nextSeq = lastSeg.base;
       await this.#loadCursor();
       this.#readPos = this.#acked;
@@ -413,14 +408,15 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     const maxAge = this.#maxAgeMs;
     if (maxAge === undefined || this.#closed) return;
     const limit = Date.now() - maxAge;
-    let i = this.#blockIndex(this.#acked);
+    const blocks = this.#blocks;
+    let i = blocks.indexOf(this.#acked);
     let to = this.#acked;
     let oldest = 0;
-    while (i < this.#blocks.length) {
-      const b = this.#blocks[i] as BlockRef;
-      if (b.appendedAt >= limit) break;
-      if (oldest === 0) oldest = b.appendedAt;
-      to = b.firstSeq + b.count;
+    while (i < blocks.length) {
+      const appendedAt = blocks.appendedAt(i);
+      if (appendedAt >= limit) break;
+      if (oldest === 0) oldest = appendedAt;
+      to = blocks.endSeq(i);
       i++;
     }
     if (to <= this.#acked) return;
@@ -450,7 +446,8 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
       const scan: typeof r = r.kind === 'ok' && r.header.firstSeq < prevEnd ? { kind: 'bad', reason: 'block sequence goes backwards' } : r;
       if (scan.kind === 'ok') {
         const { header } = scan;
-        seg.blocks.push({ segment: seg, offset: off, length: scan.end - off, firstSeq: header.firstSeq, count: header.count, appendedAt: header.appendedAt });
+        this.#blocks.push(seg, off, scan.end - off, header.firstSeq, header.count, header.appendedAt);
+        seg.blocks++;
         prevEnd = header.firstSeq + header.count;
         off = scan.end;
         continue;
@@ -497,7 +494,7 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
   }
 
   async #loadCursor(): Promise<void> {
-    const first = this.#blocks[0]?.firstSeq ?? this.#segments[0]?.base ?? this.#nextSeq;
+    const first = this.#blocks.length > 0 ? this.#blocks.firstSeq(0) : (this.#segments[0]?.base ?? this.#nextSeq);
     let buf: Buffer;
     try {
       buf = await readFile(join(this.dir, CURSOR_FILE));
@@ -530,7 +527,7 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
   }
 
   async #newSegment(): Promise<void> {
-    const seg: Segment = { base: this.#nextSeq, path: join(this.dir, segmentName(this.#nextSeq)), size: 0, blocks: [] };
+    const seg: Segment = { base: this.#nextSeq, path: join(this.dir, segmentName(this.#nextSeq)), size: 0, blocks: 0 };
     const old = this.#writer;
     const oldSeg = this.#active as Segment | undefined;
     if (old) {
@@ -655,11 +652,10 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
       throw err;
     }
     this.#diskFull = false;
-    const ref: BlockRef = { segment: seg, offset, length: size, firstSeq, count: data.length, appendedAt };
-    seg.blocks.push(ref);
+    this.#blocks.push(seg, offset, size, firstSeq, data.length, appendedAt);
+    seg.blocks++;
     seg.size += size;
     this.#bytes += size;
-    this.#blocks.push(ref);
     this.#nextSeq += data.length;
     this.#m.appended += data.length;
     this.#cachePut(firstSeq, data);
@@ -679,10 +675,11 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
       const oldest = this.#segments[0];
       if (!oldest || oldest === this.#active) break;
       let lost = 0;
-      for (const b of oldest.blocks) lost += Math.max(0, b.firstSeq + b.count - Math.max(b.firstSeq, this.#acked));
+      const blocks = this.#blocks;
+      for (let i = this.#firstBlockOf(oldest), end = i + oldest.blocks; i < end; i++) lost += Math.max(0, blocks.endSeq(i) - Math.max(blocks.firstSeq(i), this.#acked));
       await this.#removeSegment(oldest);
       this.#m.dropped += lost;
-      const first = this.#blocks[0]?.firstSeq ?? this.#nextSeq;
+      const first = blocks.length > 0 ? blocks.firstSeq(0) : this.#nextSeq;
       if (this.#acked < first) {
         this.#acked = first;
         this.#persistCursor(first).catch((e: unknown) => this.#warn(this.#ioError(e, `cannot persist the cursor of ${this.dir}`)));
@@ -701,12 +698,21 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     }
   }
 
+  /** The index in {@link #blocks} of the segment's first block. */
+  #firstBlockOf(seg: Segment): number {
+    let i = 0;
+    for (const s of this.#segments) {
+      if (s === seg) return i;
+      i += s.blocks;
+    }
+    return i;
+  }
+
   async #removeSegment(seg: Segment): Promise<void> {
+    const from = this.#firstBlockOf(seg);
+    for (let i = from, end = from + seg.blocks; i < end; i++) this.#cacheDelete(this.#blocks.firstSeq(i));
+    this.#blocks.remove(from, seg.blocks);
     this.#segments.splice(this.#segments.indexOf(seg), 1);
-    const n = seg.blocks.length;
-    if (n > 0 && this.#blocks[0] === seg.blocks[0]) this.#blocks.splice(0, n);
-    else this.#blocks = this.#blocks.filter((b) => b.segment !== seg);
-    for (const b of seg.blocks) this.#cacheDelete(b.firstSeq);
     this.#bytes -= seg.size;
     const r = seg.reader;
     seg.reader = undefined;
@@ -789,19 +795,21 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     let weight = 0;
     const full = () => (weigh ? weight >= max : records.length >= max);
     let pos = Math.max(from, this.#acked);
-    let i = this.#blockIndex(pos);
-    while (!full() && i < this.#blocks.length) {
-      const blk = this.#blocks[i] as BlockRef;
-      if (blk.firstSeq + blk.count <= pos) {
+    const blocks = this.#blocks;
+    let i = blocks.indexOf(pos);
+    while (!full() && i < blocks.length) {
+      if (blocks.endSeq(i) <= pos) {
         i++;
         continue;
       }
+      const blk = blocks.get(i);
       pos = Math.max(pos, blk.firstSeq);
+      const version = blocks.version;
       const data = await this.#blockData(blk);
-      if (this.#blocks[i] !== blk) {
-        // Dropped while we read: start again from the new head.
-        i = this.#blockIndex(pos);
-        continue;
+      if (blocks.version !== version) {
+        // Blocks were dropped while we read: find our place again (this block may be gone).
+        i = blocks.indexOf(pos);
+        if (i >= blocks.length || blocks.firstSeq(i) !== blk.firstSeq) continue;
       }
       for (let k = pos - blk.firstSeq; k < blk.count && !full(); k++) {
         const d = data[k];
@@ -819,18 +827,6 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
     }
     if (!full() && i >= this.#blocks.length) pos = Math.max(pos, this.#nextSeq);
     return { records, cursor: pos };
-  }
-
-  #blockIndex(seq: number): number {
-    let lo = 0;
-    let hi = this.#blocks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const b = this.#blocks[mid] as BlockRef;
-      if (b.firstSeq + b.count <= seq) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 
   #countCorrupt(blk: BlockRef, n: number, reason: string, cause?: unknown): void {
@@ -983,8 +979,8 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
       const s = this.#segments[0] as Segment;
       const next = this.#segments[1] as Segment;
       if (s === this.#active || next.base > this.#acked) break;
-      const last = s.blocks.at(-1);
-      if (last && last.firstSeq + last.count > this.#acked) break;
+      // s is the oldest segment: its blocks come first.
+      if (s.blocks > 0 && this.#blocks.endSeq(s.blocks - 1) > this.#acked) break;
       await this.#removeSegment(s);
     }
   }
@@ -996,12 +992,13 @@ export class DurableQueue<T = unknown> extends EventEmitter implements AsyncDisp
   metrics(): QueueMetrics {
     let depth = 0;
     let oldest = 0;
-    for (let i = this.#blockIndex(this.#acked); i < this.#blocks.length; i++) {
-      const b = this.#blocks[i] as BlockRef;
-      const from = Math.max(b.firstSeq, this.#acked);
-      if (b.firstSeq + b.count > from) {
-        depth += b.firstSeq + b.count - from;
-        if (oldest === 0) oldest = b.appendedAt;
+    const blocks = this.#blocks;
+    for (let i = blocks.indexOf(this.#acked); i < blocks.length; i++) {
+      const end = blocks.endSeq(i);
+      const from = Math.max(blocks.firstSeq(i), this.#acked);
+      if (end > from) {
+        depth += end - from;
+        if (oldest === 0) oldest = blocks.appendedAt(i);
       }
     }
     return {
