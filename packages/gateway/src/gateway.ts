@@ -873,7 +873,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       families.push({ name: 'bifrost_store_bytes', help: 'Bytes held by the time-series store.', type: 'gauge', samples: [{ value: st.bytes }] });
       families.push({ name: 'bifrost_store_points', help: 'Points held by the time-series store.', type: 'gauge', samples: [{ value: st.points }] });
       families.push({ name: 'bifrost_store_budget_bytes', help: 'The time-series store memory budget.', type: 'gauge', samples: [{ value: st.memoryBytes }] });
-      families.push({ name: 'bifrost_store_evicted_points_total', help: 'Points evicted, oldest first, to keep the store within its budget.', type: 'counter', samples: [{ value: st.evictedPoints }] });
+      families.push({
+        name: 'bifrost_store_evicted_points_total',
+        help: 'Points evicted, oldest first, to keep the store within its budget.',
+        type: 'counter',
+        samples: [{ value: st.evictedPoints }],
+      });
       families.push({ name: 'bifrost_store_expired_points_total', help: 'Points dropped by the store retention.', type: 'counter', samples: [{ value: st.expiredPoints }] });
     }
     for (const s of this.sinks()) {
