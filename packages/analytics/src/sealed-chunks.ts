@@ -91,18 +91,11 @@ export class SealedChunks {
 
   /** Makes room for series rows `0 .. rows - 1` (new rows have no chunks). */
   reserveRows(rows: number): void {
-    if (rows <= this.#head.length) return;
-    let n = Math.max(16, this.#head.length * 2);
-    while (n < rows) n *= 2;
-    const head = new Int32Array(n).fill(NONE);
-    head.set(this.#head);
-    this.#head = head;
-    const tail = new Int32Array(n).fill(NONE);
-    tail.set(this.#tail);
-    this.#tail = tail;
-    const points = new Float64Array(n);
-    points.set(this.#points);
-    this.#points = points;
+    const had = this.#head.length;
+    if (rows <= had) return;
+    this.#head = grown(this.#head, rows).fill(NONE, had);
+    this.#tail = grown(this.#tail, rows).fill(NONE, had);
+    this.#points = grown(this.#points, rows);
   }
 
   /** The oldest chunk of `row` (NONE, -1, when it has none); follow with {@link next}. */
